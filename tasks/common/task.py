@@ -1,0 +1,57 @@
+"""The `Task` record that every task package exposes as ``TASK``."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+ModelFn = Callable[[Any], np.ndarray]
+
+
+def _no_options(parser: argparse.ArgumentParser) -> None:
+    """Default for tasks without options of their own."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """What the CLI, training runner and export need to know about one task.
+
+    Attributes:
+        name: task name as on the command line (``adding``, ``speech-digits``).
+        summary: one line for ``rnnzoo list --tasks``.
+        builders: registry names usable for this task; the first is the default.
+        load: ``load(path, split, **data_options)`` -> unbatched ``tf.data.Dataset`` of
+            ``(inputs, targets)``; ``path`` may be None for synthetic tasks.
+        metric: ``metric(model_fn, dataset)`` -> dict of named figures; ``model_fn`` maps a
+            numpy batch of inputs to numpy outputs, ``dataset`` is what ``load`` returns.
+        representative: ``representative(path, n, **data_options)`` -> list of input samples
+            (each with a batch axis of 1) for int8 calibration.
+        loss: Keras loss for training.
+        primary_metric: the key of ``metric``'s dict that cards and benchmarks lead with.
+        lower_is_better: direction of ``primary_metric``.
+        add_options: adds the task's own options to an argparse parser.
+        data_options: maps parsed options to the ``**data_options`` of ``load``.
+        builder_config: maps parsed options to ``(builder name, builder config)``.
+        needs_data: whether ``--data`` is required (False for synthetic tasks).
+        data_license: licence of the training data, for the preset card.
+        dataset_name: dataset named in cards.
+    """
+
+    name: str
+    summary: str
+    builders: tuple[str, ...]
+    load: Callable[..., Any]
+    metric: Callable[[ModelFn, Any], dict[str, float]]
+    representative: Callable[..., list]
+    loss: Any
+    primary_metric: str
+    lower_is_better: bool = True
+    add_options: Callable[[argparse.ArgumentParser], None] = _no_options
+    data_options: Callable[[argparse.Namespace], dict] = field(default=lambda args: {})
+    builder_config: Callable[[argparse.Namespace], tuple[str, dict]] | None = None
+    needs_data: bool = True
+    data_license: str = "see the dataset's terms"
+    dataset_name: str = ""
