@@ -36,15 +36,18 @@ def generate(n: int, length: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load(path: str | None = None, split: str = "train", *, length: int = 100,
-         size: int | None = None, seed: int = 0) -> tf.data.Dataset:
+         size: int | None = None, train_size: int | None = None, seed: int = 0) -> tf.data.Dataset:
     """Unbatched dataset of ``(sequence [length, 2], sum [1])`` for one split.
 
     ``path`` is ignored (the data is generated); each split has its own fixed seed, offset by
-    ``seed``, so train, validation and test never share examples.
+    ``seed``, so train, validation and test never share examples. ``size`` sets the number of
+    examples of this split; ``train_size`` that of the train split only.
     """
     if split not in SPLIT_SEEDS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLIT_SEEDS)}")
     n = size if size is not None else DEFAULT_SIZES[split]
+    if split == "train" and train_size is not None and size is None:
+        n = train_size
     inputs, targets = generate(n, length, seed=1000 * seed + SPLIT_SEEDS[split])
     return tf.data.Dataset.from_tensor_slices((inputs, targets))
 

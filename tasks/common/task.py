@@ -38,6 +38,8 @@ class Task:
         needs_data: whether ``--data`` is required (False for synthetic tasks).
         data_license: licence of the training data, for the preset card.
         dataset_name: dataset named in cards.
+        train_defaults: defaults of ``rnnzoo train`` for this task (epochs, batch_size,
+            learning_rate, patience).
     """
 
     name: str
@@ -55,3 +57,4 @@ class Task:
     needs_data: bool = True
     data_license: str = "see the dataset's terms"
     dataset_name: str = ""
+    train_defaults: dict = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""The `rnnzoo` command line: the top layer that wires tasks, the zoo and export together."""

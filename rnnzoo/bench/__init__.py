@@ -1,0 +1,50 @@
+"""Named benchmarks: each module has ``run(quick) -> dict`` and ``table(result) -> str``."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+import statistics
+import time
+from types import ModuleType
+from typing import Callable
+
+from zoo.errors import UnknownNameError
+
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "train-throughput": ("rnnzoo.bench.train_throughput",
+                         "adding LSTM training steps/s, tf.data pipeline vs tensors in memory"),
+    "layers": ("rnnzoo.bench.layers",
+               "forward+backward ms per batch of simple/LSTM/GRU layers"),
+}
+
+
+def get_benchmark(name: str) -> ModuleType:
+    """The module of benchmark ``name``."""
+    if name not in BENCHMARKS:
+        raise UnknownNameError("benchmark", name, BENCHMARKS)
+    return importlib.import_module(BENCHMARKS[name][0])
+
+
+def machine_info() -> dict:
+    """Versions and machine facts recorded with every benchmark result."""
+    import keras
+    import tensorflow as tf
+
+    return {"platform": platform.platform(), "processor": platform.machine(),
+            "cpu_count": os.cpu_count(), "python": platform.python_version(),
+            "tensorflow": tf.__version__, "keras": keras.__version__,
+            "gpus": len(tf.config.list_physical_devices("GPU"))}
+
+
+def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)

@@ -1,0 +1,53 @@
+"""Pieces shared by several commands: error classification, model resolution, options."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rnnzoo.runtime import start_tensorflow
+
+
+def is_user_error(error: BaseException) -> bool:
+    """Whether ``error`` comes from bad input (exit 2) rather than a bug (exit 1)."""
+    from zoo.errors import RnnzooError
+
+    return isinstance(error, (RnnzooError, FileNotFoundError, NotADirectoryError,
+                              IsADirectoryError, PermissionError, ValueError))
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+
+def load_preset(model: str):
+    """Load a preset by name, folder (or run folder) or URL, with TensorFlow started quietly."""
+    start_tensorflow()
+    import zoo
+
+    return zoo.load(model)
+
+
+def task_of(preset) -> Any:
+    """The `Task` a preset was trained for, from its card."""
+    import tasks
+    from zoo.errors import PresetError
+
+    name = preset.card.get("task")
+    if not name:
+        raise PresetError(Path(preset.path) / "card.json", "names no task")
+    return tasks.get_task(name)
+
+
+def task_in_argv(argv: list[str], command: str) -> str | None:
+    """The task named right after ``command`` in ``argv``, if it is a known task."""
+    if command not in argv:
+        return None
+    start_tensorflow()
+    import tasks
+
+    index = argv.index(command)
+    if index + 1 < len(argv) and argv[index + 1] in tasks.list_tasks():
+        return argv[index + 1]
+    return None

@@ -1,0 +1,126 @@
+"""``rnnzoo train TASK --out DIR``: train a zoo model on a task and save it as a preset."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from rnnzoo.commands.common import add_json_option, task_in_argv
+from rnnzoo.runtime import format_value, print_json, start_tensorflow
+
+PRESET_SUBFOLDER = "preset"
+
+
+def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
+    parser = sub.add_parser(
+        "train", help="train a model on a task and save it as a preset",
+        description="Train a zoo model on a task. DIR receives checkpoints every epoch "
+                    "(resume with --resume), TensorBoard and CSV logs, summary.json, and the "
+                    "trained preset in DIR/preset. The card's metrics are on the validation "
+                    "split; 'rnnzoo evaluate DIR --split test --record' adds the test figures.",
+        epilog="Task options: rnnzoo train TASK --help (e.g. rnnzoo train adding --help).")
+    parser.add_argument("task", metavar="TASK", help="task name (rnnzoo list --tasks)")
+    parser.add_argument("--data", metavar="PATH", help="dataset folder or file (synthetic tasks need none)")
+    parser.add_argument("--out", metavar="DIR", required=True, help="run folder to create")
+    parser.add_argument("--from", dest="from_preset", metavar="PRESET",
+                        help="fine-tune this preset (name, folder or URL) instead of a new model")
+    parser.add_argument("--epochs", type=int, help="maximum epochs (default: the task's)")
+    parser.add_argument("--batch-size", type=int, help="examples per replica and step (default: the task's)")
+    parser.add_argument("--learning-rate", type=float,
+                        help="peak learning rate (default: the task's; a tenth of it with --from)")
+    parser.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                        help="learning-rate schedule (default: cosine decay)")
+    parser.add_argument("--clipnorm", type=float, default=1.0,
+                        help="clip the global gradient norm to this value; 0 turns clipping off (default: 1.0)")
+    parser.add_argument("--patience", type=int,
+                        help="early-stopping patience in epochs; 0 turns it off (default: the task's)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
+    parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
+                        help="tf.distribute strategy; multiworker reads TF_CONFIG (default: default)")
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch progress output")
+    add_json_option(parser)
+    task_name = task_in_argv(argv, "train")
+    if task_name:
+        import tasks
+
+        tasks.get_task(task_name).add_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    start_tensorflow()
+    import tasks
+    import zoo
+    from tasks.common.fit import fit
+    from tasks.common.strategy import get_strategy
+
+    task = tasks.get_task(args.task)
+    if task.needs_data and not args.data:
+        raise ValueError(f"task {task.name} needs --data PATH")
+    strategy = get_strategy(args.strategy)  # before any other TensorFlow op (multi-worker)
+    defaults = {"epochs": 10, "batch_size": 64, "learning_rate": 1e-3, "patience": 5,
+                **task.train_defaults}
+    out_dir = Path(args.out)
+
+    if args.from_preset:
+        source = zoo.load(args.from_preset)
+        if source.card.get("task") != task.name:
+            raise ValueError(f"preset {args.from_preset} was trained for task "
+                             f"{source.card.get('task')!r}, not {task.name!r}")
+        data_options = {**source.card.get("data_options", {}), **task.data_options(args)}
+        builder, builder_config = source.model.rnnzoo_builder, source.model.rnnzoo_config
+        build_model = lambda: zoo.load(args.from_preset).model  # noqa: E731 (built in scope)
+        defaults["learning_rate"] /= 10
+    else:
+        data_options = task.data_options(args)
+        builder, builder_config = task.builder_config(args)
+        build_model = lambda: zoo.build(builder, **builder_config)  # noqa: E731
+
+    train = task.load(args.data, "train", **data_options)
+    validation = task.load(args.data, "validation", **data_options)
+    patience = defaults["patience"] if args.patience is None else args.patience
+    result = fit(
+        build_model, train, validation, out_dir=out_dir, loss=task.loss,
+        epochs=args.epochs or defaults["epochs"],
+        batch_size=args.batch_size or defaults["batch_size"],
+        learning_rate=args.learning_rate or defaults["learning_rate"],
+        schedule=args.schedule, clipnorm=args.clipnorm or None,
+        early_stopping_patience=patience or None, resume=args.resume, seed=args.seed,
+        strategy=strategy, verbose=0 if args.quiet or args.json else "auto")
+
+    model = result.model
+    model.rnnzoo_builder, model.rnnzoo_config = builder, builder_config
+    figures = task.metric(model.predict_on_batch, validation)
+    card = {
+        "task": task.name,
+        "dataset": task.dataset_name,
+        "data_path": str(args.data) if args.data else None,
+        "data_options": data_options,
+        "split": "validation",
+        "metrics": {"keras": figures},
+        "training": {"epochs": result.epochs_completed, "optimizer_steps": result.optimizer_steps,
+                     "seconds": round(result.seconds, 1), "seed": args.seed,
+                     "fine_tuned_from": args.from_preset},
+        "training_command": "rnnzoo " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"]
+        else "rnnzoo train " + shlex.join([args.task, "--out", str(out_dir)]),
+        "license": {"data": task.data_license, "weights": _weights_license(task)},
+    }
+    preset_dir = zoo.save(model, out_dir / PRESET_SUBFOLDER, card=card, overwrite=True)
+    if args.json:
+        print_json({"preset": str(preset_dir), "metrics": figures, "split": "validation",
+                    "summary": result.summary_line()})
+        return 0
+    text = ", ".join(f"{k} {format_value(v)}" for k, v in figures.items())
+    print(f"validation: {text}")
+    print(f"preset saved to {preset_dir}")
+    return 0
+
+
+def _weights_license(task) -> str:
+    """Terms of trained weights: Apache-2.0 code, plus whatever the training data's terms impose."""
+    if "no licence" in task.data_license:
+        return "Apache-2.0"
+    return f"Apache-2.0, subject to the training data's terms ({task.data_license})"
