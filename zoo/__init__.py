@@ -3,9 +3,12 @@
 __version__ = "0.1.0"
 
 from zoo.errors import PresetError, RnnzooError, UnknownNameError  # noqa: E402
-from zoo.registry import build, list_models, register  # noqa: E402
+from zoo.registry import (  # noqa: E402
+    Preset, build, list_models, list_presets, load, register, save, update_card,
+)
 
 __all__ = [
     "__version__", "PresetError", "RnnzooError", "UnknownNameError",
-    "build", "list_models", "register",
+    "Preset", "build", "list_models", "list_presets", "load", "register", "save",
+    "update_card",
 ]
