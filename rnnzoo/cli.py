@@ -11,7 +11,6 @@ import os
 import sys
 from importlib import metadata
 
-from rnnzoo.runtime import start_tensorflow
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,8 +46,6 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv != ["--version"]:
-        start_tensorflow()  # before anything imports keras, so its start-up notices stay hidden
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command is None:

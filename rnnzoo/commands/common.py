@@ -13,8 +13,8 @@ def is_user_error(error: BaseException) -> bool:
     """Whether ``error`` comes from bad input (exit 2) rather than a bug (exit 1)."""
     from zoo.errors import RnnzooError
 
-    return isinstance(error, (RnnzooError, FileNotFoundError, NotADirectoryError,
-                              IsADirectoryError, PermissionError, ValueError))
+    return isinstance(error, (RnnzooError, FileNotFoundError, FileExistsError,
+                              NotADirectoryError, IsADirectoryError, PermissionError, ValueError))
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:
