@@ -1,0 +1,652 @@
+"""The one training path every task uses: `fit`.
+
+A run folder (``out_dir``) holds::
+
+    backup/              resume state, committed at the end of every epoch (model + optimizer
+                         weights, epoch, history, early-stopping state, elapsed time)
+    best.weights.h5      the best epoch so far (val_loss, or loss without validation data)
+    history.csv          one row per epoch (Keras CSVLogger)
+    logs/                TensorBoard
+    summary.json         the `FitResult` fields (without the model), written at the end
+
+Resume (``resume=True``) continues from the last completed epoch: the optimizer state (and so
+its step count and the learning-rate schedule position) comes back with the weights, and the
+input pipeline restarts at that epoch with the same shuffle order an uninterrupted run has
+(each epoch's order is a function of ``seed`` and the epoch number only). With the same seed a
+resumed run therefore takes the same optimizer steps on the same batches as an uninterrupted
+one (on CPU the result is bit for bit the same; ``deterministic=True`` adds TF's op
+determinism for GPUs).
+
+Batch size is per replica: a step sees ``batch_size * strategy.num_replicas_in_sync``
+examples, and the learning-rate schedule counts those global steps.
+
+Keras 3 caveats handled here (keras 3.15, TF 2.21):
+
+* ``keras.callbacks.BackupAndRestore`` writes the weights and then ``training_metadata.json``
+  in place, so a SIGKILL between the two leaves weights of epoch k+1 with metadata of epoch k
+  (a resumed run then takes one epoch of extra steps); and it does not keep the state of the
+  other callbacks (EarlyStopping's patience count and best weights, ModelCheckpoint's best
+  value) or the history of earlier sessions. `RunBackup` subclasses it: each epoch's weights go
+  to a new file, and the metadata, renamed into place atomically, is the commit point.
+  The state is restored by `fit` *before* ``model.fit`` (not in ``on_train_begin``), because
+  the input pipeline must already know the epoch to start from.
+* ``global_clipnorm`` is applied per replica, before the gradients are summed over replicas;
+  `GlobalClipAdam` clips the summed gradient instead.
+* ``model.fit`` under ``MultiWorkerMirroredStrategy`` fails in two places (see
+  `_multiworker_keras_fixes`); both are worked around for the duration of the call.
+* Keras 3 callbacks have no notion of a chief, and writing ``.weights.h5`` files involves no
+  collective op, so every worker runs the same callbacks (they must: validation and the
+  epoch's metrics are collectives) but only the chief writes into ``out_dir``; worker *i*
+  writes to ``out_dir/worker-<i>/`` (the TF multi-worker guide's rule that other workers write
+  to temporary places). On resume a worker reads the chief's ``backup/`` when it can see it
+  (shared file system) and its own otherwise. The strategy has to exist before any
+  TensorFlow op runs, see `tasks.common.strategy`.
+* TensorBoard logs need the ``tensorboard`` package, which TF 2.21 no longer installs; without
+  it the logs are skipped with a note (Keras' callback would fail at the first epoch end).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import importlib.util
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tasks.common.seeding import seed_everything
+from tasks.common.strategy import get_strategy, worker_info
+from zoo.errors import RnnzooError
+
+SCHEDULES = ("cosine", "constant")
+_METADATA = "training_metadata.json"
+_RUN_FILES = ("backup", "best.weights.h5", "history.csv", "summary.json")
+
+
+@dataclass
+class FitResult:
+    """What a training run produced. ``history`` covers every epoch, resumed ones included;
+    ``seconds`` is the training time summed over all sessions of the run."""
+
+    model: keras.Model
+    history: dict[str, list[float]]
+    epochs_completed: int
+    optimizer_steps: int
+    seconds: float
+    best_val_loss: float | None
+    stopped_early: bool
+    out_dir: Path
+
+    def summary_line(self) -> str:
+        """One line, e.g. ``trained 12 epochs (1,872 steps) in 93.1 s; best val_loss 0.0042
+        (epoch 11); early stop: no``."""
+        epochs = f"{self.epochs_completed} epoch{'s' if self.epochs_completed != 1 else ''}"
+        line = f"trained {epochs} ({self.optimizer_steps:,} steps) in {self.seconds:.1f} s"
+        if self.best_val_loss is not None:
+            best_epoch = 1 + int(np.nanargmin(self.history["val_loss"]))
+            line += f"; best val_loss {self.best_val_loss:.4g} (epoch {best_epoch})"
+        elif self.history.get("loss"):
+            line += f"; final loss {self.history['loss'][-1]:.4g}"
+        return line + f"; early stop: {'yes' if self.stopped_early else 'no'}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields except ``model``, JSON-ready (what ``summary.json`` holds)."""
+        return {"history": self.history, "epochs_completed": self.epochs_completed,
+                "optimizer_steps": self.optimizer_steps, "seconds": round(self.seconds, 3),
+                "best_val_loss": self.best_val_loss, "stopped_early": self.stopped_early,
+                "out_dir": str(self.out_dir)}
+
+
+def make_schedule(schedule: str, learning_rate: float, total_steps: int,
+                  warmup_steps: int = 0) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """The learning rate for Adam: ``cosine`` decays to 0 over ``total_steps`` (after a linear
+    warmup from 0 over ``warmup_steps``); ``constant`` stays at ``learning_rate`` (after the
+    same warmup)."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; expected one of {', '.join(SCHEDULES)}")
+    if schedule == "constant" and not warmup_steps:
+        return float(learning_rate)
+    decay_steps = max(1, total_steps - warmup_steps)
+    alpha = 1.0 if schedule == "constant" else 0.0  # alpha=1: the "decay" keeps the rate
+    if warmup_steps:
+        return keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps, alpha=alpha, warmup_target=float(learning_rate),
+            warmup_steps=warmup_steps)
+    return keras.optimizers.schedules.CosineDecay(float(learning_rate), decay_steps, alpha=alpha)
+
+
+def _replicas_in_sync() -> int:
+    context = tf.distribute.get_replica_context()
+    return context.num_replicas_in_sync if context is not None else 1
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class GlobalClipAdam(keras.optimizers.Adam):
+    """Adam whose ``global_clipnorm`` clips the gradient of the whole global batch.
+
+    Keras 3 (TF backend) clips inside each replica, *before* summing the replicas' gradients,
+    so with R replicas the applied gradient could reach R times the norm asked for and differ
+    from what one device with the same global batch computes. Here, with more than one
+    replica, clipping waits until after the all-reduce, so the update is the same whatever
+    the number of replicas. With one replica it is plain Adam.
+    """
+
+    def _clip_gradients(self, grads):
+        if self.global_clipnorm and _replicas_in_sync() > 1:
+            return grads  # clipped after the all-reduce below
+        return super()._clip_gradients(grads)
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        grads_and_vars = list(super()._all_reduce_sum_gradients(grads_and_vars))
+        if not self.global_clipnorm or _replicas_in_sync() <= 1:
+            return grads_and_vars
+        present = [i for i, (grad, _) in enumerate(grads_and_vars) if grad is not None]
+        clipped = keras.optimizers.Adam._clip_gradients(
+            self, [grads_and_vars[i][0] for i in present])
+        for i, grad in zip(present, clipped):
+            grads_and_vars[i] = (grad, grads_and_vars[i][1])
+        return grads_and_vars
+
+
+# ---------------------------------------------------------------------------------------------
+# Callbacks
+
+
+class RunBackup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` that commits atomically and keeps the whole run's state.
+
+    Every epoch end writes ``epoch-<k>.weights.h5`` (model and optimizer variables, Keras 3's
+    ``save_weights``), EarlyStopping's best weights when they changed (``es-best-<k>.npz``),
+    then ``training_metadata.json`` by an atomic rename; files the metadata no longer names are
+    removed afterwards. A kill at any moment leaves a consistent pair. Restoring is done by
+    `fit` through `read_state` and `restore` before training starts.
+    """
+
+    def __init__(self, backup_dir: str | Path, *, state: dict[str, Any],
+                 early_stopping: ResumableEarlyStopping | None = None,
+                 checkpoint: keras.callbacks.ModelCheckpoint | None = None):
+        super().__init__(str(backup_dir), save_freq="epoch", delete_checkpoint=False)
+        self.state = state
+        self.early_stopping = early_stopping
+        self.checkpoint = checkpoint
+        self._session_start = time.perf_counter()
+        self._seconds_before = float(state.get("seconds", 0.0))
+
+    @staticmethod
+    def read_state(backup_dir: str | Path) -> dict[str, Any] | None:
+        """The committed state in ``backup_dir``, or None when there is none."""
+        path = Path(backup_dir) / _METADATA
+        if not path.exists():
+            return None
+        try:
+            state = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise RnnzooError(f"{path}: cannot read the resume state ({error})") from None
+        if "weights" not in state or not (Path(backup_dir) / state["weights"]).exists():
+            raise RnnzooError(f"{path}: not a backup written by rnnzoo (or its weights are gone)")
+        return state
+
+    @staticmethod
+    def restore(model: keras.Model, backup_dir: str | Path, state: dict[str, Any],
+                final: bool = False) -> None:
+        """Load the weights of ``state`` (the end-of-run weights when ``final``) into
+        ``model``; its optimizer must be built so that its variables load too."""
+        name = state.get("final_weights") if final else state["weights"]
+        model.load_weights(str(Path(backup_dir) / name))
+
+    def on_train_begin(self, logs=None):
+        self._session_start = time.perf_counter()  # restoring happened before model.fit
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch = epoch + 1
+        history = self.state.setdefault("history", {})
+        for key, value in (logs or {}).items():
+            history.setdefault(key, []).append(float(value))
+        self._save_model()
+
+    def _elapsed(self) -> float:
+        return self._seconds_before + time.perf_counter() - self._session_start
+
+    def _save_model(self):
+        backup = Path(self.backup_dir)
+        backup.mkdir(parents=True, exist_ok=True)
+        epoch = self._current_epoch
+        weights = f"epoch-{epoch:04d}.weights.h5"
+        _atomic_save_weights(self.model, backup / weights)
+        state = self.state
+        state.update(epoch=epoch, batch=0, weights=weights, seconds=self._elapsed(),
+                     optimizer_steps=int(_to_numpy(self.model.optimizer.iterations)),
+                     finished=False)
+        state.pop("final_weights", None)
+        if self.checkpoint is not None and self.checkpoint.best is not None:
+            state["checkpoint_best"] = float(self.checkpoint.best)
+        es = self.early_stopping
+        if es is not None:
+            es_state = es.resumable_state()
+            previous = state.get("early_stopping") or {}
+            es_state["weights"] = previous.get("weights")
+            if es.best_weights is not None and (
+                    es_state["weights"] is None or previous.get("best_epoch") != es.best_epoch):
+                es_state["weights"] = f"es-best-{es.best_epoch:04d}.npz"
+                _atomic_savez(backup / es_state["weights"], es.best_weights)
+            state["early_stopping"] = es_state
+        _atomic_write_json(backup / _METADATA, state)
+        self._remove_stale(backup)
+
+    def save_final(self, model: keras.Model, *, stopped_early: bool) -> None:
+        """Record the end-of-run weights (best ones after early stopping) and mark the run
+        finished, so that resuming a finished run returns it without training."""
+        backup = Path(self.backup_dir)
+        backup.mkdir(parents=True, exist_ok=True)
+        _atomic_save_weights(model, backup / "final.weights.h5")
+        self.state.update(final_weights="final.weights.h5", finished=True,
+                          stopped_early=stopped_early, seconds=self._elapsed())
+        _atomic_write_json(backup / _METADATA, self.state)
+        self._remove_stale(backup)
+
+    def _remove_stale(self, backup: Path) -> None:
+        keep = {_METADATA, self.state.get("weights"), self.state.get("final_weights"),
+                (self.state.get("early_stopping") or {}).get("weights")}
+        for path in backup.iterdir():
+            if path.name not in keep and (path.name.startswith(("epoch-", "es-best-", "."))
+                                          or path.name == "final.weights.h5"):
+                path.unlink(missing_ok=True)
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """EarlyStopping whose patience count, best value and best weights survive a resume."""
+
+    def __init__(self, *args, restored: dict[str, Any] | None = None,
+                 restored_weights: list[np.ndarray] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._restored = restored
+        self._restored_weights = restored_weights
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self._restored:
+            self.wait = int(self._restored["wait"])
+            self.best = self._restored["best"]
+            self.best_epoch = int(self._restored["best_epoch"])
+            self.stopped_epoch = int(self._restored.get("stopped_epoch", 0))
+            self.best_weights = self._restored_weights
+
+    def resumable_state(self) -> dict[str, Any]:
+        """The counters to store in the backup."""
+        return {"wait": int(self.wait), "best": None if self.best is None else float(self.best),
+                "best_epoch": int(self.best_epoch), "stopped_epoch": int(self.stopped_epoch)}
+
+
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """ModelCheckpoint that writes to a temporary file and renames it into place, so a kill
+    during the write never leaves a truncated ``best.weights.h5``."""
+
+    def _save_model(self, epoch, batch, logs):
+        final = self.filepath
+        temporary = str(Path(final).with_name(".partial-" + Path(final).name))
+        self.filepath = temporary
+        try:
+            super()._save_model(epoch, batch, logs)
+        finally:
+            self.filepath = final
+        if os.path.exists(temporary):
+            os.replace(temporary, final)
+
+
+# ---------------------------------------------------------------------------------------------
+# fit
+
+
+def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
+        validation: tf.data.Dataset | None, *, out_dir: str | Path, loss: Any,
+        metrics: Sequence = (), epochs: int = 10, batch_size: int = 64,
+        learning_rate: float = 1e-3, schedule: str = "cosine", warmup_steps: int = 0,
+        clipnorm: float | None = 1.0, early_stopping_patience: int | None = 5,
+        resume: bool = False, seed: int = 0,
+        strategy: str | tf.distribute.Strategy = "default", shuffle_buffer: int = 10_000,
+        verbose: int | str = "auto", tensorboard: bool = True, deterministic: bool = False,
+        callbacks: Sequence[keras.callbacks.Callback] = ()) -> FitResult:
+    """Train the model that ``build_model()`` returns and write a run folder in ``out_dir``.
+
+    Args:
+        build_model: returns a new (or preset-loaded, for fine-tuning) ``keras.Model``; called
+            inside the strategy scope, and compiled here.
+        train, validation: *unbatched* ``(inputs, targets)`` datasets. Training data is
+            cached, shuffled per epoch (seeded), batched with ``drop_remainder`` so every epoch
+            has the same number of steps, and prefetched.
+        out_dir: the run folder. One that already holds a run is refused unless ``resume``.
+        loss, metrics: passed to ``model.compile``.
+        epochs: total epochs of the run (a resumed run trains the missing ones).
+        batch_size: per replica; a step sees ``batch_size * num_replicas_in_sync`` examples.
+        learning_rate, schedule, warmup_steps: Adam's rate; see `make_schedule`.
+        clipnorm: clip the global norm of all gradients to this value (None: no clipping).
+        early_stopping_patience: epochs without improvement of val_loss (loss without
+            validation data) before stopping; the best epoch's weights are restored. None
+            disables early stopping.
+        resume: continue the run in ``out_dir`` from its last completed epoch; a finished run
+            is returned without training, unless ``epochs`` is larger than before (then it is
+            extended, with the schedule stretched over the new total); with no backup a new
+            run starts. Data and batch size must give the same steps per epoch as before.
+        seed: seeds weights, shuffling and dropout. ``deterministic`` also turns on
+            TensorFlow's op determinism (process-wide, see `seed_everything`).
+        strategy: ``default``, ``mirrored``, ``multiworker`` or a `tf.distribute.Strategy`.
+        shuffle_buffer: size of the shuffle buffer (examples).
+        verbose: Keras progress output (``"auto"``, 0, 1, 2).
+        tensorboard: write TensorBoard logs to ``out_dir/logs``.
+        callbacks: extra Keras callbacks, run before the run's own ones.
+
+    Returns:
+        a `FitResult`; its `FitResult.summary_line` is also printed on stdout.
+    """
+    _check_arguments(epochs, batch_size, learning_rate, schedule, warmup_steps, clipnorm,
+                     early_stopping_patience, shuffle_buffer)
+    if isinstance(strategy, str):
+        strategy = get_strategy(strategy)
+    _, worker_index, is_chief = worker_info(strategy)
+    out_dir = Path(out_dir)
+    work_dir = out_dir if is_chief else out_dir / f"worker-{worker_index}"
+    backup_dir = work_dir / "backup"
+
+    state = RunBackup.read_state(backup_dir)
+    restore_dir = backup_dir
+    if not is_chief and resume and (out_dir / "backup" / _METADATA).exists():
+        restore_dir = out_dir / "backup"  # shared file system: follow the chief's state
+        state = RunBackup.read_state(restore_dir)
+    if not resume:
+        # A worker also looks at the chief's folder (shared file system), so that it stops
+        # too instead of waiting for a chief that refused to start.
+        for folder in dict.fromkeys([work_dir, out_dir]):
+            existing = [name for name in _RUN_FILES if (folder / name).exists()]
+            if existing:
+                raise RnnzooError(
+                    f"{folder}: a run folder exists here ({', '.join(existing)}); pass "
+                    "--resume to continue it or choose another --out")
+    elif state is None:
+        _note(f"no backup in {backup_dir}; starting a new run")
+    work_dir.mkdir(parents=True, exist_ok=True)
+
+    seed_everything(seed, deterministic=deterministic)
+    replicas = strategy.num_replicas_in_sync
+    global_batch = batch_size * replicas
+    cached_train = train.cache()
+    examples = _count(cached_train)
+    steps_per_epoch = examples // global_batch
+    if steps_per_epoch < 1:
+        raise RnnzooError(
+            f"the training data has {examples} examples, fewer than one batch of {global_batch}"
+            f" ({batch_size} per replica x {replicas}); use a smaller batch size")
+    run_config = {"steps_per_epoch": steps_per_epoch, "global_batch": global_batch,
+                  "train_examples": examples, "seed": seed, "epochs": epochs}
+    if state is not None:
+        _check_resumable(state, run_config, backup_dir)
+
+    start_epoch = int(state["epoch"]) if state else 0
+    es_state = (state or {}).get("early_stopping") or {}
+    finished = state is not None and (start_epoch >= epochs or bool(es_state.get("stopped_epoch")))
+    total_steps = max(epochs * steps_per_epoch, 1)
+    monitor = "val_loss" if validation is not None else "loss"
+
+    with strategy.scope():
+        model = build_model()
+        optimizer = GlobalClipAdam(
+            learning_rate=make_schedule(schedule, learning_rate, total_steps, warmup_steps),
+            global_clipnorm=clipnorm)
+        model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics) or None)
+        if not model.built:
+            inputs = next(iter(train.batch(1)))[0]
+            model(inputs)
+        optimizer.build(model.trainable_variables)
+        es_weights = None
+        if state is not None:
+            if es_state.get("weights"):
+                with np.load(restore_dir / es_state["weights"]) as stored:
+                    es_weights = [stored[f"arr_{i}"] for i in range(len(stored.files))]
+            use_final = finished and bool(state.get("final_weights"))
+            RunBackup.restore(model, restore_dir, state, final=use_final)
+            if finished and not use_final and es_weights is not None:
+                model.set_weights(es_weights)  # killed between early stop and the final save
+            steps = int(_to_numpy(optimizer.iterations))
+            if finished:
+                _note(f"the run in {work_dir} has finished ({start_epoch} epochs, {steps} "
+                      "optimizer steps); returning it without training")
+            else:
+                _note(f"resuming the run in {work_dir} after epoch {start_epoch} "
+                      f"({steps} optimizer steps)")
+
+    run_state = dict(state or {})
+    run_state["config"] = run_config
+    early_stopping = None
+    if early_stopping_patience is not None:
+        early_stopping = ResumableEarlyStopping(
+            monitor=monitor, patience=early_stopping_patience, restore_best_weights=True,
+            verbose=0, restored=es_state or None, restored_weights=es_weights)
+    checkpoint = AtomicModelCheckpoint(
+        str(work_dir / "best.weights.h5"), monitor=monitor, save_best_only=True,
+        save_weights_only=True, initial_value_threshold=run_state.get("checkpoint_best"))
+    backup = RunBackup(backup_dir, state=run_state, early_stopping=early_stopping,
+                       checkpoint=checkpoint)
+
+    if not finished:
+        csv_path = work_dir / "history.csv"
+        if state is not None:
+            _truncate_csv(csv_path, start_epoch)  # rows of an epoch that was not committed
+        run_callbacks = [*callbacks, checkpoint]
+        if early_stopping is not None:
+            run_callbacks.append(early_stopping)
+        run_callbacks.append(keras.callbacks.CSVLogger(str(csv_path), append=state is not None))
+        if tensorboard and _tensorboard_installed():
+            run_callbacks.append(keras.callbacks.TensorBoard(str(work_dir / "logs")))
+        elif tensorboard:
+            _note("no TensorBoard logs: the tensorboard package is not installed "
+                  "(pip install tensorboard)")
+        run_callbacks.append(backup)  # last: commits after the others have seen the epoch
+
+        options = tf.data.Options()
+        options.deterministic = True
+        # from_tensor_slices / generated data has no files to shard by: shard by elements.
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA)
+        train_data = _epochs_pipeline(cached_train, start_epoch, epochs, global_batch, seed,
+                                      shuffle_buffer).with_options(options)
+        validation_data = None
+        if validation is not None:
+            validation_data = (validation.cache().batch(global_batch)
+                               .prefetch(tf.data.AUTOTUNE).with_options(options))
+        with _multiworker_keras_fixes(model, strategy, train_data.element_spec):
+            model.fit(train_data, validation_data=validation_data, epochs=epochs,
+                      initial_epoch=start_epoch, steps_per_epoch=steps_per_epoch,
+                      callbacks=run_callbacks, verbose=verbose, shuffle=False)
+        stopped_early = bool(early_stopping is not None and early_stopping.stopped_epoch > 0)
+        backup.save_final(model, stopped_early=stopped_early)
+    else:
+        stopped_early = bool(state.get("stopped_early", es_state.get("stopped_epoch")))
+        if not state.get("finished"):
+            backup.save_final(model, stopped_early=stopped_early)
+
+    history = {key: list(values) for key, values in run_state.get("history", {}).items()}
+    best_val_loss = None
+    if history.get("val_loss"):
+        best_val_loss = float(np.nanmin(history["val_loss"]))
+    result = FitResult(
+        model=model, history=history, epochs_completed=len(history.get("loss", [])),
+        optimizer_steps=int(_to_numpy(model.optimizer.iterations)),
+        seconds=float(run_state.get("seconds", 0.0)), best_val_loss=best_val_loss,
+        stopped_early=stopped_early, out_dir=work_dir)
+    _atomic_write_json(work_dir / "summary.json", result.to_json())
+    print(result.summary_line(), flush=True)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _check_arguments(epochs, batch_size, learning_rate, schedule, warmup_steps, clipnorm,
+                     patience, shuffle_buffer) -> None:
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate)
+            and learning_rate >= 0):
+        raise ValueError(f"learning_rate must be a finite number >= 0, got {learning_rate!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; expected one of {', '.join(SCHEDULES)}")
+    if not isinstance(warmup_steps, int) or warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be an integer >= 0, got {warmup_steps!r}")
+    if clipnorm is not None and not clipnorm > 0:
+        raise ValueError(f"clipnorm must be positive or None, got {clipnorm!r}")
+    if patience is not None and (not isinstance(patience, int) or patience < 0):
+        raise ValueError(f"early_stopping_patience must be an integer >= 0 or None, got {patience!r}")
+    if not isinstance(shuffle_buffer, int) or shuffle_buffer < 1:
+        raise ValueError(f"shuffle_buffer must be a positive integer, got {shuffle_buffer!r}")
+
+
+def _check_resumable(state: dict, config: dict, backup_dir: Path) -> None:
+    """Refuse to resume a run whose steps per epoch differ (the step count would not add up)."""
+    previous = state.get("config") or {}
+    if previous.get("steps_per_epoch") not in (None, config["steps_per_epoch"]):
+        raise RnnzooError(
+            f"{backup_dir}: cannot resume: the run took {previous['steps_per_epoch']} steps per "
+            f"epoch ({previous.get('train_examples')} examples, global batch "
+            f"{previous.get('global_batch')}) and this call gives {config['steps_per_epoch']} "
+            f"({config['train_examples']} examples, global batch {config['global_batch']}); "
+            "resume with the same data and batch size")
+    if previous.get("seed") not in (None, config["seed"]):
+        _note(f"resuming with seed {config['seed']} (the run started with {previous['seed']}):"
+              " the remaining epochs see a different data order")
+
+
+def _epochs_pipeline(cached: tf.data.Dataset, start_epoch: int, epochs: int, global_batch: int,
+                     seed: int, shuffle_buffer: int) -> tf.data.Dataset:
+    """Batches of epochs ``start_epoch..epochs-1``; epoch e's order depends on (seed, e) only,
+    so a resumed run sees the batches an uninterrupted run sees."""
+
+    def one_epoch(epoch):
+        # While this function is traced, set_seed sets the seed of its graph only. The pair
+        # (graph seed, op seed = epoch) seeds the shuffle; the graph seed is never 0, because
+        # TF compares the pair with (0, 0) in Python, which fails for a tensor op seed.
+        tf.random.set_seed(seed % (2**31 - 1) + 1)
+        return (cached.shuffle(shuffle_buffer, seed=epoch, reshuffle_each_iteration=False)
+                .batch(global_batch, drop_remainder=True))
+
+    epochs_ds = tf.data.Dataset.range(start_epoch, epochs)
+    return epochs_ds.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
+
+
+@contextlib.contextmanager
+def _multiworker_keras_fixes(model: keras.Model, strategy: tf.distribute.Strategy,
+                             element_spec: Any) -> Iterator[None]:
+    """Work around two Keras 3.15 bugs under MultiWorkerMirroredStrategy, for one ``fit``.
+
+    1. Before training (and before each validation pass) Keras' TF trainer takes a batch from
+       the distributed iterator and calls ``strategy.reduce("MEAN", (inputs, targets))`` to
+       build the loss and metric state from its shapes; the strategy only reduces single
+       values ("Attempt to convert a value (PerReplica...) to a Tensor"). The state is built
+       here from the dataset's element spec instead (only shapes are used) and that step is
+       skipped.
+    2. Every step's logs are reduced with ``strategy.reduce("MEAN", value, axis=0)``, which
+       fails for the scalar loss and metrics ("Invalid reduction dimension 0 for input with 0
+       dimensions", tensorflow/tensorflow#72388). The steps are wrapped to give scalars a
+       leading axis of 1, so the reduction returns the mean over replicas. (Epoch logs come
+       from the metric variables, which are summed over all workers, so every worker sees the
+       same loss and makes the same early-stopping decision.)
+    The instance attributes are removed again afterwards.
+    """
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
+        strategy.extended._in_multi_worker_mode())  # the condition Keras' reduction tests
+    if not multi_worker:
+        yield
+        return
+    with strategy.scope():
+        model._symbolic_build(data_batch=element_spec)
+
+    def with_axis(step):
+        def wrapped(data):
+            return tf.nest.map_structure(
+                lambda v: tf.reshape(v, [1]) if tf.is_tensor(v) and v.shape.rank == 0 else v,
+                step(data))
+        return wrapped
+
+    patches = {"_maybe_symbolic_build": lambda iterator=None, data_batch=None: None,
+               "train_step": with_axis(model.train_step), "test_step": with_axis(model.test_step)}
+    for name, value in patches.items():
+        object.__setattr__(model, name, value)
+    try:
+        yield
+    finally:
+        for name in patches:
+            object.__delattr__(model, name)
+        # the compiled step functions close over the wrappers: drop them too
+        model.train_function = model.test_function = None
+
+
+def _count(dataset: tf.data.Dataset) -> int:
+    cardinality = int(dataset.cardinality())
+    if cardinality == tf.data.INFINITE_CARDINALITY:
+        raise RnnzooError("the training dataset is infinite; fit needs a finite dataset")
+    if cardinality >= 0:
+        return cardinality
+    return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+
+
+def _truncate_csv(path: Path, epochs: int) -> None:
+    """Keep the header and the rows of the first ``epochs`` epochs of a CSVLogger file."""
+    if not path.exists():
+        return
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    if not rows:
+        return
+    header, body = rows[0], rows[1:]
+    column = header.index("epoch") if "epoch" in header else None
+    kept = [row for row in body if column is None or (row and int(row[column]) < epochs)]
+    temporary = path.with_name(".partial-" + path.name)
+    with temporary.open("w", newline="") as handle:
+        csv.writer(handle).writerows([header, *kept])
+    os.replace(temporary, path)
+
+
+def _atomic_write_json(path: Path, data: Any) -> None:
+    temporary = path.with_name(".partial-" + path.name)
+    with temporary.open("w") as handle:
+        json.dump(data, handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _atomic_save_weights(model: keras.Model, path: Path) -> None:
+    temporary = path.with_name(".partial-" + path.name)  # keeps the .weights.h5 suffix
+    model.save_weights(str(temporary), overwrite=True)
+    os.replace(temporary, path)
+
+
+def _atomic_savez(path: Path, arrays: Sequence[np.ndarray]) -> None:
+    temporary = path.with_name(".partial-" + path.name)
+    with temporary.open("wb") as handle:
+        np.savez(handle, *arrays)
+    os.replace(temporary, path)
+
+
+def _to_numpy(value) -> np.ndarray:
+    return keras.ops.convert_to_numpy(value)
+
+
+def _tensorboard_installed() -> bool:
+    # tf.summary writes scalars only with the tensorboard package, which TF 2.21 no longer
+    # depends on; without it Keras' TensorBoard callback fails at the first epoch end.
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def _note(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr, flush=True)
