@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate or defaults["learning_rate"],
         schedule=args.schedule, clipnorm=args.clipnorm or None,
         early_stopping_patience=patience or None, resume=args.resume, seed=args.seed,
-        strategy=strategy, verbose=0 if args.quiet or args.json else "auto")
+        strategy=strategy, verbose=_verbosity(args))
 
     model = result.model
     model.rnnzoo_builder, model.rnnzoo_config = builder, builder_config
@@ -117,6 +117,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"validation: {text}")
     print(f"preset saved to {preset_dir}")
     return 0
+
+
+def _verbosity(args: argparse.Namespace) -> int | str:
+    """Keras verbosity: a progress bar on a terminal, one line per epoch in a log file."""
+    if args.quiet or args.json:
+        return 0
+    return "auto" if sys.stdout.isatty() else 2
 
 
 def _weights_license(task) -> str:
