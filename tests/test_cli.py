@@ -91,6 +91,7 @@ def test_train_writes_run_folder_and_preset(trained_run):
                  "preset/card.md", "history.csv", "summary.json", "backup"):
         assert (trained_run / name).exists(), name
     card = json.loads((trained_run / "preset" / "card.json").read_text())
+    assert card["name"] == "run"  # the run folder's name
     assert card["task"] == "adding" and card["data_options"]["length"] == 8
     assert card["split"] == "validation" and "mse" in card["metrics"]["keras"]
     assert card["training_command"].startswith("rnnzoo train adding")

@@ -318,14 +318,15 @@ def _json_problem(value: Any) -> str | None:
 
 
 def save(model: keras.Model, folder: str | os.PathLike, *, card: dict,
-         assets: str | os.PathLike | dict | None = None, overwrite: bool = False) -> Path:
+         assets: str | os.PathLike | dict | None = None, overwrite: bool = False,
+         name: str | None = None) -> Path:
     """Write ``model`` as a preset folder and return its path.
 
     ``model`` must come from `build` (which records its builder and config). Writes
     ``config.json``, ``model.weights.h5`` (model variables only, no optimizer state),
     ``assets/`` (a copy of a folder, or a dict of name -> text/bytes), ``card.md`` and
-    ``card.json`` (``card`` plus ``name``, ``builder`` and the sha256 of every other file).
-    The folder is written aside and renamed into place; an existing ``folder`` is refused
+    ``card.json`` (``card`` plus ``name``, ``builder`` and the sha256 of every other file);
+    ``name`` defaults to the folder's name. The folder is written aside and renamed into place; an existing ``folder`` is refused
     with `FileExistsError` unless ``overwrite``. Raises `ValueError` for a model not made by
     `build`, a card or config that is not JSON, or assets a preset may not hold.
     """
@@ -362,7 +363,7 @@ def save(model: keras.Model, folder: str | os.PathLike, *, card: dict,
         })
         twin.save_weights(temp / WEIGHTS_FILE)
         _write_assets(temp / ASSETS_DIR, assets)
-        _write_card(temp, {"name": target.name, "builder": builder,
+        _write_card(temp, {"name": name or target.name, "builder": builder,
                            **{k: v for k, v in card.items() if k not in _RESERVED}}, target)
     return target
 

@@ -40,6 +40,7 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
     parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
                         help="tf.distribute strategy; multiworker reads TF_CONFIG (default: default)")
+    parser.add_argument("--name", help="preset name written in its card (default: the name of DIR)")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress output")
     add_json_option(parser)
     task_name = task_in_argv(argv, "train")
@@ -108,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
         else "rnnzoo train " + shlex.join([args.task, "--out", str(out_dir)]),
         "license": {"data": task.data_license, "weights": _weights_license(task)},
     }
-    preset_dir = zoo.save(model, out_dir / PRESET_SUBFOLDER, card=card, overwrite=True)
+    preset_dir = zoo.save(model, out_dir / PRESET_SUBFOLDER, card=card, overwrite=True,
+                          name=args.name or out_dir.resolve().name)
     if args.json:
         print_json({"preset": str(preset_dir), "metrics": figures, "split": "validation",
                     "summary": result.summary_line()})
