@@ -25,3 +25,18 @@ def shared_data() -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Keep the preset download cache of every test away from the user's ~/.cache."""
     monkeypatch.setenv("RNNZOO_HOME", str(tmp_path_factory.getbasetemp() / "rnnzoo-home"))
+
+
+@pytest.fixture
+def float64():
+    """Run a test with Keras' float type and dtype policy set to float64, then restore them."""
+    import keras
+
+    old_floatx, old_policy = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(old_policy)
+        keras.config.set_floatx(old_floatx)

@@ -23,18 +23,6 @@ def gen():
     return np.random.default_rng(4321)
 
 
-@pytest.fixture
-def float64():
-    old_floatx, old_policy = keras.config.floatx(), keras.config.dtype_policy()
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(old_policy)
-        keras.config.set_floatx(old_floatx)
-
-
 def _model(layer, steps=T, out=1, name="diag"):
     inputs = keras.Input((steps, D))
     return keras.Model(inputs, keras.layers.Dense(out, name="head")(layer(inputs)), name=name)

@@ -22,18 +22,6 @@ def rng():
     return np.random.default_rng(1234)
 
 
-@pytest.fixture
-def float64():
-    old_floatx, old_policy = keras.config.floatx(), keras.config.dtype_policy()
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(old_policy)
-        keras.config.set_floatx(old_floatx)
-
-
 def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 

@@ -40,6 +40,14 @@ def task_of(preset) -> Any:
     return tasks.get_task(name)
 
 
+def preset_dataset(preset, task, data: str | None, split: str):
+    """The unbatched ``split`` of the data a preset is scored on: ``data`` or its card's."""
+    data = data or preset.card.get("data_path")
+    if task.needs_data and not data:
+        raise ValueError(f"task {task.name} needs --data PATH")
+    return task.load(data, split, **preset.card.get("data_options", {}))
+
+
 def task_in_argv(argv: list[str], command: str) -> str | None:
     """The task named right after ``command`` in ``argv``, if it is a known task."""
     if command not in argv:

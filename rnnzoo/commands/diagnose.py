@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-from rnnzoo.commands.common import add_json_option, load_preset, task_of
+from rnnzoo.commands.common import add_json_option, load_preset, preset_dataset, task_of
 from rnnzoo.runtime import print_json
 
 
@@ -32,12 +32,9 @@ def run(args: argparse.Namespace) -> int:
     task = task_of(preset)
     from zoo.diagnostics import gradient_norms, plot_gradient_norms
 
-    data = args.data or preset.card.get("data_path")
-    if task.needs_data and not data:
-        raise ValueError(f"task {task.name} needs --data PATH")
     if args.batch_size < 1:
         raise ValueError("--batch-size must be at least 1")
-    dataset = task.load(data, args.split, **preset.card.get("data_options", {}))
+    dataset = preset_dataset(preset, task, args.data, args.split)
     batch = next(dataset.batch(args.batch_size).as_numpy_iterator(), None)
     if batch is None:
         raise ValueError(f"the {args.split} split is empty")

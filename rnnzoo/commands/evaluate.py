@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnzoo.commands.common import add_json_option, load_preset, task_of
+from rnnzoo.commands.common import add_json_option, load_preset, preset_dataset, task_of
 from rnnzoo.runtime import format_value, print_json
 
 
@@ -25,10 +25,7 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
 def run(args: argparse.Namespace) -> int:
     preset = load_preset(args.model)
     task = task_of(preset)
-    data = args.data or preset.card.get("data_path")
-    if task.needs_data and not data:
-        raise ValueError(f"task {task.name} needs --data PATH")
-    dataset = task.load(data, args.split, **preset.card.get("data_options", {}))
+    dataset = preset_dataset(preset, task, args.data, args.split)
     figures = task.metric(preset.model.predict_on_batch, dataset)
     if args.record:
         import zoo
