@@ -36,7 +36,7 @@ def test_version_is_printed_quickly():
 
 
 def test_help_of_every_command(capsys):
-    for command in ("list", "info", "train", "evaluate", "diagnose", "bench"):
+    for command in ("list", "info", "train", "evaluate", "predict", "diagnose", "bench"):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0
@@ -69,6 +69,7 @@ def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
     (["info", "adding-lsmt-nope"], "unknown preset"),
     (["evaluate", "/nonexistent/preset"], "nonexistent"),
     (["bench", "nope"], "unknown benchmark 'nope'"),
+    (["predict", "adding-lstm", "x.wav"], "has no predict"),
 ])
 def test_bad_input_exits_2_with_one_line_and_no_traceback(capsys, argv, message):
     code, _, err = run_cli(capsys, *argv)

@@ -40,6 +40,10 @@ class Task:
         dataset_name: dataset named in cards.
         train_defaults: defaults of ``rnnzoo train`` for this task (epochs, batch_size,
             learning_rate, patience).
+        add_predict_options: adds the options of ``rnnzoo predict`` for this task's presets.
+        predict: ``predict(preset, args)`` runs ``rnnzoo predict`` (``args.inputs`` holds the
+            INPUT paths) and returns a JSON-able result; it prints its own human output unless
+            ``args.json``. None when the task has nothing to predict from files.
     """
 
     name: str
@@ -58,3 +62,5 @@ class Task:
     data_license: str = "see the dataset's terms"
     dataset_name: str = ""
     train_defaults: dict = field(default_factory=dict)
+    add_predict_options: Callable[[argparse.ArgumentParser], None] = _no_options
+    predict: Callable[[Any, argparse.Namespace], Any] | None = None
