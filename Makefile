@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	rm -rf $(DEMO)
-	$(BIN)/rnnzoo train adding --kind lstm --units 64 --epochs 8 --out $(DEMO)/adding-lstm
+	$(BIN)/rnnzoo train adding --kind lstm --units 64 --epochs 10 --out $(DEMO)/adding-lstm
 	$(BIN)/rnnzoo evaluate $(DEMO)/adding-lstm --split test --record
 	$(BIN)/rnnzoo info $(DEMO)/adding-lstm
 
