@@ -1,0 +1,1 @@
+"""Speech tasks: spoken digits, yes/no and connected digits (CTC), characters (CTC)."""
