@@ -1,0 +1,78 @@
+"""Task ``music-jsb``: polyphonic piano-roll modelling of the JSB chorales."""
+
+from __future__ import annotations
+
+import argparse
+
+import keras
+
+from tasks.common.task import Task
+from tasks.music.pianoroll import load_jsb, metric, representative_jsb
+
+KINDS = ("gru", "lstm", "simple")
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("music-jsb (piano roll)")
+    group.add_argument("--kind", choices=KINDS, default="gru", help="recurrent kind (default: gru)")
+    group.add_argument("--units", type=int, nargs="+", default=[100],
+                       help="units of each recurrent layer (default: 100)")
+    group.add_argument("--dropout", type=float, default=0.0,
+                       help="dropout between layers and before the output (default: 0)")
+    group.add_argument("--input-dropout", type=float, default=0.0,
+                       help="dropout on the input frames (default: 0)")
+    group.add_argument("--resolution", choices=("quarter", "8th", "16th"), default=None,
+                       help="JSB time resolution (default: quarter, the published split)")
+    group.add_argument("--limit", type=int, default=None,
+                       help="use only the first N chorales of each split (quick runs)")
+
+
+def _data_options(args: argparse.Namespace) -> dict:
+    options = {}
+    if getattr(args, "resolution", None):
+        options["resolution"] = args.resolution
+    if getattr(args, "limit", None):
+        options["limit"] = args.limit
+    return options
+
+
+def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
+    units = args.units[0] if len(args.units) == 1 else list(args.units)
+    return f"music-pianoroll-{args.kind}", {"units": units, "dropout": args.dropout,
+                                            "input_dropout": args.input_dropout}
+
+
+def _add_predict_options(parser: argparse.ArgumentParser) -> None:
+    from tasks.music.predict import add_pianoroll_options
+
+    add_pianoroll_options(parser)
+
+
+def _predict(preset, args: argparse.Namespace):
+    from tasks.music.predict import predict_pianoroll
+
+    return predict_pianoroll(preset, args)
+
+
+TASK = Task(
+    name="music-jsb",
+    summary="JSB chorales piano roll (88 keys, quarter notes): frame-level NLL in nats per step",
+    builders=("music-pianoroll-gru", "music-pianoroll-lstm", "music-pianoroll-simple"),
+    load=load_jsb,
+    metric=metric,
+    representative=representative_jsb,
+    loss=keras.losses.BinaryCrossentropy(from_logits=True),
+    primary_metric="nll",
+    lower_is_better=True,
+    add_options=_add_options,
+    data_options=_data_options,
+    builder_config=_builder_config,
+    needs_data=True,
+    data_license="public domain music (J. S. Bach); research copy of the Boulanger-Lewandowski "
+                 "et al. 2012 split",
+    dataset_name="JSB chorales, quarter-note piano rolls, split of Boulanger-Lewandowski et al. "
+                 "2012 (229/76/77 chorales)",
+    train_defaults={"epochs": 200, "batch_size": 16, "learning_rate": 3e-3, "patience": 25},
+    add_predict_options=_add_predict_options,
+    predict=_predict,
+)
