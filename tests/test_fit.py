@@ -25,7 +25,8 @@ import pytest
 import tensorflow as tf
 
 from tasks.adding.data import load
-from tasks.common.fit import FitResult, GlobalClipAdam, fit, make_schedule
+from tasks.common.fit import FitResult, fit, make_schedule
+from tasks.common.optimizer import GlobalClipAdam
 from tasks.common.strategy import get_strategy, parse_tf_config
 from zoo.adding import adding_lstm
 from zoo.errors import RnnzooError

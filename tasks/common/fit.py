@@ -50,11 +50,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import importlib.util
-import json
 import math
 import os
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -63,12 +61,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tasks.common.atomic_files import write_json_atomic
+from tasks.common.callbacks import (
+    METADATA, AtomicModelCheckpoint, ResumableEarlyStopping, RunBackup, _to_numpy,
+)
+from tasks.common.optimizer import GlobalClipAdam
 from tasks.common.seeding import seed_everything
 from tasks.common.strategy import get_strategy, worker_info
 from zoo.errors import RnnzooError
 
 SCHEDULES = ("cosine", "constant")
-_METADATA = "training_metadata.json"
 _RUN_FILES = ("backup", "best.weights.h5", "history.csv", "summary.json")
 
 
@@ -124,187 +126,6 @@ def make_schedule(schedule: str, learning_rate: float, total_steps: int,
     return keras.optimizers.schedules.CosineDecay(float(learning_rate), decay_steps, alpha=alpha)
 
 
-def _replicas_in_sync() -> int:
-    context = tf.distribute.get_replica_context()
-    return context.num_replicas_in_sync if context is not None else 1
-
-
-@keras.saving.register_keras_serializable(package="rnnzoo")
-class GlobalClipAdam(keras.optimizers.Adam):
-    """Adam whose ``global_clipnorm`` clips the gradient of the whole global batch.
-
-    Keras 3 (TF backend) clips inside each replica, *before* summing the replicas' gradients,
-    so with R replicas the applied gradient could reach R times the norm asked for and differ
-    from what one device with the same global batch computes. Here, with more than one
-    replica, clipping waits until after the all-reduce, so the update is the same whatever
-    the number of replicas. With one replica it is plain Adam.
-    """
-
-    def _clip_gradients(self, grads):
-        if self.global_clipnorm and _replicas_in_sync() > 1:
-            return grads  # clipped after the all-reduce below
-        return super()._clip_gradients(grads)
-
-    def _all_reduce_sum_gradients(self, grads_and_vars):
-        grads_and_vars = list(super()._all_reduce_sum_gradients(grads_and_vars))
-        if not self.global_clipnorm or _replicas_in_sync() <= 1:
-            return grads_and_vars
-        present = [i for i, (grad, _) in enumerate(grads_and_vars) if grad is not None]
-        clipped = keras.optimizers.Adam._clip_gradients(
-            self, [grads_and_vars[i][0] for i in present])
-        for i, grad in zip(present, clipped):
-            grads_and_vars[i] = (grad, grads_and_vars[i][1])
-        return grads_and_vars
-
-
-# ---------------------------------------------------------------------------------------------
-# Callbacks
-
-
-class RunBackup(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` that commits atomically and keeps the whole run's state.
-
-    Every epoch end writes ``epoch-<k>.weights.h5`` (model and optimizer variables, Keras 3's
-    ``save_weights``), EarlyStopping's best weights when they changed (``es-best-<k>.npz``),
-    then ``training_metadata.json`` by an atomic rename; files the metadata no longer names are
-    removed afterwards. A kill at any moment leaves a consistent pair. Restoring is done by
-    `fit` through `read_state` and `restore` before training starts.
-    """
-
-    def __init__(self, backup_dir: str | Path, *, state: dict[str, Any],
-                 early_stopping: ResumableEarlyStopping | None = None,
-                 checkpoint: keras.callbacks.ModelCheckpoint | None = None):
-        super().__init__(str(backup_dir), save_freq="epoch", delete_checkpoint=False)
-        self.state = state
-        self.early_stopping = early_stopping
-        self.checkpoint = checkpoint
-        self._session_start = time.perf_counter()
-        self._seconds_before = float(state.get("seconds", 0.0))
-
-    @staticmethod
-    def read_state(backup_dir: str | Path) -> dict[str, Any] | None:
-        """The committed state in ``backup_dir``, or None when there is none."""
-        path = Path(backup_dir) / _METADATA
-        if not path.exists():
-            return None
-        try:
-            state = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise RnnzooError(f"{path}: cannot read the resume state ({error})") from None
-        if "weights" not in state or not (Path(backup_dir) / state["weights"]).exists():
-            raise RnnzooError(f"{path}: not a backup written by rnnzoo (or its weights are gone)")
-        return state
-
-    @staticmethod
-    def restore(model: keras.Model, backup_dir: str | Path, state: dict[str, Any],
-                final: bool = False) -> None:
-        """Load the weights of ``state`` (the end-of-run weights when ``final``) into
-        ``model``; its optimizer must be built so that its variables load too."""
-        name = state.get("final_weights") if final else state["weights"]
-        model.load_weights(str(Path(backup_dir) / name))
-
-    def on_train_begin(self, logs=None):
-        self._session_start = time.perf_counter()  # restoring happened before model.fit
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._current_epoch = epoch + 1
-        history = self.state.setdefault("history", {})
-        for key, value in (logs or {}).items():
-            history.setdefault(key, []).append(float(value))
-        self._save_model()
-
-    def _elapsed(self) -> float:
-        return self._seconds_before + time.perf_counter() - self._session_start
-
-    def _save_model(self):
-        backup = Path(self.backup_dir)
-        backup.mkdir(parents=True, exist_ok=True)
-        epoch = self._current_epoch
-        weights = f"epoch-{epoch:04d}.weights.h5"
-        _atomic_save_weights(self.model, backup / weights)
-        state = self.state
-        state.update(epoch=epoch, batch=0, weights=weights, seconds=self._elapsed(),
-                     optimizer_steps=int(_to_numpy(self.model.optimizer.iterations)),
-                     finished=False)
-        state.pop("final_weights", None)
-        if self.checkpoint is not None and self.checkpoint.best is not None:
-            state["checkpoint_best"] = float(self.checkpoint.best)
-        es = self.early_stopping
-        if es is not None:
-            es_state = es.resumable_state()
-            previous = state.get("early_stopping") or {}
-            es_state["weights"] = previous.get("weights")
-            if es.best_weights is not None and (
-                    es_state["weights"] is None or previous.get("best_epoch") != es.best_epoch):
-                es_state["weights"] = f"es-best-{es.best_epoch:04d}.npz"
-                _atomic_savez(backup / es_state["weights"], es.best_weights)
-            state["early_stopping"] = es_state
-        _atomic_write_json(backup / _METADATA, state)
-        self._remove_stale(backup)
-
-    def save_final(self, model: keras.Model, *, stopped_early: bool) -> None:
-        """Record the end-of-run weights (best ones after early stopping) and mark the run
-        finished, so that resuming a finished run returns it without training."""
-        backup = Path(self.backup_dir)
-        backup.mkdir(parents=True, exist_ok=True)
-        _atomic_save_weights(model, backup / "final.weights.h5")
-        self.state.update(final_weights="final.weights.h5", finished=True,
-                          stopped_early=stopped_early, seconds=self._elapsed())
-        _atomic_write_json(backup / _METADATA, self.state)
-        self._remove_stale(backup)
-
-    def _remove_stale(self, backup: Path) -> None:
-        keep = {_METADATA, self.state.get("weights"), self.state.get("final_weights"),
-                (self.state.get("early_stopping") or {}).get("weights")}
-        for path in backup.iterdir():
-            if path.name not in keep and (path.name.startswith(("epoch-", "es-best-", "."))
-                                          or path.name == "final.weights.h5"):
-                path.unlink(missing_ok=True)
-
-
-class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-    """EarlyStopping whose patience count, best value and best weights survive a resume."""
-
-    def __init__(self, *args, restored: dict[str, Any] | None = None,
-                 restored_weights: list[np.ndarray] | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._restored = restored
-        self._restored_weights = restored_weights
-
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        if self._restored:
-            self.wait = int(self._restored["wait"])
-            self.best = self._restored["best"]
-            self.best_epoch = int(self._restored["best_epoch"])
-            self.stopped_epoch = int(self._restored.get("stopped_epoch", 0))
-            self.best_weights = self._restored_weights
-
-    def resumable_state(self) -> dict[str, Any]:
-        """The counters to store in the backup."""
-        return {"wait": int(self.wait), "best": None if self.best is None else float(self.best),
-                "best_epoch": int(self.best_epoch), "stopped_epoch": int(self.stopped_epoch)}
-
-
-class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
-    """ModelCheckpoint that writes to a temporary file and renames it into place, so a kill
-    during the write never leaves a truncated ``best.weights.h5``."""
-
-    def _save_model(self, epoch, batch, logs):
-        final = self.filepath
-        temporary = str(Path(final).with_name(".partial-" + Path(final).name))
-        self.filepath = temporary
-        try:
-            super()._save_model(epoch, batch, logs)
-        finally:
-            self.filepath = final
-        if os.path.exists(temporary):
-            os.replace(temporary, final)
-
-
-# ---------------------------------------------------------------------------------------------
-# fit
-
 
 def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
         validation: tf.data.Dataset | None, *, out_dir: str | Path, loss: Any,
@@ -358,7 +179,7 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
 
     state = RunBackup.read_state(backup_dir)
     restore_dir = backup_dir
-    if not is_chief and resume and (out_dir / "backup" / _METADATA).exists():
+    if not is_chief and resume and (out_dir / "backup" / METADATA).exists():
         restore_dir = out_dir / "backup"  # shared file system: follow the chief's state
         state = RunBackup.read_state(restore_dir)
     if not resume:
@@ -481,7 +302,7 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
         optimizer_steps=int(_to_numpy(model.optimizer.iterations)),
         seconds=float(run_state.get("seconds", 0.0)), best_val_loss=best_val_loss,
         stopped_early=stopped_early, out_dir=work_dir)
-    _atomic_write_json(work_dir / "summary.json", result.to_json())
+    write_json_atomic(work_dir / "summary.json", result.to_json())
     print(result.summary_line(), flush=True)
     return result
 
@@ -614,32 +435,6 @@ def _truncate_csv(path: Path, epochs: int) -> None:
     with temporary.open("w", newline="") as handle:
         csv.writer(handle).writerows([header, *kept])
     os.replace(temporary, path)
-
-
-def _atomic_write_json(path: Path, data: Any) -> None:
-    temporary = path.with_name(".partial-" + path.name)
-    with temporary.open("w") as handle:
-        json.dump(data, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
-def _atomic_save_weights(model: keras.Model, path: Path) -> None:
-    temporary = path.with_name(".partial-" + path.name)  # keeps the .weights.h5 suffix
-    model.save_weights(str(temporary), overwrite=True)
-    os.replace(temporary, path)
-
-
-def _atomic_savez(path: Path, arrays: Sequence[np.ndarray]) -> None:
-    temporary = path.with_name(".partial-" + path.name)
-    with temporary.open("wb") as handle:
-        np.savez(handle, *arrays)
-    os.replace(temporary, path)
-
-
-def _to_numpy(value) -> np.ndarray:
-    return keras.ops.convert_to_numpy(value)
 
 
 def _tensorboard_installed() -> bool:
