@@ -10,6 +10,7 @@ from zoo.errors import UnknownNameError
 _TASK_MODULES = {
     "adding": "tasks.adding",
     "music-jsb": "tasks.music.jsb",
+    "speech-digits": "tasks.speech.digits",
 }
 
 

@@ -30,7 +30,7 @@ from zoo.preset_io import (
 )
 
 # Modules whose import registers builders; imported on first use of the registry.
-FAMILY_MODULES = ("zoo.adding", "zoo.music")
+FAMILY_MODULES = ("zoo.adding", "zoo.music", "zoo.speech")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,11 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
                          "adding LSTM training steps/s, tf.data pipeline vs tensors in memory"),
     "layers": ("rnnzoo.bench.layers",
                "forward+backward ms per batch of simple/LSTM/GRU layers"),
+    "speech": ("rnnzoo.bench.speech",
+               "speech presets: accuracy/WER for Keras, float and int8 TFLite; RTF; training "
+               "throughput; peak memory"),
+    "speech-loso": ("rnnzoo.bench.speech_loso",
+                    "spoken digits, leave-one-speaker-out accuracy (5 trainings)"),
 }
 
 

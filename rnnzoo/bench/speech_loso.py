@@ -1,0 +1,65 @@
+"""Leave-one-speaker-out accuracy of the spoken-digit classifier on FSDD.
+
+Five trainings through `rnnzoo train speech-digits --holdout-speaker NAME` (train on takes
+5-49 of four speakers, validate on their takes 0-4), each scored with `rnnzoo evaluate
+--split test` on every take of the held-out speaker. Reports each fold, the mean and the
+minimum. Run folders go to ``$RNNZOO_LOSO_DIR`` (default ``runs/loso``); a fold whose run
+folder already holds a preset is scored, not trained again. ``$RNNZOO_LOSO_ARGS`` replaces
+the training options (to compare settings on the folds, never on the test takes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd"
+TRAIN_ARGS = "--speeds 0.9,1.1 --pitches=-2,2 --epochs 5 --patience 0"
+SPEAKERS = ("george", "jackson", "lucas", "nicolas", "yweweler")
+
+
+def _rnnzoo(*args: str) -> str:
+    command = [sys.executable, "-m", "rnnzoo", *args]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{shlex.join(command)} failed: {done.stderr.strip()[-2000:]}")
+    return done.stdout
+
+
+def run(quick: bool = False) -> dict:
+    data = Path(os.environ.get("RNNZOO_SHARED_DATA", DATA.parent)) / "fsdd"
+    if not data.is_dir():
+        raise FileNotFoundError(f"{data}: the FSDD recordings are needed for this benchmark")
+    root = Path(os.environ.get("RNNZOO_LOSO_DIR", "runs/loso-quick" if quick else "runs/loso"))
+    train_args = os.environ.get("RNNZOO_LOSO_ARGS", "--epochs 1 --units 16 --conv-filters 16"
+                                if quick else TRAIN_ARGS)
+    speakers = SPEAKERS[:1] if quick else SPEAKERS
+    folds = {}
+    for speaker in speakers:
+        out = root / speaker
+        if not (out / "preset" / "card.json").is_file():
+            _rnnzoo("train", "speech-digits", "--data", str(data), "--holdout-speaker", speaker,
+                    "--out", str(out), "--quiet", *shlex.split(train_args))
+        result = json.loads(_rnnzoo("evaluate", str(out), "--split", "test", "--json"))
+        summary = json.loads((out / "summary.json").read_text())
+        folds[speaker] = {**result["metrics"], "train_seconds": summary["seconds"]}
+        print(f"  {speaker}: accuracy {folds[speaker]['accuracy']:.4f}", file=sys.stderr, flush=True)
+    accuracies = [f["accuracy"] for f in folds.values()]
+    return {"settings": {"train_args": train_args, "run_folders": str(root)},
+            "folds": folds, "mean_accuracy": statistics.mean(accuracies),
+            "min_accuracy": min(accuracies)}
+
+
+def table(result: dict) -> str:
+    lines = [f"speech-loso: train {result['settings']['train_args']}",
+             f"{'held-out speaker':<18}{'accuracy':>10}{'errors':>8}{'train s':>9}"]
+    for speaker, fold in result["folds"].items():
+        lines.append(f"{speaker:<18}{fold['accuracy']:>10.4f}{fold['errors']:>8}"
+                     f"{fold['train_seconds']:>9.0f}")
+    lines.append(f"mean {result['mean_accuracy']:.4f}, min {result['min_accuracy']:.4f}")
+    return "\n".join(lines)

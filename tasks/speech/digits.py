@@ -1,0 +1,190 @@
+"""speech-digits: spoken-digit classification on FSDD (many-to-one).
+
+Inputs are fixed-length waveforms (``max_seconds`` at 8 kHz, zero-padded at the end); the
+model computes its own features. Splits are in `tasks.speech.fsdd`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from tasks.common.metrics import batched_predictions
+from tasks.common.task import Task
+from tasks.speech import fsdd
+from tasks.speech.perturb import pad_or_cut, perturbed_copies, trim_silence
+
+MAX_SECONDS = 1.0
+
+
+def load(path: str, split: str = "train", *, holdout_speaker: str | None = None,
+         max_seconds: float = MAX_SECONDS, speeds: list[float] = (), pitches: list[float] = (),
+         strict: bool = False) -> tf.data.Dataset:
+    """Unbatched ``(waveform [max_seconds * 8000], digit)`` of one FSDD split.
+
+    Leading and trailing silence is trimmed (`prepare`), then the clip is zero-padded.
+
+    ``speeds`` and ``pitches`` add perturbed copies of the *training* split only. Files longer
+    than ``max_seconds`` (after speeding up or down) are cut; bad files are skipped and
+    reported on stderr (``strict`` raises instead).
+    """
+    waves, clips, _ = fsdd.load_split(path, split, holdout_speaker=holdout_speaker,
+                                      strict=strict)
+    labels = [c.digit for c in clips]
+    waves = [trim_silence(w) for w in waves]
+    if split == "train":
+        waves, labels = perturbed_copies(waves, labels, fsdd.SAMPLE_RATE,
+                                         speeds=tuple(speeds), pitches=tuple(pitches))
+    length = int(round(max_seconds * fsdd.SAMPLE_RATE))
+    inputs = np.stack([pad_or_cut(w, length) for w in waves])
+    return tf.data.Dataset.from_tensor_slices((inputs, np.asarray(labels, np.int32)))
+
+
+def representative(path: str, n: int = 100, **options) -> list[np.ndarray]:
+    """``n`` training waveforms ``[1, samples]`` for int8 calibration (spread over digits)."""
+    options = {k: v for k, v in options.items() if k in ("holdout_speaker", "max_seconds")}
+    data = load(path, "train", **options)
+    inputs = np.stack([x for x, _ in data.as_numpy_iterator()])
+    step = max(1, len(inputs) // n)
+    return [inputs[i : i + 1] for i in range(0, len(inputs), step)[:n]]
+
+
+def metric(model_fn, dataset) -> dict[str, float]:
+    """Accuracy, error count and the number of examples."""
+    probabilities, targets = batched_predictions(model_fn, dataset, batch_size=128)
+    predicted = np.argmax(probabilities.reshape(len(targets), -1), axis=-1)
+    errors = int(np.sum(predicted != targets))
+    return {"accuracy": 1.0 - errors / len(targets), "errors": errors,
+            "examples": int(len(targets))}
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in _floats(text)]
+
+
+def add_model_options(group, *, units: str, conv: str, bidirectional: bool) -> None:
+    """Options shared by the speech tasks' models."""
+    group.add_argument("--kind", choices=("gru", "lstm", "simple"), default="gru",
+                       help="recurrent layer kind (default: gru)")
+    group.add_argument("--units", type=_ints, default=_ints(units),
+                       help=f"recurrent layer widths, comma-separated (default: {units})")
+    group.add_argument("--conv-filters", type=_ints, default=_ints(conv),
+                       help=f"conv layer widths, comma-separated (default: {conv})")
+    group.add_argument("--bidirectional", action=argparse.BooleanOptionalAction,
+                       default=bidirectional, help=f"bidirectional recurrent layers (default: {bidirectional})")
+    group.add_argument("--n-mels", type=int, default=40, help="mel bands (default: 40)")
+    group.add_argument("--dropout", type=float, default=0.2, help="dropout (default: 0.2)")
+    group.add_argument("--spec-augment", action=argparse.BooleanOptionalAction, default=True,
+                       help="SpecAugment time and frequency masks in training (default: on)")
+    group.add_argument("--wave-augment", action=argparse.BooleanOptionalAction, default=True,
+                       help="random gain, noise and shift in training (default: on)")
+    group.add_argument("--speeds", type=_floats, default=[],
+                       help="speed-perturbed training copies, e.g. 0.9,1.1 (default: none)")
+    group.add_argument("--pitches", type=_floats, default=[],
+                       help="pitch-shifted training copies in semitones, e.g. -2,2 (default: none)")
+    group.add_argument("--strict", action="store_true",
+                       help="fail on the first bad audio file instead of skipping it")
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("speech-digits")
+    add_model_options(group, units="64", conv="64,64", bidirectional=True)
+    group.add_argument("--features", choices=("logmel", "mfcc"), default="logmel",
+                       help="front-end features (default: logmel)")
+    group.add_argument("--normalize", choices=("utterance", "batch", "none"), default="utterance",
+                       help="feature normalization (default: per-utterance mean and variance)")
+    group.add_argument("--holdout-speaker", help="leave-one-speaker-out: test on this speaker, "
+                                                 "train on the others")
+
+
+def _data_options(args: argparse.Namespace) -> dict:
+    options = {}
+    for key in ("holdout_speaker", "speeds", "pitches", "strict"):
+        value = getattr(args, key, None)
+        if value:
+            options[key] = value
+    return options
+
+
+def augment_settings(args: argparse.Namespace, *, max_shift: int) -> dict:
+    """The ``wave_augment`` and ``spec_augment`` builder settings the options ask for."""
+    return {
+        "wave_augment": {"gain_db": 6.0, "snr_min": 10.0, "snr_max": 40.0, "max_shift": max_shift}
+        if args.wave_augment else None,
+        "spec_augment": {"time_masks": 2, "max_time": 8, "freq_masks": 2, "max_freq": 6}
+        if args.spec_augment else None,
+    }
+
+
+def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
+    return "speech-crnn", {
+        "kind": args.kind, "units": args.units, "conv_filters": args.conv_filters,
+        "bidirectional": args.bidirectional, "n_mels": args.n_mels, "features": args.features,
+        "normalize": args.normalize, "dropout": args.dropout,
+        **augment_settings(args, max_shift=1600),
+    }
+
+
+def prepare(wave: np.ndarray, max_seconds: float) -> np.ndarray:
+    """What the classifier is given: silence trimmed, zero-padded or cut to ``max_seconds``."""
+    return pad_or_cut(trim_silence(wave), int(round(max_seconds * fsdd.SAMPLE_RATE)))
+
+
+def classify(model, waves: list[np.ndarray], labels: list[str], max_seconds: float):
+    """(label, probability) for each waveform (8 kHz, at most ``max_seconds``)."""
+    batch = np.stack([prepare(w, max_seconds) for w in waves])
+    probabilities = np.asarray(model.predict_on_batch(batch))
+    best = probabilities.argmax(axis=-1)
+    return [(labels[i], float(probabilities[row, i])) for row, i in enumerate(best)]
+
+
+def _predict(preset, args: argparse.Namespace):
+    from tasks.speech.audio import load_audio
+
+    if not args.inputs:
+        raise ValueError("give one or more audio files to classify")
+    config = preset.config["config"]
+    labels = config.get("labels", [str(d) for d in range(10)])
+    max_seconds = config.get("max_seconds", MAX_SECONDS)
+    rate = config.get("sample_rate", fsdd.SAMPLE_RATE)
+    waves = [load_audio(p, rate, max_seconds=max(max_seconds, 10.0)) for p in args.inputs]
+    results = classify(preset.model, waves, labels, max_seconds)
+    out = [{"input": p, "label": label, "probability": prob}
+           for p, (label, prob) in zip(args.inputs, results)]
+    if not args.json:
+        for row in out:
+            print(f"{row['input']}: {row['label']} (p={row['probability']:.3f})")
+        sys.stdout.flush()
+    return out
+
+
+TASK = Task(
+    name="speech-digits",
+    summary="Spoken digits (FSDD, 8 kHz): classify a clip as 0-9 from raw audio",
+    builders=("speech-crnn",),
+    load=load,
+    metric=metric,
+    representative=representative,
+    loss="sparse_categorical_crossentropy",
+    primary_metric="accuracy",
+    lower_is_better=False,
+    add_options=_add_options,
+    data_options=_data_options,
+    builder_config=_builder_config,
+    needs_data=True,
+    data_license="CC BY-SA 4.0 (Free Spoken Digit Dataset, Jakobovski et al.)",
+    dataset_name="Free Spoken Digit Dataset (5 speakers); test = takes 0-4, validation = "
+                 "takes 5-9, train = takes 10-49",
+    train_defaults={"epochs": 30, "batch_size": 32, "learning_rate": 3e-3, "patience": 8},
+    predict=_predict,
+)

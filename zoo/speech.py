@@ -1,0 +1,126 @@
+"""Speech builders: raw waveform in, front end inside the model.
+
+* ``speech-crnn`` (many-to-one): spoken-word classifier. Waveform ``[batch, samples]`` ->
+  log-mel or MFCC -> per-utterance normalization -> SpecAugment -> conv -> GRU/LSTM
+  (bidirectional option) -> class probabilities.
+* ``speech-ctc`` (many-to-many): CTC recognizer. Waveform -> log-mel -> normalization ->
+  SpecAugment -> conv -> GRU/LSTM layers -> per-frame logits over ``[blank, *labels]``
+  (blank is index 0). Unidirectional models use a causal front end (center=False framing,
+  BatchNorm instead of per-utterance statistics, causal convolutions), so they run chunk by
+  chunk with their state carried (`tasks.speech.streaming`).
+
+Waveform augmentation (gain, noise, shift) and SpecAugment are layers that act in training
+only. Every setting is in the builder config, so a preset's config.json fully describes its
+front end.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from zoo.audio_frontend import MFCC, MelSpectrogram, SpecAugment, UtteranceNorm, WaveAugment
+from zoo.layers import recurrent
+from zoo.registry import register
+
+DIGIT_LABELS = [str(d) for d in range(10)]
+FLOOR = 1e-6
+
+
+def _front_end(waveform, *, sample_rate: int, n_fft: int, hop_length: int, n_mels: int,
+               fmin: float, fmax: float | None, features: str, n_mfcc: int, normalize: str,
+               wave_augment: dict | None, spec_augment: dict | None):
+    x = waveform
+    if wave_augment:
+        x = WaveAugment(**wave_augment, name="wave_augment")(x)
+    common = dict(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
+                  fmin=fmin, fmax=fmax)
+    if features == "logmel":
+        x = MelSpectrogram(**common, floor=FLOOR, name="log_mel")(x)
+    elif features == "mfcc":
+        x = MFCC(**common, n_mfcc=n_mfcc, top_db=None, name="mfcc")(x)
+    else:
+        raise ValueError(f"features must be 'logmel' or 'mfcc', got {features!r}")
+    if normalize == "utterance":
+        if features != "logmel":
+            raise ValueError("normalize='utterance' needs features='logmel'")
+        x = UtteranceNorm(name="utterance_norm")(x)
+    elif normalize == "batch":
+        x = keras.layers.BatchNormalization(name="feature_norm")(x)
+    elif normalize != "none":
+        raise ValueError(f"normalize must be 'utterance', 'batch' or 'none', got {normalize!r}")
+    if spec_augment:
+        x = SpecAugment(**spec_augment, name="spec_augment")(x)
+    return x
+
+
+def _convs(x, filters: list[int], kernel: int, stride: int, causal: bool):
+    for i, f in enumerate(filters):
+        x = keras.layers.Conv1D(f, kernel, strides=stride if i == 0 else 1,
+                                padding="causal" if causal else "same", use_bias=False,
+                                name=f"conv_{i}")(x)
+        x = keras.layers.BatchNormalization(name=f"conv_{i}_norm")(x)
+        x = keras.layers.ReLU(name=f"conv_{i}_relu")(x)
+    return x
+
+
+def _samples(sample_rate: int, max_seconds: float | None) -> int | None:
+    return None if max_seconds is None else int(round(max_seconds * sample_rate))
+
+
+@register("speech-crnn", task="speech-digits")
+def speech_crnn(labels: list[str] = DIGIT_LABELS, sample_rate: int = 8000,
+                max_seconds: float = 1.0, n_fft: int = 256, hop_length: int = 128,
+                n_mels: int = 40, fmin: float = 0.0, fmax: float | None = None,
+                features: str = "logmel", n_mfcc: int = 20, normalize: str = "utterance",
+                conv_filters: list[int] = (64, 64), conv_kernel: int = 5, conv_stride: int = 2,
+                kind: str = "gru", units: list[int] = (64,), bidirectional: bool = True,
+                dropout: float = 0.2, wave_augment: dict | None = None,
+                spec_augment: dict | None = None) -> keras.Model:
+    """Conv + GRU/LSTM classifier of fixed-length waveforms (``max_seconds``, zero-padded).
+
+    Output: probabilities over ``labels``. ``units`` lists the recurrent layers' widths.
+    """
+    waveform = keras.Input(shape=(_samples(sample_rate, max_seconds),), name="waveform")
+    x = _front_end(waveform, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
+                   n_mels=n_mels, fmin=fmin, fmax=fmax, features=features, n_mfcc=n_mfcc,
+                   normalize=normalize, wave_augment=wave_augment, spec_augment=spec_augment)
+    x = _convs(x, list(conv_filters), conv_kernel, conv_stride, causal=False)
+    units = list(units)
+    for i, width in enumerate(units):
+        x = recurrent(kind, width, bidirectional=bidirectional,
+                      return_sequences=i < len(units) - 1, name=f"{kind}_{i}")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    probabilities = keras.layers.Dense(len(labels), activation="softmax", name="classes")(x)
+    return keras.Model(waveform, probabilities, name="speech_crnn")
+
+
+@register("speech-ctc", task="speech-connected-digits")
+def speech_ctc(labels: list[str] = DIGIT_LABELS, sample_rate: int = 8000,
+               max_seconds: float | None = 6.0, n_fft: int = 256, hop_length: int = 160,
+               n_mels: int = 40, fmin: float = 0.0, fmax: float | None = None,
+               normalize: str = "batch", conv_filters: list[int] = (64,), conv_kernel: int = 3,
+               kind: str = "gru", units: list[int] = (96, 96), bidirectional: bool = False,
+               dropout: float = 0.1, wave_augment: dict | None = None,
+               spec_augment: dict | None = None) -> keras.Model:
+    """Conv + GRU/LSTM CTC recognizer: per-frame logits over ``[blank] + labels``.
+
+    Unidirectional models are causal end to end (``normalize`` must then be 'batch' or
+    'none'), so they stream; ``max_seconds`` fixes the input length (None: any length).
+    """
+    causal = not bidirectional
+    if causal and normalize == "utterance":
+        raise ValueError("a unidirectional (streaming) model needs a causal front end: "
+                         "normalize='batch' or 'none', not 'utterance'")
+    waveform = keras.Input(shape=(_samples(sample_rate, max_seconds),), name="waveform")
+    x = _front_end(waveform, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
+                   n_mels=n_mels, fmin=fmin, fmax=fmax, features="logmel", n_mfcc=0,
+                   normalize=normalize, wave_augment=wave_augment, spec_augment=spec_augment)
+    x = _convs(x, list(conv_filters), conv_kernel, 1, causal=causal)
+    for i, width in enumerate(units):
+        x = recurrent(kind, width, bidirectional=bidirectional, return_sequences=True,
+                      name=f"{kind}_{i}")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    logits = keras.layers.Dense(len(labels) + 1, name="logits")(x)
+    return keras.Model(waveform, logits, name="speech_ctc")
