@@ -10,6 +10,8 @@ from zoo.errors import UnknownNameError
 _TASK_MODULES = {
     "adding": "tasks.adding",
     "music-jsb": "tasks.music.jsb",
+    "music-melody": "tasks.music.melody",
+    "music-piano": "tasks.music.piano",
     "speech-digits": "tasks.speech.digits",
 }
 

@@ -1,0 +1,82 @@
+"""The `Task` of a note-sequence model (``music-melody``, ``music-piano``)."""
+
+from __future__ import annotations
+
+import argparse
+from functools import partial
+
+from tasks.common.task import Task
+from tasks.music.notes import NoteLoss, load_notes, metric, representative_notes
+
+KINDS = ("lstm", "gru")
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("note-sequence model")
+    group.add_argument("--kind", choices=KINDS, default="lstm", help="recurrent kind (default: lstm)")
+    group.add_argument("--units", type=int, nargs="+", default=[128],
+                       help="units of each recurrent layer (default: 128)")
+    group.add_argument("--dropout", type=float, default=0.0,
+                       help="dropout between layers and before the heads (default: 0)")
+    group.add_argument("--input-dropout", type=float, default=0.0,
+                       help="dropout on the input notes (default: 0)")
+    group.add_argument("--window", type=int, default=None,
+                       help="training window in notes (default: 64)")
+    group.add_argument("--limit", type=int, default=None,
+                       help="use only the first N files of each split (quick runs)")
+    group.add_argument("--strict", action="store_true",
+                       help="fail on the first bad MIDI file instead of skipping it")
+
+
+def _data_options(mode: str, args: argparse.Namespace) -> dict:
+    options = {"mode": mode}
+    if getattr(args, "window", None):
+        options["window"] = args.window
+    if getattr(args, "limit", None):
+        options["limit"] = args.limit
+    if getattr(args, "strict", False):
+        options["strict"] = True
+    return options
+
+
+def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
+    units = args.units[0] if len(args.units) == 1 else list(args.units)
+    return f"music-notes-{args.kind}", {"units": units, "dropout": args.dropout,
+                                        "input_dropout": args.input_dropout}
+
+
+def _add_predict_options(parser: argparse.ArgumentParser) -> None:
+    from tasks.music.predict import add_note_options
+
+    add_note_options(parser)
+
+
+def _predict(preset, args: argparse.Namespace):
+    from tasks.music.predict import predict_notes
+
+    return predict_notes(preset, args)
+
+
+def make_task(name: str, *, mode: str, summary: str, dataset_name: str, data_license: str,
+              train_defaults: dict) -> Task:
+    """A note-sequence task reading MIDI folders with ``mode`` ("melody" or "all")."""
+    return Task(
+        name=name,
+        summary=summary,
+        builders=("music-notes-lstm", "music-notes-gru"),
+        load=partial(load_notes, mode=mode),
+        metric=metric,
+        representative=partial(representative_notes, mode=mode),
+        loss=NoteLoss(),
+        primary_metric="pitch_nll",
+        lower_is_better=True,
+        add_options=_add_options,
+        data_options=partial(_data_options, mode),
+        builder_config=_builder_config,
+        needs_data=True,
+        data_license=data_license,
+        dataset_name=dataset_name,
+        train_defaults=train_defaults,
+        add_predict_options=_add_predict_options,
+        predict=_predict,
+    )
