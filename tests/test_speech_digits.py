@@ -1,0 +1,112 @@
+"""speech-digits: FSDD splits, loading, the speech-crnn builder and the CLI on tiny data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnzoo.cli import main
+from tasks.speech import fsdd
+from tasks.speech.synthetic import write_fsdd
+
+TINY = ["--units", "8", "--conv-filters", "8", "--n-mels", "16", "--epochs", "15", "--no-spec-augment", "--no-wave-augment",
+        "--batch-size", "8", "--learning-rate", "0.02", "--clipnorm", "0", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def fake_fsdd(tmp_path_factory) -> Path:
+    return write_fsdd(tmp_path_factory.mktemp("fsdd"), digits=3, speakers=2, takes=16)
+
+
+@pytest.fixture(scope="module")
+def trained(fake_fsdd, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "digits"
+    assert main(["train", "speech-digits", "--data", str(fake_fsdd), *TINY, "--out", str(out)]) == 0
+    return out
+
+
+def test_conventional_and_speaker_splits(fake_fsdd):
+    clips = fsdd.list_clips(fake_fsdd)
+    assert len(clips) == 3 * 2 * 16
+    test, val, train = (fsdd.select(clips, s) for s in ("test", "validation", "train"))
+    assert {c.index for c in test} == set(range(5)) and {c.index for c in val} == set(range(5, 10))
+    assert {c.index for c in train} == set(range(10, 16))
+    assert not {c.path for c in test} & {c.path for c in train}
+    held = fsdd.select(clips, "test", holdout_speaker="bob")
+    assert {c.speaker for c in held} == {"bob"} and len(held) == 48
+    for split in ("train", "validation"):
+        assert {c.speaker for c in fsdd.select(clips, split, holdout_speaker="bob")} == {"alice"}
+    with pytest.raises(ValueError, match="unknown speaker 'zed'"):
+        fsdd.select(clips, "test", holdout_speaker="zed")
+
+
+def test_load_pads_and_perturbs_training_copies(fake_fsdd):
+    from tasks.speech.digits import load
+
+    plain = list(load(str(fake_fsdd), "train").as_numpy_iterator())
+    assert len(plain) == 36 and plain[0][0].shape == (8000,) and plain[0][0].dtype == np.float32
+    more = list(load(str(fake_fsdd), "train", speeds=[0.9, 1.1], pitches=[2]).as_numpy_iterator())
+    assert len(more) == 4 * 36
+    assert sorted(int(y) for _, y in more) == sorted(4 * [int(y) for _, y in plain])
+    np.testing.assert_array_equal(more[0][0], plain[0][0])  # the originals come first
+    assert len(list(load(str(fake_fsdd), "test", speeds=[0.9]).as_numpy_iterator())) == 30
+
+
+def test_load_skips_bad_files_or_fails_when_strict(fake_fsdd, tmp_path, capsys):
+    import shutil
+
+    from tasks.speech.audio import AudioError
+    from tasks.speech.digits import load
+
+    copy = tmp_path / "fsdd"
+    shutil.copytree(fake_fsdd, copy)
+    (copy / "recordings" / "2_alice_3.wav").write_bytes(b"")
+    data = load(str(copy), "test")
+    assert len(list(data)) == 29
+    assert "2_alice_3.wav: empty file" in capsys.readouterr().err
+    with pytest.raises(AudioError, match="2_alice_3.wav: empty file"):
+        load(str(copy), "test", strict=True)
+
+
+def test_crnn_builds_both_kinds_and_round_trips(tmp_path):
+    import zoo
+
+    for kind, bidirectional, features in (("gru", True, "logmel"), ("lstm", False, "mfcc")):
+        model = zoo.build("speech-crnn", kind=kind, bidirectional=bidirectional, units=[8, 8],
+                          conv_filters=[8], n_mels=16, features=features, n_mfcc=13,
+                          normalize="utterance" if features == "logmel" else "batch",
+                          spec_augment={"max_time": 3}, wave_augment={"max_shift": 10})
+        x = np.random.default_rng(0).normal(0, 0.1, (2, 8000)).astype(np.float32)
+        probabilities = model.predict_on_batch(x)
+        assert probabilities.shape == (2, 10)
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+        folder = zoo.save(model, tmp_path / kind, card={"task": "speech-digits", "metrics": {}})
+        assert "Lambda" not in (folder / "config.json").read_text()
+        np.testing.assert_allclose(zoo.load(folder).model.predict_on_batch(x), probabilities,
+                                   atol=1e-6)
+
+
+def test_train_evaluate_predict_end_to_end(trained, fake_fsdd, capsys):
+    capsys.readouterr()
+    assert main(["evaluate", str(trained), "--split", "test", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["metrics"]["examples"] == 30
+    assert result["metrics"]["accuracy"] > 0.5  # three tone "digits", learnable in a few steps
+    clip = fake_fsdd / "recordings" / "2_bob_1.wav"
+    assert main(["predict", str(trained), str(clip), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["input"] == str(clip) and row["label"] in [str(d) for d in range(10)]
+    assert main(["predict", str(trained), str(clip)]) == 0
+    assert capsys.readouterr().out.startswith(f"{clip}: ")
+    assert main(["predict", str(trained), str(fake_fsdd / "missing.wav")]) == 2
+    assert "missing.wav" in capsys.readouterr().err
+
+
+def test_representative_samples(fake_fsdd):
+    from tasks.speech.digits import representative
+
+    samples = representative(str(fake_fsdd), n=5)
+    assert len(samples) == 5 and samples[0].shape == (1, 8000)
