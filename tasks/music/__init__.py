@@ -10,7 +10,7 @@ from __future__ import annotations
 def __getattr__(name: str):
     # Lazy: importing tasks.music must not pull in TensorFlow for one attribute lookup.
     if name == "generate":
-        from tasks.music.generate import generate
+        from tasks.music.generation import generate
 
         return generate
     raise AttributeError(f"module 'tasks.music' has no attribute {name!r}")

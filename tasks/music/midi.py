@@ -265,3 +265,22 @@ def read_many(paths: Sequence[str | os.PathLike], *, mode: str = "melody",
         report(f"skipped {len(skipped)} of {len(paths)} MIDI files ({shown})")
     return arrays, skipped
 
+
+
+def read_frames(path: str | os.PathLike, *, keys: int = 88, lowest: int = 21) -> np.ndarray:
+    """``[T, keys]`` 0/1 frames of a MIDI file at quarter-note resolution (JSB style): the
+    non-drum pitches sounding at each beat of the file's tempo map; pitches off the keyboard
+    are dropped."""
+    midi = read_midi(path)
+    beats = midi.get_beats()
+    frames = np.zeros((len(beats), keys), np.float32)
+    for track in pitched_tracks(midi):
+        for note in track.notes:
+            if not lowest <= note.pitch < lowest + keys:
+                continue
+            sounding = (beats >= note.start - 1e-6) & (beats < note.end - 1e-6)
+            frames[sounding, note.pitch - lowest] = 1.0
+    last = int(np.flatnonzero(frames.any(axis=1)).max()) + 1 if frames.any() else 0
+    if last == 0:
+        raise MidiError(path, "no notes sound on any beat")
+    return frames[:last]

@@ -1,0 +1,130 @@
+"""Sampling loops shared by every backend (Keras here, TFLite in `tasks.music.tflite_sampler`).
+
+A *stepper* runs a music model one time step at a time: ``reset()`` zeroes its recurrent
+state and ``step(x)`` takes one input vector and returns one output vector (numpy). The loops
+below draw every random number from one seeded ``numpy.random.Generator`` in a fixed order,
+so two steppers of the same model generate the same music from the same seed.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tasks.music.notes import encode_note
+from zoo.music import DURATION, KEYS, PITCHES, STEP
+
+
+class Stepper(Protocol):
+    def reset(self) -> None: ...
+    def step(self, x: np.ndarray) -> np.ndarray: ...
+
+
+def check_sampling(temperature: float, top_k: int | None) -> None:
+    if not (isinstance(temperature, (int, float)) and 0 < temperature <= 100):
+        raise ValueError(f"temperature must be in (0, 100], got {temperature!r}")
+    if top_k is not None and (not isinstance(top_k, int) or top_k < 0):
+        raise ValueError(f"top_k must be a non-negative integer (0: all), got {top_k!r}")
+
+
+def sample_pitch(logits: np.ndarray, rng: np.random.Generator, temperature: float = 1.0,
+                 top_k: int | None = None) -> int:
+    """One pitch from ``softmax(logits / temperature)`` restricted to the ``top_k`` largest
+    (all for None or 0), by inverse CDF of one ``rng.random()`` draw."""
+    logits = np.asarray(logits, np.float64) / temperature
+    if top_k and top_k < len(logits):
+        cut = np.partition(logits, -top_k)[-top_k]
+        logits = np.where(logits >= cut, logits, -np.inf)
+    probs = np.exp(logits - logits.max())
+    cdf = np.cumsum(probs / probs.sum())
+    return int(min(np.searchsorted(cdf, rng.random(), side="right"), len(cdf) - 1))
+
+
+class KerasStepper:
+    """Runs a zoo music model (``music-notes-*`` or ``music-pianoroll-*``) step by step with
+    its own recurrent cells and dense heads, in one compiled function per step."""
+
+    def __init__(self, model: keras.Model):
+        self.model = model
+        self.recurrent = [layer for layer in model.layers
+                          if isinstance(layer, keras.layers.RNN)]
+        if not self.recurrent:
+            raise ValueError(f"{model.name}: no recurrent layer to step")
+        names = {layer.name for layer in model.layers}
+        self.heads = (["pitch_logits", "step_duration"] if "pitch_logits" in names
+                      else ["logits"])
+        self.features = int(model.inputs[0].shape[-1])
+        self.states = None
+        self._step = tf.function(self._step_fn, reduce_retracing=True)
+        self.reset()
+
+    def _zero_states(self) -> list[list[tf.Tensor]]:
+        states = []
+        for layer in self.recurrent:
+            units = layer.cell.units
+            count = 2 if isinstance(layer, keras.layers.LSTM) else 1
+            states.append([tf.zeros((1, units)) for _ in range(count)])
+        return states
+
+    def reset(self) -> None:
+        self.states = self._zero_states()
+
+    def _step_fn(self, x, states):
+        new_states = []
+        for layer, state in zip(self.recurrent, states):
+            x, new = layer.cell(x, list(state), training=False)
+            new_states.append(list(new))
+        outputs = [self.model.get_layer(name)(x) for name in self.heads]
+        return tf.concat(outputs, axis=-1)[0], new_states
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        x = tf.constant(np.asarray(x, np.float32).reshape(1, self.features))
+        output, self.states = self._step(x, self.states)
+        return output.numpy()
+
+
+def generate_notes(stepper: Stepper, *, primer: np.ndarray | None = None, length: int = 128,
+                   temperature: float = 1.0, top_k: int | None = None,
+                   seed: int | None = 0) -> np.ndarray:
+    """``[length, 3]`` new notes (pitch, step, duration) after ``primer`` (``[P, 3]`` or None:
+    from scratch). Pitches are sampled (temperature, top-k); step and duration are the
+    model's regression outputs, floored at 0. Draws: one ``rng.random()`` per note."""
+    check_sampling(temperature, top_k)
+    if not isinstance(length, int) or length < 1:
+        raise ValueError(f"length must be a positive integer, got {length!r}")
+    rng = np.random.default_rng(seed)
+    stepper.reset()
+    output = stepper.step(encode_note(None))
+    for note in (np.zeros((0, 3)) if primer is None else np.asarray(primer, np.float32)):
+        output = stepper.step(encode_note(note))
+    notes = np.zeros((length, 3), np.float32)
+    for i in range(length):
+        pitch = sample_pitch(output[:PITCHES], rng, temperature, top_k)
+        notes[i] = (pitch, max(float(output[STEP]), 0.0), max(float(output[DURATION]), 0.0))
+        if i + 1 < length:
+            output = stepper.step(encode_note(notes[i]))
+    return notes
+
+
+def generate_frames(stepper: Stepper, *, primer: np.ndarray | None = None, length: int = 64,
+                    temperature: float = 1.0, seed: int | None = 0) -> np.ndarray:
+    """``[length, 88]`` new piano-roll frames after ``primer`` (``[P, 88]`` or None), each key
+    drawn from ``sigmoid(logit / temperature)``. Draws: one ``rng.random(88)`` per frame."""
+    check_sampling(temperature, None)
+    if not isinstance(length, int) or length < 1:
+        raise ValueError(f"length must be a positive integer, got {length!r}")
+    rng = np.random.default_rng(seed)
+    stepper.reset()
+    output = stepper.step(np.zeros(KEYS, np.float32))
+    for frame in (np.zeros((0, KEYS)) if primer is None else np.asarray(primer, np.float32)):
+        output = stepper.step(frame)
+    frames = np.zeros((length, KEYS), np.float32)
+    for i in range(length):
+        probs = 1.0 / (1.0 + np.exp(-np.asarray(output, np.float64) / temperature))
+        frames[i] = rng.random(KEYS) < probs
+        if i + 1 < length:
+            output = stepper.step(frames[i])
+    return frames
