@@ -13,6 +13,9 @@ _TASK_MODULES = {
     "music-melody": "tasks.music.melody",
     "music-piano": "tasks.music.piano",
     "speech-digits": "tasks.speech.digits",
+    "speech-connected-digits": "tasks.speech.connected",
+    "speech-yesno": "tasks.speech.yesno",
+    "speech-chars": "tasks.speech.chars",
 }
 
 

@@ -124,3 +124,70 @@ def speech_ctc(labels: list[str] = DIGIT_LABELS, sample_rate: int = 8000,
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
     logits = keras.layers.Dense(len(labels) + 1, name="logits")(x)
     return keras.Model(waveform, logits, name="speech_ctc")
+
+
+def chunk_model(model: keras.Model, frames_per_chunk: int) -> keras.Model:
+    """The streaming form of a unidirectional ``speech-ctc`` model, sharing its weights.
+
+    Inputs: ``samples [1, frames_per_chunk * hop]``, ``frame_buffer [1, n_fft - hop]`` (the
+    last samples of the previous chunk: the framing remainder), one ``conv_buffer_i
+    [1, kernel - 1, channels]`` per causal convolution and one ``state_i`` per recurrent
+    layer (``h``; LSTM also ``c``). Outputs: ``logits [1, frames_per_chunk, classes]``
+    followed by the new buffers and states in the same order. Run over consecutive chunks
+    from all-zero buffers and states it gives the offline model's logits (see
+    `tasks.speech.streaming.Streamer`, which also primes ``frame_buffer`` with the first
+    samples). Recurrent layers are unrolled over the chunk, so the model converts to TFLite
+    (int8 too) without a WHILE loop.
+    """
+    if getattr(model, "rnnzoo_builder", "speech-ctc") != "speech-ctc":
+        raise ValueError("chunk_model needs a speech-ctc model")
+    mel = model.get_layer("log_mel")
+    hop, overlap = mel.hop_length, mel.n_fft - mel.hop_length
+    samples = keras.Input(batch_shape=(1, frames_per_chunk * hop), name="samples")
+    frame_buffer = keras.Input(batch_shape=(1, overlap), name="frame_buffer")
+    inputs, new_buffers, new_states = [samples, frame_buffer], [], []
+    joined = keras.layers.Concatenate(axis=1, name="stream_join")([frame_buffer, samples])
+    kept = keras.layers.Cropping1D((frames_per_chunk * hop, 0), name="keep_samples")(
+        keras.layers.Reshape((overlap + frames_per_chunk * hop, 1), name="to_column")(joined))
+    new_buffers.append(keras.layers.Reshape((overlap,), name="new_frame_buffer")(kept))
+    x = mel(joined)
+    layers = {layer.name: layer for layer in model.layers}
+    if "feature_norm" in layers:
+        x = layers["feature_norm"](x)
+    i = 0
+    while f"conv_{i}" in layers:
+        conv = layers[f"conv_{i}"]
+        if conv.padding != "causal":
+            raise ValueError("chunk_model needs causal convolutions (a unidirectional model)")
+        width = conv.kernel_size[0] - 1
+        buffer = keras.Input(batch_shape=(1, width, x.shape[-1]), name=f"conv_buffer_{i}")
+        inputs.append(buffer)
+        joined_x = keras.layers.Concatenate(axis=1, name=f"conv_join_{i}")([buffer, x])
+        new_buffers.append(keras.layers.Cropping1D((frames_per_chunk, 0),
+                                                   name=f"keep_frames_{i}")(joined_x))
+        valid = keras.layers.Conv1D(conv.filters, conv.kernel_size, padding="valid",
+                                    use_bias=conv.use_bias, name=f"stream_conv_{i}")
+        x = valid(joined_x)
+        valid.set_weights(conv.get_weights())
+        x = layers[f"conv_{i}_relu"](layers[f"conv_{i}_norm"](x))
+        i += 1
+    j = 0
+    while any(name.endswith(f"_{j}") and isinstance(layer, keras.layers.RNN)
+              for name, layer in layers.items()):
+        rnn = next(layer for name, layer in layers.items()
+                   if name.endswith(f"_{j}") and isinstance(layer, keras.layers.RNN))
+        kind = type(rnn)
+        units = rnn.units
+        count = 2 if isinstance(rnn, keras.layers.LSTM) else 1
+        states = [keras.Input(batch_shape=(1, units), name=f"state_{j}" + ("_c" if k else ""))
+                  for k in range(count)]
+        inputs += states
+        stream = kind(units, return_sequences=True, return_state=True, unroll=True,
+                      activation=rnn.activation, name=f"stream_{rnn.name}")
+        outputs = stream(x, initial_state=states if count > 1 else states[0])
+        stream.set_weights(rnn.get_weights())
+        x, states_out = outputs[0], list(outputs[1:])
+        new_states += states_out
+        j += 1
+    logits = layers["logits"](x)
+    return keras.Model(inputs, [logits, *new_buffers, *new_states], name="speech_ctc_chunk")

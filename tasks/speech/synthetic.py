@@ -50,14 +50,18 @@ def write_yesno(folder: str | Path, *, files: int = 8, words: int = 4, rate: int
     rng = np.random.default_rng(seed)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if files > 2 ** words:
+        raise ValueError(f"only {2 ** words} distinct files of {words} words")
+    used: set[str] = set()
     for n in range(files):
         labels = rng.integers(0, 2, size=words)
+        while "_".join(map(str, labels)) in used:  # one file per label sequence, like yesno
+            labels = rng.integers(0, 2, size=words)
+        used.add("_".join(map(str, labels)))
         parts = [np.zeros(int(0.1 * rate), np.float32)]
         for k, label in enumerate(labels):
             parts += [word(int(label) * 5, 0, seed=100 * n + k, rate=rate),
                       np.zeros(int(rng.uniform(0.05, 0.15) * rate), np.float32)]
         name = "_".join(str(int(v)) for v in labels)
-        if (folder / f"{name}.wav").exists():
-            name += f"_{n}"  # not a yesno name: the loader skips it (reported)
         sf.write(folder / f"{name}.wav", np.concatenate(parts), rate)
     return folder
