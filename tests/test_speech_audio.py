@@ -193,3 +193,17 @@ def test_utterance_norm_ignores_padding():
     np.testing.assert_allclose(more[: some.shape[0]], some, atol=1e-4)  # the amount does not matter
     assert np.all(more[some.shape[0]:] == 0) and np.all(some[-5:] == 0)
     np.testing.assert_allclose(some[some.any(axis=1)].mean(axis=0), 0, atol=1e-4)
+
+
+def test_frequency_warp_only_in_training_and_monotone():
+    from zoo.audio_frontend import FrequencyWarp
+
+    ramp = np.tile(np.arange(20, dtype=np.float32)[None, None, :], (4, 3, 1))
+    warp = FrequencyWarp(0.2, seed=2)
+    np.testing.assert_array_equal(warp(ramp).numpy(), ramp)
+    out = warp(ramp, training=True).numpy()
+    assert not np.allclose(out, ramp)
+    assert np.all(np.diff(out, axis=-1) >= 0) and np.all(out[..., 0] == 0)
+    scale = out[:, 0, 10] / 10  # channel c reads c / alpha: a ramp becomes c / alpha
+    assert np.all((scale > 1 / 1.2 - 1e-5) & (scale < 1 / 0.8 + 1e-5))
+    np.testing.assert_array_equal(out[:, 0], out[:, 2])  # one warp per example, all frames

@@ -246,3 +246,40 @@ class WaveAugment(keras.layers.Layer):
         config.update(gain_db=self.gain_db, snr_min=self.snr_min, snr_max=self.snr_max,
                       noise_prob=self.noise_prob, max_shift=self.max_shift, seed=self.seed)
         return config
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class FrequencyWarp(keras.layers.Layer):
+    """Random warp of the frequency axis of features ``[batch, frames, channels]``, in
+    training only: a vocal-tract-length-style augmentation (Jaitly & Hinton 2013).
+
+    Each example's channels are resampled (linear interpolation) at ``c / alpha`` with
+    ``alpha`` uniform in ``[1 - max_warp, 1 + max_warp]``; channels past the edge take the
+    edge value. At inference the layer is the identity.
+    """
+
+    def __init__(self, max_warp: float = 0.15, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_warp, self.seed = float(max_warp), seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, features, training=None):
+        if not training or self.max_warp <= 0:
+            return features
+        batch, channels = tf.shape(features)[0], tf.shape(features)[2]
+        alpha = keras.random.uniform([batch, 1], 1 - self.max_warp, 1 + self.max_warp,
+                                     seed=self.seed_generator)
+        last = tf.cast(channels - 1, tf.float32)
+        source = tf.clip_by_value(tf.range(channels, dtype=tf.float32)[None, :] / alpha, 0.0, last)
+        low = tf.cast(tf.floor(source), tf.int32)
+        high = tf.minimum(low + 1, channels - 1)
+        weight = (source - tf.cast(low, tf.float32))[:, None, :]
+        x = tf.transpose(features, [0, 2, 1])  # [batch, channels, frames]
+        lower = tf.transpose(tf.gather(x, low, batch_dims=1), [0, 2, 1])
+        upper = tf.transpose(tf.gather(x, high, batch_dims=1), [0, 2, 1])
+        return lower * (1 - weight) + upper * weight
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(max_warp=self.max_warp, seed=self.seed)
+        return config

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import keras
 
-from zoo.audio_frontend import MFCC, MelSpectrogram, SpecAugment, UtteranceNorm, WaveAugment
+from zoo.audio_frontend import (MFCC, FrequencyWarp, MelSpectrogram, SpecAugment, UtteranceNorm,
+                                WaveAugment)
 from zoo.layers import recurrent
 from zoo.registry import register
 
@@ -28,9 +29,10 @@ FLOOR = 1e-6
 
 def _front_end(waveform, *, sample_rate: int, n_fft: int, hop_length: int, n_mels: int,
                fmin: float, fmax: float | None, features: str, n_mfcc: int, normalize: str,
-               wave_augment: dict | None, spec_augment: dict | None):
+               wave_augment: dict | None, spec_augment: dict | None,
+               freq_warp: float | None = None):
     x = waveform
-    if wave_augment:
+    if wave_augment is not None:
         x = WaveAugment(**wave_augment, name="wave_augment")(x)
     common = dict(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
                   fmin=fmin, fmax=fmax)
@@ -48,7 +50,9 @@ def _front_end(waveform, *, sample_rate: int, n_fft: int, hop_length: int, n_mel
         x = keras.layers.BatchNormalization(name="feature_norm")(x)
     elif normalize != "none":
         raise ValueError(f"normalize must be 'utterance', 'batch' or 'none', got {normalize!r}")
-    if spec_augment:
+    if freq_warp:
+        x = FrequencyWarp(freq_warp, name="frequency_warp")(x)
+    if spec_augment is not None:
         x = SpecAugment(**spec_augment, name="spec_augment")(x)
     return x
 
@@ -75,15 +79,17 @@ def speech_crnn(labels: list[str] = DIGIT_LABELS, sample_rate: int = 8000,
                 conv_filters: list[int] = (64, 64), conv_kernel: int = 5, conv_stride: int = 2,
                 kind: str = "gru", units: list[int] = (64,), bidirectional: bool = True,
                 dropout: float = 0.2, wave_augment: dict | None = None,
-                spec_augment: dict | None = None) -> keras.Model:
+                spec_augment: dict | None = None, freq_warp: float | None = None) -> keras.Model:
     """Conv + GRU/LSTM classifier of fixed-length waveforms (``max_seconds``, zero-padded).
 
-    Output: probabilities over ``labels``. ``units`` lists the recurrent layers' widths.
+    Output: probabilities over ``labels``. ``units`` lists the recurrent layers' widths;
+    ``freq_warp`` (e.g. 0.15) adds random frequency-axis warping in training.
     """
     waveform = keras.Input(shape=(_samples(sample_rate, max_seconds),), name="waveform")
     x = _front_end(waveform, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
                    n_mels=n_mels, fmin=fmin, fmax=fmax, features=features, n_mfcc=n_mfcc,
-                   normalize=normalize, wave_augment=wave_augment, spec_augment=spec_augment)
+                   normalize=normalize, wave_augment=wave_augment, spec_augment=spec_augment,
+                   freq_warp=freq_warp)
     x = _convs(x, list(conv_filters), conv_kernel, conv_stride, causal=False)
     units = list(units)
     for i, width in enumerate(units):

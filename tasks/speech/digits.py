@@ -103,6 +103,8 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                        help="front-end features (default: logmel)")
     group.add_argument("--normalize", choices=("utterance", "batch", "none"), default="utterance",
                        help="feature normalization (default: per-utterance mean and variance)")
+    group.add_argument("--freq-warp", type=float, default=0.0,
+                       help="random frequency-axis warp in training, e.g. 0.15 (default: off)")
     group.add_argument("--holdout-speaker", help="leave-one-speaker-out: test on this speaker, "
                                                  "train on the others")
 
@@ -132,6 +134,7 @@ def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
         "bidirectional": args.bidirectional, "n_mels": args.n_mels, "features": args.features,
         "normalize": args.normalize, "dropout": args.dropout,
         **augment_settings(args, max_shift=1600),
+        **({"freq_warp": args.freq_warp} if args.freq_warp else {}),
     }
 
 
