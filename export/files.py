@@ -1,0 +1,89 @@
+"""Atomic writing of export folders and files: readers never see half-written output.
+
+An export folder is written into a temporary sibling and renamed into place at the end. An
+existing target is refused unless ``overwrite``, and even then only a folder that looks like
+an export (it holds ``metadata.json``, ``report.json`` or ``saved_model.pb``) or an empty one
+is replaced, so a typo in ``--out`` cannot delete unrelated work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+EXPORT_MARKERS = ("metadata.json", "report.json", "saved_model.pb")
+
+
+def check_target(target: str | os.PathLike, *, overwrite: bool) -> Path:
+    """Refuse an existing ``target`` unless ``overwrite`` and it is an export or empty folder."""
+    target = Path(target).expanduser().absolute()
+    if target.exists() or target.is_symlink():
+        if not overwrite:
+            raise FileExistsError(f"{target}: already exists; pass --overwrite "
+                                  "(overwrite=True) to replace it")
+        if target.is_symlink() or not target.is_dir():
+            raise FileExistsError(f"{target}: exists and is not a folder; not replacing it")
+        if any(target.iterdir()) and not any((target / m).exists() for m in EXPORT_MARKERS):
+            raise FileExistsError(f"{target}: exists and is not an export folder; not "
+                                  "replacing it")
+    return target
+
+
+@contextlib.contextmanager
+def atomic_folder(target: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder next to ``target``; on success it replaces ``target``.
+
+    On any error the temporary folder is removed and ``target`` is left as it was.
+    """
+    target = check_target(target, overwrite=overwrite)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(temp, 0o777 & ~umask)
+        yield temp
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, old)
+            try:
+                os.rename(temp, target)
+            except BaseException:
+                os.rename(old, target)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(temp, target)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+def write_file_atomic(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> Path:
+    """Write ``data`` to a temporary file next to ``path`` and rename it into place."""
+    path = Path(path).expanduser().absolute()
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: already exists")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def folder_bytes(path: str | os.PathLike) -> int:
+    """Total size of the files under ``path`` (or of the file ``path``)."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

@@ -1,0 +1,78 @@
+"""The traced functions every export is made from, with stable input and output names.
+
+``serving_default`` (sequence): inputs named after the model's Input layers, outputs after its
+output layers (`export.step.input_names`, `export.step.output_names`), e.g. ``sequence`` ->
+``sum`` for the adding problem. ``step``: the step model's inputs (one time step of each model
+input plus the states ``state_h_<i>``/``state_c_<i>``) -> the model outputs plus the next
+states under the same state names.
+
+Batch size: ``None`` (dynamic) for SavedModel; TFLite exports fix it (1 by default, for
+phones). The time length is the model's unless ``length`` overrides it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from export.step import input_names, output_names, step_spec
+
+SEQUENCE_SIGNATURE = "serving_default"
+STEP_SIGNATURE = "step"
+
+
+def _as_dict(outputs: Any, names: list[str]) -> dict:
+    if isinstance(outputs, dict):
+        return dict(outputs)
+    return dict(zip(names, keras.tree.flatten(outputs)))
+
+
+def input_specs(model: keras.Model, *, batch_size: int | None = None,
+                length: int | None = None) -> list[tf.TensorSpec]:
+    """TensorSpecs of the model's inputs: batch ``batch_size``, time ``length`` if given."""
+    specs = []
+    for name, tensor in zip(input_names(model), model.inputs):
+        shape = [batch_size, *tensor.shape[1:]]
+        if length is not None and len(shape) > 1:
+            shape[1] = length
+        specs.append(tf.TensorSpec(shape, tf.as_dtype(tensor.dtype), name=name))
+    return specs
+
+
+def sequence_function(model: keras.Model, *, batch_size: int | None = None,
+                      length: int | None = None) -> tf.types.experimental.GenericFunction:
+    """``tf.function`` of the whole-sequence model: named inputs -> dict of named outputs."""
+    specs = input_specs(model, batch_size=batch_size, length=length)
+    names = output_names(model)
+
+    def serve(*args):
+        inputs = args[0] if len(args) == 1 else list(args)
+        return _as_dict(model(inputs, training=False), names)
+
+    return tf.function(serve, input_signature=specs, autograph=False)
+
+
+def step_input_specs(step: keras.Model, *, batch_size: int | None = None) -> list[tf.TensorSpec]:
+    """TensorSpecs of a step model's inputs: the per-step inputs, then the states."""
+    spec = step_spec(step)
+    by_name = dict(zip(input_names(step), step.inputs))
+    specs = []
+    for name in [*spec.inputs, *spec.states]:
+        tensor = by_name[name]
+        specs.append(tf.TensorSpec([batch_size, *tensor.shape[1:]], tf.as_dtype(tensor.dtype),
+                                   name=name))
+    return specs
+
+
+def step_function(step: keras.Model, *, batch_size: int | None = None) -> tf.types.experimental.GenericFunction:
+    """``tf.function`` of a step model (from `export.step_model`): named inputs and states ->
+    dict of named outputs and next states."""
+    specs = step_input_specs(step, batch_size=batch_size)
+    names = [s.name for s in specs]
+
+    def run_step(*args):
+        return dict(step(dict(zip(names, args)), training=False))
+
+    return tf.function(run_step, input_signature=specs, autograph=False)
