@@ -43,7 +43,7 @@ def check_representative(samples: Iterable | None, model: keras.Model, *,
 
     Each sample is an array (single-input models), a list of arrays in input order, or a dict
     by input name; each array has a leading batch axis (rows are split out). Every axis the
-    model fixes must match, and the time axis (axis 1) must be the same in all samples and
+    model fixes must match; an open time axis (axis 1) must be the same in all samples and
     equal ``length`` if given. Raises `ValueError` before anything is converted.
     """
     if samples is None:
@@ -62,7 +62,7 @@ def check_representative(samples: Iterable | None, model: keras.Model, *,
                 raise ValueError(f"representative sample {index}, input {name!r}: shape "
                                  f"{array.shape}, expected {_shape_text(expected)} (with a batch axis)")
             wanted = list(expected)
-            if length is not None and len(wanted) > 1:
+            if length is not None and len(wanted) > 1 and wanted[1] is None:
                 wanted[1] = length
             for axis, (got, want) in enumerate(zip(array.shape, wanted)):
                 if axis > 0 and want is not None and got != want:

@@ -85,9 +85,15 @@ class TFLiteRunner:
         self.signature = next(iter(signatures))
         self._refresh()
         info = self.metadata.get("file", {})
-        self.states = [n for n in self._in if n.startswith("state_")]
-        self.kind = info.get("kind") or ("step" if self.states else "sequence")
-        self.inputs = [n for n in self._in if n not in self.states]
+        if info.get("kind"):
+            self.kind = info["kind"]
+            self.states = [n for n in info.get("states", {}) if n in self._in] \
+                if self.kind == "step" else []
+        else:  # a file made elsewhere: state inputs go by the export's naming
+            self.states = [n for n in self._in if n.startswith("state_")]
+            self.kind = "step" if self.states else "sequence"
+        ordered = [n for n in info.get("model_inputs", []) if n in self._in]
+        self.inputs = ordered + [n for n in self._in if n not in ordered and n not in self.states]
         self.outputs = [n for n in (info.get("model_outputs") or self._out) if n in self._out]
         self.outputs += [n for n in self._out if n not in self.outputs and n not in self.states]
         self.sequence_outputs = set(info.get("sequence_outputs", []))

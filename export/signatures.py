@@ -31,11 +31,12 @@ def _as_dict(outputs: Any, names: list[str]) -> dict:
 
 def input_specs(model: keras.Model, *, batch_size: int | None = None,
                 length: int | None = None) -> list[tf.TensorSpec]:
-    """TensorSpecs of the model's inputs: batch ``batch_size``, time ``length`` if given."""
+    """TensorSpecs of the model's inputs: batch ``batch_size``; ``length`` fills in a time axis
+    (axis 1) that the model leaves open."""
     specs = []
     for name, tensor in zip(input_names(model), model.inputs):
         shape = [batch_size, *tensor.shape[1:]]
-        if length is not None and len(shape) > 1:
+        if length is not None and len(shape) > 1 and shape[1] is None:
             shape[1] = length
         specs.append(tf.TensorSpec(shape, tf.as_dtype(tensor.dtype), name=name))
     return specs

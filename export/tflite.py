@@ -248,8 +248,9 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
                 notes.append("int8 step model run by a TFLite WHILE loop (the converter's own "
                              "int8 WHILE loops crash)")
             elif method == "unrolled":
-                notes.append(f"no step form ({step_error}); int8 from an unrolled graph: "
-                             f"{int8_length} copies of the per-step ops")
+                notes.append(f"no step form ({step_error}); int8 from an unrolled graph, "
+                             "which holds the ops of every time step (its size grows with the "
+                             "sequence length)")
             obj = tflite_file.read(data)
             if not keep_tensor_names:
                 tflite_file.strip_tensor_names(obj)
