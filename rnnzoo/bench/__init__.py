@@ -17,6 +17,9 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
                          "adding LSTM training steps/s, tf.data pipeline vs tensors in memory"),
     "layers": ("rnnzoo.bench.layers",
                "forward+backward ms per batch of simple/LSTM/GRU layers"),
+    "export": ("rnnzoo.bench.export",
+               "adding LSTM/GRU/RNN: SavedModel and fp32/fp16/dynamic/int8 TFLite bytes, MSE, "
+               "latency, against the export targets"),
     "speech": ("rnnzoo.bench.speech",
                "speech presets: accuracy/WER for Keras, float and int8 TFLite; RTF; training "
                "throughput; peak memory"),

@@ -1,8 +1,16 @@
-"""``rnnzoo evaluate MODEL``: score a preset with its task's metric."""
+"""``rnnzoo evaluate MODEL``: score a preset, or an exported ``.tflite`` file or export
+folder, with its task's metric.
+
+An exported file names its task, data options and source preset in the metadata written by
+``rnnzoo export`` (inside the ``.tflite``, and ``metadata.json`` in the folder); it runs in the
+ai-edge-litert interpreter (`export.TFLiteRunner`), step models step by step.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 from rnnzoo.commands.common import add_json_option, load_preset, preset_dataset, task_of
 from rnnzoo.runtime import format_value, print_json
@@ -11,18 +19,95 @@ from rnnzoo.runtime import format_value, print_json
 def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
     parser = sub.add_parser(
         "evaluate", help="score a model with its task's metric",
-        description="Evaluate a preset (name, folder, run folder or URL) on a split of its "
-                    "task's data with the task's metric.")
-    parser.add_argument("model", metavar="MODEL", help="preset name, folder, run folder or URL")
+        description="Evaluate a preset (name, folder, run folder or URL), or an exported "
+                    ".tflite file or export folder (rnnzoo export), on a split of its task's "
+                    "data with the task's metric.")
+    parser.add_argument("model", metavar="MODEL",
+                        help="preset name, folder, run folder or URL; or a .tflite file or "
+                             "export folder")
     parser.add_argument("--data", metavar="PATH", help="dataset (default: the one in the card)")
     parser.add_argument("--split", default="test", help="split to score (default: test)")
     parser.add_argument("--record", action="store_true",
-                        help="write the figures into the preset's card (metrics 'keras' and the split)")
+                        help="write the figures into the preset's card (metrics 'keras', or "
+                             "'tflite-<file>' for exported files, and the split)")
     add_json_option(parser)
     parser.set_defaults(run=run)
 
 
+def _exported_files(model: str) -> list[Path] | None:
+    """The .tflite files MODEL names (a file, or an export folder's), or None for a preset."""
+    path = Path(model).expanduser()
+    if path.suffix == ".tflite":
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        return [path]
+    metadata = path / "metadata.json"
+    if path.is_dir() and metadata.is_file():
+        try:
+            files = json.loads(metadata.read_text(encoding="utf-8")).get("files", {})
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{metadata}: not valid JSON ({error})") from None
+        found = [path / name for name in files if (path / name).is_file()]
+        if not found:
+            raise ValueError(f"{path}: export folder without .tflite files")
+        return found
+    return None
+
+
+def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
+    from rnnzoo.runtime import start_tensorflow
+
+    start_tensorflow()
+    import tasks
+    from export import TFLiteRunner
+
+    results = []
+    for path in files:
+        runner = TFLiteRunner(path, num_threads=1)
+        info = runner.metadata
+        if not info.get("task"):
+            raise ValueError(f"{path}: no rnnzoo metadata naming its task (export it with "
+                             "'rnnzoo export')")
+        task = tasks.get_task(info["task"])
+        data = args.data or info.get("data_path")
+        if task.needs_data and not data:
+            raise ValueError(f"task {task.name} needs --data PATH")
+        dataset = task.load(data, args.split, **info.get("data_options", {}))
+        figures = task.metric(runner.predict, dataset)
+        results.append((path, task, info, figures))
+    if args.record:
+        _record(results, args.split)
+    if args.json:
+        print_json([{"model": str(path), "task": task.name, "split": args.split,
+                     "format": "tflite", "kind": info["file"]["kind"],
+                     "quantize": info["file"]["quantize"], "metrics": figures}
+                    for path, task, info, figures in results])
+        return 0
+    for path, task, info, figures in results:
+        text = ", ".join(f"{k} {format_value(v)}" for k, v in figures.items())
+        print(f"{path} [{task.name}, {args.split}] {text}")
+    return 0
+
+
+def _record(results: list, split: str) -> None:
+    """Write each file's figures into the card of the preset it was exported from."""
+    import zoo
+
+    for path, _, info, figures in results:
+        source = info.get("preset_path")
+        if not source or not Path(source).is_dir():
+            raise ValueError(f"--record: {path} was exported from {source or 'an unknown preset'}"
+                             ", which is not a local preset folder")
+        card = zoo.load(source).card
+        metrics = dict(card.get("metrics", {}))
+        metrics[f"tflite-{path.name.removesuffix('.tflite')}"] = figures
+        zoo.update_card(source, {"metrics": metrics, "split": split})
+
+
 def run(args: argparse.Namespace) -> int:
+    files = _exported_files(args.model)
+    if files is not None:
+        return _run_exported(args, files)
     preset = load_preset(args.model)
     task = task_of(preset)
     dataset = preset_dataset(preset, task, args.data, args.split)

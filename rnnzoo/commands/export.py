@@ -1,0 +1,129 @@
+"""``rnnzoo export MODEL --out DIR``: SavedModel and TFLite files, verified, with a report.
+
+This is where a preset's task is looked up: it supplies the representative data for int8
+(``task.representative``), the evaluation data and the metric that `export.export_model`
+verifies every artifact with, and the task name and data options stored next to every
+``.tflite`` (so ``rnnzoo evaluate`` can score an exported file on its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+
+from rnnzoo.commands.common import add_json_option, load_preset, task_of
+from rnnzoo.runtime import print_json
+
+FORMATS = ("savedmodel", "tflite")
+QUANTIZE = ("none", "fp16", "dynamic", "int8")
+KINDS = ("sequence", "step")
+
+
+def _choices(text: str, allowed: tuple[str, ...], option: str) -> list[str]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    unknown = [item for item in items if item not in allowed]
+    if unknown or not items:
+        raise ValueError(f"{option}: unknown value {', '.join(unknown) or '(empty)'}; expected a "
+                         f"comma-separated list of {', '.join(allowed)}")
+    return list(dict.fromkeys(items))
+
+
+def _batch_size(text: str) -> int | None:
+    if text == "dynamic":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'dynamic', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'dynamic', got {text!r}")
+    return value
+
+
+def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
+    parser = sub.add_parser(
+        "export", help="export a model to SavedModel and (quantized) TFLite, and verify it",
+        description="Export a preset (name, folder, run folder or URL) to a SavedModel "
+                    "(serving_default and step signatures) and TFLite files (sequence and "
+                    "single-step models, float32/fp16/dynamic-range/int8), verify each against "
+                    "the Keras model with the task's metric, and write DIR/report.json.",
+        epilog="Dynamic batch: --batch-size dynamic exports float TFLite files with a dynamic "
+               "batch axis (call interpreter.resize_tensor_input before allocate_tensors); "
+               "int8 sequence files keep a fixed batch.")
+    parser.add_argument("model", metavar="MODEL", help="preset name, folder, run folder or URL")
+    parser.add_argument("--out", metavar="DIR", required=True, help="export folder to create")
+    parser.add_argument("--format", default="savedmodel,tflite",
+                        help="comma-separated: savedmodel, tflite (default: both)")
+    parser.add_argument("--quantize", default="none,fp16,dynamic,int8",
+                        help="TFLite variants, comma-separated: none (float32), fp16, dynamic, "
+                             "int8 (default: all)")
+    parser.add_argument("--kinds", default="sequence,step",
+                        help="TFLite models: sequence (whole sequence), step (one time step "
+                             "with explicit states; unidirectional models) (default: both)")
+    parser.add_argument("--int8-io", action="store_true",
+                        help="int8 input and output tensors for the int8 files (default: float)")
+    parser.add_argument("--batch-size", type=_batch_size, default=1,
+                        help="TFLite batch size, a number or 'dynamic' (default: 1)")
+    parser.add_argument("--data", metavar="PATH",
+                        help="dataset for int8 calibration and verification (default: the card's)")
+    parser.add_argument("--split", default="validation",
+                        help="split the artifacts are verified on (default: validation)")
+    parser.add_argument("--eval-examples", type=int, default=1000,
+                        help="examples of that split used for verification (default: 1000)")
+    parser.add_argument("--representative", type=int, default=200,
+                        help="representative sequences for int8 calibration (default: 200)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing export folder")
+    parser.add_argument("--allow-flex", action="store_true",
+                        help="let TensorFlow (Flex) ops into the TFLite files (default: builtin only)")
+    add_json_option(parser)
+    parser.set_defaults(run=run)
+
+
+def _accepted(function, options: dict) -> dict:
+    """The entries of ``options`` that ``function`` takes as keyword arguments."""
+    parameters = inspect.signature(function).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return dict(options)
+    return {k: v for k, v in options.items() if k in parameters}
+
+
+def run(args: argparse.Namespace) -> int:
+    formats = _choices(args.format, FORMATS, "--format")
+    quantize = _choices(args.quantize, QUANTIZE, "--quantize")
+    kinds = _choices(args.kinds, KINDS, "--kinds")
+    if args.eval_examples < 1 or args.representative < 1:
+        raise ValueError("--eval-examples and --representative must be positive")
+    from export.files import check_target
+
+    check_target(args.out, overwrite=args.overwrite)  # refuse before any slow work
+    preset = load_preset(args.model)
+    task = task_of(preset)
+    data = args.data or preset.card.get("data_path")
+    if task.needs_data and not data:
+        raise ValueError(f"task {task.name} needs --data PATH")
+    options = dict(preset.card.get("data_options", {}))
+    representative = None
+    if "tflite" in formats and "int8" in quantize:
+        representative = task.representative(data, args.representative,
+                                             **_accepted(task.representative, options))
+    dataset = task.load(data, args.split, **options).take(args.eval_examples)
+    metadata = {
+        "task": task.name, "data_options": options, "data_path": str(data) if data else None,
+        "split": args.split, "preset": preset.name, "preset_path": str(preset.path),
+        "builder": preset.builder, "builder_config": preset.config.get("config", {}),
+        "license": preset.card.get("license"),
+    }
+    import export
+
+    report = export.export_model(
+        preset.model, args.out, formats=formats, quantize=quantize, kinds=kinds,
+        io_dtype="int8" if args.int8_io else "float32", representative=representative,
+        dataset=dataset, metric=task.metric, metric_name=task.primary_metric,
+        metadata=metadata, assets=preset.assets, allow_flex=args.allow_flex,
+        batch_size=args.batch_size, overwrite=args.overwrite, name=preset.name)
+    if args.json:
+        print_json({"out": str(args.out), "report": report})
+        return 0
+    print(export.format_table(report))
+    print(f"exported to {args.out} (report.json, metadata.json)")
+    return 0

@@ -1,0 +1,133 @@
+"""``rnnzoo export``, ``rnnzoo evaluate`` on exported files, and ``rnnzoo bench export --quick``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import pytest
+
+import zoo
+from rnnzoo.cli import main
+
+T = 6
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def preset(tmp_path_factory) -> Path:
+    keras.utils.set_random_seed(0)
+    model = zoo.build("adding-lstm", length=T, units=8)
+    folder = tmp_path_factory.mktemp("preset") / "tiny-adding"
+    card = {"task": "adding", "data_options": {"length": T, "train_size": 64}, "metrics": {}}
+    return zoo.save(model, folder, card=card, assets={"labels.txt": "sum\n"})
+
+
+@pytest.fixture(scope="module")
+def exported(preset, tmp_path_factory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("cli-export") / "out"
+    code = main(["export", str(preset), "--out", str(out), "--quantize", "none,int8",
+                 "--eval-examples", "32", "--representative", "16"])
+    assert code == 0
+    return out
+
+
+@pytest.mark.slow
+def test_export_writes_files_report_and_metadata(exported, capsys):
+    names = {p.name for p in exported.iterdir()}
+    assert {"savedmodel", "assets", "metadata.json", "report.json", "sequence.fp32.tflite",
+            "sequence.int8.tflite", "step.fp32.tflite", "step.int8.tflite"} <= names
+    assert (exported / "assets" / "labels.txt").read_text() == "sum\n"
+    metadata = json.loads((exported / "metadata.json").read_text())
+    assert metadata["task"] == "adding" and metadata["data_options"]["length"] == T
+    assert metadata["files"]["step.int8.tflite"]["states"] == {"state_h_0": 8, "state_c_0": 8}
+    report = json.loads((exported / "report.json").read_text())
+    assert report["metric"] == "mse" and len(report["artifacts"]) == 6
+
+
+def test_export_refuses_an_existing_folder_with_one_line(preset, tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("x")
+    code, out, err = run_cli(capsys, "export", str(preset), "--out", str(tmp_path / "out"))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "already exists" in err and "--overwrite" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--quantize", "int4"], "--quantize: unknown value int4"),
+    (["--format", "onnx"], "--format: unknown value onnx"),
+    (["--kinds", ""], "--kinds"),
+])
+def test_export_bad_options_exit_2(preset, tmp_path, capsys, argv, message):
+    code, _, err = run_cli(capsys, "export", str(preset), "--out", str(tmp_path / "o"), *argv)
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_export_overwrite_replaces_an_export_folder(preset, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text("{}")
+    (out / "old.tflite").write_bytes(b"old")
+    code, text, _ = run_cli(capsys, "export", str(preset), "--out", str(out), "--format",
+                            "savedmodel", "--eval-examples", "8", "--overwrite")
+    assert code == 0 and "savedmodel" in text
+    assert (out / "savedmodel" / "saved_model.pb").is_file() and not (out / "old.tflite").exists()
+
+
+@pytest.mark.slow
+def test_evaluate_scores_an_exported_tflite_file(exported, capsys):
+    code, out, err = run_cli(capsys, "evaluate", str(exported / "sequence.int8.tflite"),
+                             "--split", "validation")
+    assert code == 0, err
+    assert "[adding, validation] mse" in out
+
+
+@pytest.mark.slow
+def test_evaluate_scores_every_file_of_an_export_folder(exported, capsys):
+    code, out, _ = run_cli(capsys, "evaluate", str(exported), "--split", "validation", "--json")
+    assert code == 0
+    results = json.loads(out)
+    assert {(r["kind"], r["quantize"]) for r in results} == {
+        ("sequence", "none"), ("sequence", "int8"), ("step", "none"), ("step", "int8")}
+    report = json.loads((exported / "report.json").read_text())
+    fp32 = next(r for r in results if r["kind"] == "sequence" and r["quantize"] == "none")
+    keras_mse = report["keras"]["metric"]["value"]
+    assert fp32["metrics"]["mse"] > 0 and keras_mse > 0
+
+
+@pytest.mark.slow
+def test_evaluate_record_writes_tflite_figures_into_the_card(preset, exported, capsys):
+    code, _, err = run_cli(capsys, "evaluate", str(exported / "step.int8.tflite"),
+                           "--split", "validation", "--record")
+    assert code == 0, err
+    assert "tflite-step.int8" in zoo.load(preset).card["metrics"]
+
+
+def test_evaluate_refuses_a_tflite_file_without_metadata(tmp_path, capsys):
+    (tmp_path / "x.tflite").write_bytes(b"not a model")
+    code, _, err = run_cli(capsys, "evaluate", str(tmp_path / "x.tflite"))
+    assert code == 2 and "not a TFLite model" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_bench_export_quick(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code, text, err = run_cli(capsys, "bench", "export", "--quick", "--out", str(out))
+    assert code == 0, err
+    result = json.loads(out.read_text())
+    (row,) = result["results"]
+    assert row["model"] == "adding-lstm"
+    formats = {(e["format"], e["kind"], e["quantize"]) for e in row["report"]["artifacts"]}
+    assert ("tflite", "sequence", "int8") in formats and ("savedmodel", "step", "none") in formats
+    checks = {c["check"]: c for c in row["checks"]}
+    assert checks["fp32 sequence max|diff| vs Keras"]["passed"] is True
+    assert "int8 sequence ms / SavedModel ms" in checks
+    assert "[PASS]" in text and "adding-lstm" in text
