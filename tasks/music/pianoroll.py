@@ -101,10 +101,13 @@ def load_jsb(path: str | Path, split: str = "train", *, resolution: str = "quart
 
 
 def representative_jsb(path: str | Path, n: int = 100, *, resolution: str = "quarter",
-                       limit: int | None = None) -> list[np.ndarray]:
-    """Up to ``n`` training chorales as model inputs ``[1, T, 88]`` (no padding)."""
-    rolls = read_chorales(path, "train", resolution)[:n]
-    return [shifted(roll)[None] for roll in rolls]
+                       limit: int | None = None, length: int = 64) -> list[np.ndarray]:
+    """Up to ``n`` model inputs ``[1, length, 88]`` for int8 calibration: consecutive windows
+    of the training chorales' inputs laid end to end (one time length for all)."""
+    rolls = read_chorales(path, "train", resolution)
+    stream = np.concatenate([shifted(roll) for roll in rolls[:limit]])
+    count = min(n, len(stream) // length)
+    return [stream[i * length:(i + 1) * length][None] for i in range(count)]
 
 
 def log_sigmoid(x: np.ndarray) -> np.ndarray:

@@ -128,3 +128,18 @@ def generate_frames(stepper: Stepper, *, primer: np.ndarray | None = None, lengt
         if i + 1 < length:
             output = stepper.step(frames[i])
     return frames
+
+
+def stepwise_model_fn(stepper: Stepper):
+    """A ``model_fn`` (batch of sequences ``[B, T, F]`` -> outputs ``[B, T, F_out]``) that runs
+    each sequence through ``stepper`` from a zero state, for scoring step models with the
+    task metrics."""
+
+    def model_fn(inputs: np.ndarray) -> np.ndarray:
+        outputs = []
+        for sequence in np.asarray(inputs, np.float32):
+            stepper.reset()
+            outputs.append(np.stack([stepper.step(x) for x in sequence]))
+        return np.stack(outputs)
+
+    return model_fn
