@@ -110,3 +110,13 @@ def test_representative_samples(fake_fsdd):
 
     samples = representative(str(fake_fsdd), n=5)
     assert len(samples) == 5 and samples[0].shape == (1, 8000)
+
+
+def test_bundled_clips_folder_is_a_test_split_and_calibrates():
+    from tasks.speech.digits import load, representative
+
+    clips = Path(__file__).resolve().parent / "data" / "fsdd-clips"
+    assert len(list(load(str(clips), "test").as_numpy_iterator())) == 10
+    with pytest.raises(ValueError, match="no usable FSDD clips in the train split"):
+        load(str(clips), "train")
+    assert len(representative(str(clips), n=4)) == 4

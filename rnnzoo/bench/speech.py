@@ -2,8 +2,9 @@
 throughput with the in-model front end vs precomputed features; peak training memory.
 
 * Accuracy: each shipped speech preset on its test split (its card's data path, else
-  ../shared/data), through the task metric, for the Keras model and for float32 and int8
-  TFLite files made by `export.to_tflite` (int8 calibrated on ``task.representative``).
+  ../shared/data), through the task metric, for the Keras model and for float32,
+  dynamic-range and full-int8 TFLite files made by `export.to_tflite` (int8 calibrated on
+  ``task.representative``).
 * RTF: median batch-1 latency of the int8 TFLite file on one thread over the seconds of audio
   one call covers (digits: the 1 s input; connected digits: the 100 ms streaming chunk model
   and the 6 s sequence model).
@@ -51,7 +52,7 @@ def _tflite_figures(preset, task, test, data: str, folder: Path, quick: bool) ->
     seconds = preset.model.inputs[0].shape[1] / rate
     representative = task.representative(data, n=8 if quick else 100,
                                          **preset.card.get("data_options", {}))
-    for quantize in ("none", "int8"):
+    for quantize in ("none", "dynamic", "int8"):
         path = folder / f"{preset.name}-{quantize}.tflite"
         try:
             export.to_tflite(preset.model, path, quantize=quantize,
@@ -192,16 +193,16 @@ def run(quick: bool = False) -> dict:
 
 
 def table(result: dict) -> str:
-    lines = ["speech: test figures per preset (keras / float32 TFLite / int8 TFLite)"]
+    lines = ["speech: test figures per preset (keras / float32 / dynamic-range / full-int8 TFLite)"]
     for name, row in result["presets"].items():
         if "skipped" in row:
             lines.append(f"{name}: skipped ({row['skipped']})")
             continue
         key = row["metric"]
         cells = [f"keras {row['keras'][key]:.4f}"]
-        for variant in ("none", "int8"):
+        for variant in ("none", "dynamic", "int8"):
             entry = row.get(variant, {})
-            label = "float" if variant == "none" else "int8"
+            label = {"none": "float", "dynamic": "dynamic-range int8"}.get(variant, variant)
             if "error" in entry:
                 cells.append(f"{label} failed: {entry['error'][:80]}")
             elif entry:

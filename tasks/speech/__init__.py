@@ -1,4 +1,31 @@
-"""Speech tasks: spoken digits, yes/no and connected digits (CTC), characters (CTC)."""
+"""Speech tasks: spoken digits, yes/no and connected digits (CTC), characters (CTC).
+
+Tasks (each module exposes ``TASK``): ``speech-digits`` (`tasks.speech.digits`, many-to-one
+classifier), ``speech-yesno`` (`tasks.speech.yesno`), ``speech-connected-digits``
+(`tasks.speech.connected`) and ``speech-chars`` (`tasks.speech.chars`), the last three CTC.
+
+Choices (where DESIGN.md and the issue are silent):
+
+* Models take raw waveforms of a fixed length (``max_seconds`` in the builder config,
+  zero-padded at the end), so training batches are plain tensors and TFLite inputs fixed.
+  The digit classifier trims leading and trailing silence (35 dB below the peak) before
+  padding to 1 s, in the loader and in `transcribe` alike.
+* The FSDD validation split is takes 5-9 of the training takes (the model is trained on
+  takes 10-49); leave-one-speaker-out trains on takes 5-49 of four speakers, validates on
+  their takes 0-4 and tests on all takes of the fifth.
+* Augmentation: speed and pitch perturbation make extra training copies once (the training
+  runner caches the dataset, so per-step randomness lives in the model); gain, noise and
+  shift (`zoo.audio_frontend.WaveAugment`), frequency warping and SpecAugment are layers
+  that act only in training.
+* CTC: blank is index 0, targets are 1-based label ids padded with 0; the loss treats every
+  frame of the fixed-length input as valid (padding is silence, learned as blank).
+* Streaming (`tasks.speech.streaming`): unidirectional ``speech-ctc`` models only, through
+  `zoo.speech.chunk_model` (same weights, explicit buffers and states, recurrent layers
+  unrolled over one chunk).
+* Audio longer than a model's input: classifiers refuse it (`AudioError` naming the file);
+  `transcribe` streams it through unidirectional CTC models and refuses it for
+  bidirectional ones.
+"""
 
 from tasks.speech.transcribe import transcribe
 

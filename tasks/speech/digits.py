@@ -38,15 +38,24 @@ def load(path: str, split: str = "train", *, holdout_speaker: str | None = None,
     if split == "train":
         waves, labels = perturbed_copies(waves, labels, fsdd.SAMPLE_RATE,
                                          speeds=tuple(speeds), pitches=tuple(pitches))
+    if not waves:
+        raise ValueError(f"{path}: no usable FSDD clips in the {split} split")
     length = int(round(max_seconds * fsdd.SAMPLE_RATE))
     inputs = np.stack([pad_or_cut(w, length) for w in waves])
     return tf.data.Dataset.from_tensor_slices((inputs, np.asarray(labels, np.int32)))
 
 
 def representative(path: str, n: int = 100, **options) -> list[np.ndarray]:
-    """``n`` training waveforms ``[1, samples]`` for int8 calibration (spread over digits)."""
+    """``n`` training waveforms ``[1, samples]`` for int8 calibration (spread over digits).
+
+    A folder without training takes (such as the bundled demo clips, all test takes)
+    calibrates on its test takes instead.
+    """
     options = {k: v for k, v in options.items() if k in ("holdout_speaker", "max_seconds")}
-    data = load(path, "train", **options)
+    try:
+        data = load(path, "train", **options)
+    except ValueError:
+        data = load(path, "test", **options)
     inputs = np.stack([x for x, _ in data.as_numpy_iterator()])
     step = max(1, len(inputs) // n)
     return [inputs[i : i + 1] for i in range(0, len(inputs), step)[:n]]

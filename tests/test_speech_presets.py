@@ -1,0 +1,64 @@
+"""The shipped speech presets: size, cards, and recognition of the bundled FSDD clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+CLIPS = Path(__file__).resolve().parent / "data" / "fsdd-clips"
+PRESETS = Path(__file__).resolve().parents[1] / "zoo" / "presets"
+
+
+def _preset(name: str):
+    if not (PRESETS / name / "config.json").is_file():
+        pytest.skip(f"preset {name} is not shipped in this checkout")
+    import zoo
+
+    return zoo.load(name)
+
+
+def _size(name: str) -> int:
+    return sum(p.stat().st_size for p in (PRESETS / name).rglob("*") if p.is_file())
+
+
+def test_bundled_clips_and_credit():
+    clips = sorted(CLIPS.glob("*.wav"))
+    assert 1 <= len(clips) <= 10
+    credit = (CLIPS / "README.md").read_text()
+    assert "CC BY-SA 4.0" in credit and "Free Spoken Digit Dataset" in credit
+
+
+def test_speech_digits_preset_recognizes_the_bundled_clips():
+    import tasks.speech
+
+    preset = _preset("speech-digits")
+    assert _size("speech-digits") <= 5 * 2**20
+    card = preset.card
+    assert card["task"] == "speech-digits" and card["split"] == "test"
+    assert card["metrics"]["keras"]["examples"] == 500
+    assert "CC BY-SA 4.0" in card["license"]["data"]
+    heard = [tasks.speech.transcribe(preset, clip) for clip in sorted(CLIPS.glob("*.wav"))]
+    truth = [clip.name[0] for clip in sorted(CLIPS.glob("*.wav"))]
+    assert sum(h == t for h, t in zip(heard, truth)) >= len(truth) - 1
+
+
+def test_speech_connected_digits_preset_streams_the_bundled_clips():
+    import tasks.speech
+    from tasks.speech.audio import load_audio
+    from tasks.speech.streaming import Streamer
+
+    preset = _preset("speech-connected-digits")
+    assert _size("speech-connected-digits") <= 5 * 2**20
+    assert not preset.config["config"].get("bidirectional")
+    assert preset.card["metrics"]["keras"]["utterances"] == 1000
+    gap = np.zeros(1200, np.float32)
+    names = sorted(CLIPS.glob("*.wav"))[:4]
+    audio = np.concatenate([gap, *[np.concatenate([load_audio(p, 8000), gap]) for p in names]])
+    offline = tasks.speech.transcribe(preset, audio)
+    streamer = Streamer(preset, chunk_ms=100)
+    for start in range(0, audio.size, 800):
+        streamer.push(audio[start : start + 800])
+    assert streamer.finish() == offline
+    assert offline.split() == [p.name[0] for p in names]
