@@ -198,3 +198,14 @@ def test_yesno_train_evaluate_predict_stream(yesno_run, capsys):
     assert all(line.startswith("  [") for line in printed[:-1])
     long = np.random.default_rng(0).normal(0, 0.1, 9 * 8000).astype(np.float32)
     assert isinstance(tasks.speech.transcribe(preset, long), str)  # streamed: longer than 7.5 s
+
+
+def test_yesno_recompose_puts_words_anywhere():
+    from tasks.speech import yesno
+
+    segments = [(np.full(4000, 0.1, np.float32), "no"), (np.full(2000, 0.2, np.float32), "yes")]
+    waves, words = yesno.recompose(segments, 20, seed=1)
+    assert len(waves) == 20 and all(len(w) == 8 for w in words)
+    assert {w[0] for w in words} == {"yes", "no"}  # a "yes" can open an utterance now
+    for wave, labels in zip(waves, words):
+        assert wave.size == sum(4000 if w == "no" else 2000 for w in labels) <= 7.5 * 8000

@@ -17,7 +17,7 @@ from tasks.common.task import Task
 from tasks.speech import sequences
 from tasks.speech.audio import load_many
 from tasks.speech.ctc import CTCLoss, add_ctc_predict_options, metric_for
-from tasks.speech.perturb import perturbed_copies
+from tasks.speech.perturb import pad_or_cut, perturbed_copies
 
 LABELS = ["no", "yes"]
 RATE = 8000
@@ -50,15 +50,66 @@ def split_files(path: str | Path, split: str) -> list[Path]:
     return chosen[split]
 
 
+def word_segments(model, waves: list[np.ndarray], words: list[list[str]], hop: int):
+    """(segment, word) pairs cut from ``waves`` where a CTC ``model`` emits each word.
+
+    A file is cut at the midpoints between the frames where consecutive words are first
+    emitted (greedy path); files whose greedy transcript differs from the label are left out.
+    """
+    from tasks.speech.ctc import greedy
+
+    segments = []
+    for wave, labels in zip(waves, words):
+        samples = model.inputs[0].shape[1]
+        logits = np.asarray(model.predict_on_batch(pad_or_cut(wave, samples)[None]))[0]
+        best = logits.argmax(axis=-1)
+        starts = [t for t in range(len(best)) if best[t] and (t == 0 or best[t] != best[t - 1])]
+        if [LABELS[best[t] - 1] for t in starts] != labels or not greedy(logits[None])[0]:
+            continue
+        cuts = [0, *[(a + b) // 2 * hop for a, b in zip(starts, starts[1:])], wave.size]
+        segments += [(wave[a:b], w) for a, b, w in zip(cuts, cuts[1:], labels)]
+    return segments
+
+
+def recompose(segments: list, n: int, seed: int = 0) -> tuple[list[np.ndarray], list[list[str]]]:
+    """``n`` new 8-word utterances of random word segments (any word anywhere)."""
+    rng = np.random.default_rng(seed)
+    waves, words = [], []
+    limit = int(MAX_SECONDS * RATE)
+    while len(waves) < n:
+        picks = [segments[i] for i in rng.integers(0, len(segments), MAX_WORDS)]
+        wave = np.concatenate([segment for segment, _ in picks])
+        if wave.size <= limit:
+            waves.append(wave.astype(np.float32))
+            words.append([word for _, word in picks])
+    return waves, words
+
+
 def load(path: str, split: str = "train", *, speeds: list[float] = (),
-         pitches: list[float] = (), strict: bool = False):
-    """Unbatched ``(waveform [7.5 s at 8 kHz], targets [8])`` of one split."""
+         pitches: list[float] = (), strict: bool = False, align_with: str | None = None,
+         recomposed: int = 0):
+    """Unbatched ``(waveform [7.5 s at 8 kHz], targets [8])`` of one split.
+
+    Training extras: speed/pitch-perturbed copies, and ``recomposed`` utterances of word
+    segments cut with the alignments of the CTC preset ``align_with`` (in the classic split
+    every training file starts with "no" and every test file with "yes": recomposing puts
+    each word everywhere).
+    """
     waves, kept, _ = load_many(split_files(path, split), RATE, strict=strict,
                                max_seconds=MAX_SECONDS)
     words = [[LABELS[int(v)] for v in p.stem.split("_")] for p in kept]
+    if split == "train" and recomposed and align_with:
+        import zoo
+
+        aligner = zoo.load(align_with)
+        hop = aligner.model.get_layer("log_mel").hop_length
+        extra = recompose(word_segments(aligner.model, waves, words, hop), recomposed)
+    else:
+        extra = ([], [])
     if split == "train":
         waves, words = perturbed_copies(waves, words, RATE, speeds=tuple(speeds),
                                         pitches=tuple(pitches))
+        waves, words = waves + extra[0], words + extra[1]
     waves = [w[: int(MAX_SECONDS * RATE)] for w in waves]
     return sequences.to_dataset(waves, words, LABELS, int(MAX_SECONDS * RATE), MAX_WORDS)
 
@@ -70,6 +121,10 @@ def representative(path: str, n: int = 100, **options) -> list[np.ndarray]:
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
     sequences.add_options(parser, "speech-yesno", units="48", conv="32", bidirectional=True)
+    parser.add_argument("--align-with", metavar="PRESET",
+                        help="a yesno CTC preset whose alignments cut the training words")
+    parser.add_argument("--recomposed", type=int, default=0,
+                        help="extra training utterances recomposed from those words (default: 0)")
 
 
 TASK = Task(
@@ -83,7 +138,8 @@ TASK = Task(
     primary_metric="wer",
     lower_is_better=True,
     add_options=_add_options,
-    data_options=lambda args: sequences.data_options(args, ("speeds", "pitches", "strict")),
+    data_options=lambda args: sequences.data_options(args, ("speeds", "pitches", "strict",
+                                                            "align_with", "recomposed")),
     builder_config=lambda args: sequences.builder_config(args, labels=LABELS, sample_rate=RATE,
                                                          max_seconds=MAX_SECONDS),
     needs_data=True,
