@@ -73,8 +73,10 @@ def _unsupported_ops(error: Exception) -> list[dict]:
         if data.HasField("location"):
             locations = [c.name for c in data.location.call if c.name]
         if name:
+            message = data.error_message.strip().splitlines()
             found.append({"op": name.removeprefix("tf."), "location": locations[0] if locations else "",
-                          "code": data.ErrorCode.Name(data.error_code)})
+                          "code": data.ErrorCode.Name(data.error_code),
+                          "message": message[0] if message else ""})
     return found
 
 

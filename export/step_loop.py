@@ -25,7 +25,8 @@ runs with builtin ops only.
 
 Outputs of the step model marked as per-step (the model returned sequences) are written into a
 ``[1, T, ...]`` loop variable with DYNAMIC_UPDATE_SLICE; the others are the value of the last
-step. Batch and length are fixed (those of the step model and ``length``).
+step. The length is fixed (``length``); the batch is the step model's, fixed or dynamic (then
+the zero states take the batch of the input with SHAPE, GATHER and CONCATENATION).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class _Graph:
         self.sg.operators = self.sg.operators or []
 
     def tensor(self, name: str, shape: list[int], dtype: int, data: np.ndarray | None = None,
-               like: fb.TensorT | None = None) -> int:
+               like: fb.TensorT | None = None, dynamic_batch: bool = False) -> int:
         buffer = 0
         if data is not None:
             self.model.buffers.append(fb.BufferT())
@@ -59,6 +60,8 @@ class _Graph:
         t.name, t.shape, t.type, t.buffer = name, list(shape), dtype, buffer
         if like is not None:
             t.quantization = like.quantization
+        if dynamic_batch and shape:
+            t.shapeSignature = [-1, *shape[1:]]
         self.sg.tensors.append(t)
         return len(self.sg.tensors) - 1
 
@@ -122,8 +125,10 @@ def loop_over_steps(step_tflite: bytes, *, length: int, input_name: str,
     step_tensors = body.sg.tensors
     x_step = step_tensors[inputs[input_name]]
     batch, *features = list(x_step.shape)
-    if any(d < 0 for d in (x_step.shapeSignature or [])):
-        raise ValueError("the step model must have a fixed batch size and feature shape")
+    signature = list(x_step.shapeSignature) if x_step.shapeSignature is not None else []
+    if any(d < 0 for d in signature[1:]):
+        raise ValueError("the step model must have a fixed feature shape")
+    dynamic = bool(signature) and signature[0] < 0
     seq_shape = [batch, length, *features]
 
     def spec(index: int) -> tuple[list[int], int, fb.TensorT]:
@@ -146,9 +151,9 @@ def loop_over_steps(step_tflite: bytes, *, length: int, input_name: str,
     # the counter increment and the per-step output updates.
     n_fixed = 2 + len(states)
     b_in = [body.tensor("counter", [], _INT32),
-            body.tensor(input_name, seq_shape, x_step.type, like=x_step)]
+            body.tensor(input_name, seq_shape, x_step.type, like=x_step, dynamic_batch=dynamic)]
     b_in += [inputs[n] for n in states]
-    result_inputs = [body.tensor(f"{n}_loop", shape, dtype, like=like)
+    result_inputs = [body.tensor(f"{n}_loop", shape, dtype, like=like, dynamic_batch=dynamic)
                      for (n, shape, dtype, like) in loop_vars[n_fixed:]]
     b_in += result_inputs
     one = body.tensor("one", [], _INT32, np.array(1, np.int32))
@@ -164,7 +169,7 @@ def loop_over_steps(step_tflite: bytes, *, length: int, input_name: str,
     b_out_results = []
     for n, loop_in in zip(results, result_inputs):
         if n in sequence_outputs:
-            b_out_results.append(_write_step(body, n, outputs[n], loop_in, b_in[0]))
+            b_out_results.append(_write_step(body, n, outputs[n], loop_in, b_in[0], dynamic))
         else:
             b_out_results.append(outputs[n])
     body.sg.inputs = b_in
@@ -173,7 +178,8 @@ def loop_over_steps(step_tflite: bytes, *, length: int, input_name: str,
 
     # Cond: counter < length.
     cond = _Graph(model, fb.SubGraphT())
-    c_in = [cond.tensor(f"{n}_cond", shape, dtype, like=like) for (n, shape, dtype, like) in loop_vars]
+    c_in = [cond.tensor(f"{n}_cond", shape, dtype, like=like, dynamic_batch=dynamic and i > 0)
+            for i, (n, shape, dtype, like) in enumerate(loop_vars)]
     limit = cond.tensor("length", [], _INT32, np.array(length, np.int32))
     keep_going = cond.tensor("keep_going", [], _BOOL)
     cond.op(fb.BuiltinOperator.LESS, [c_in[0], limit], [keep_going],
@@ -184,23 +190,35 @@ def loop_over_steps(step_tflite: bytes, *, length: int, input_name: str,
     main = _Graph(model, fb.SubGraphT())
     if int8_io:
         x_int8 = step_tensors[_quantized_input(body, inputs[input_name])]
-        m_in = main.tensor(input_name, seq_shape, fb.TensorType.INT8, like=x_int8)
-        m_seq = main.tensor(f"{input_name}_float", seq_shape, x_step.type)
+        m_in = main.tensor(input_name, seq_shape, fb.TensorType.INT8, like=x_int8,
+                           dynamic_batch=dynamic)
+        m_seq = main.tensor(f"{input_name}_float", seq_shape, x_step.type, dynamic_batch=dynamic)
         main.op(fb.BuiltinOperator.DEQUANTIZE, [m_in], [m_seq])
     else:
-        m_in = m_seq = main.tensor(input_name, seq_shape, x_step.type, like=x_step)
+        m_in = m_seq = main.tensor(input_name, seq_shape, x_step.type, like=x_step,
+                                   dynamic_batch=dynamic)
     init = [main.tensor("counter_init", [], _INT32, np.array(0, np.int32)), m_seq]
     zero = main.tensor("zero", [], _FLOAT32, np.array(0.0, np.float32))
+    batch_of_input = _batch_vector(main, m_seq) if dynamic else None
     for n, shape, dtype, like in loop_vars[2:]:
         if dtype != _FLOAT32:
             raise ValueError(f"step tensor {n!r} is {dtype}; convert the step model with float "
                              "input and output tensors")
         # FILL at run time rather than stored zeros: the file keeps only the weights' size.
-        dims = main.tensor(f"{n}_shape", [len(shape)], _INT32, np.array(shape, np.int32))
-        init.append(main.tensor(f"{n}_init", shape, dtype))
+        if dynamic:
+            rest = main.tensor(f"{n}_rest", [len(shape) - 1], _INT32, np.array(shape[1:], np.int32))
+            dims = main.tensor(f"{n}_shape", [len(shape)], _INT32)
+            concat = fb.ConcatenationOptionsT()
+            concat.axis = 0
+            main.op(fb.BuiltinOperator.CONCATENATION, [batch_of_input, rest], [dims],
+                    fb.BuiltinOptions.ConcatenationOptions, concat)
+        else:
+            dims = main.tensor(f"{n}_shape", [len(shape)], _INT32, np.array(shape, np.int32))
+        init.append(main.tensor(f"{n}_init", shape, dtype, dynamic_batch=dynamic))
         main.op(fb.BuiltinOperator.FILL, [dims, zero], [init[-1]], fb.BuiltinOptions.FillOptions,
                 fb.FillOptionsT())
-    finals = [main.tensor(f"{n}_final", shape, dtype) for (n, shape, dtype, _) in loop_vars]
+    finals = [main.tensor(f"{n}_final", shape, dtype, dynamic_batch=dynamic and i > 0)
+              for i, (n, shape, dtype, _) in enumerate(loop_vars)]
     options = fb.WhileOptionsT()
     options.condSubgraphIndex, options.bodySubgraphIndex = 1, 2
     main.op(fb.BuiltinOperator.WHILE, init, finals, fb.BuiltinOptions.WhileOptions, options)
@@ -210,7 +228,7 @@ def loop_over_steps(step_tflite: bytes, *, length: int, input_name: str,
         for n, index in zip(results, result_tensors):
             source = step_tensors[_dequantized_output(body, outputs[n])]
             out = main.tensor(n, list(main.sg.tensors[index].shape), fb.TensorType.INT8,
-                              like=source)
+                              like=source, dynamic_batch=dynamic)
             main.op(fb.BuiltinOperator.QUANTIZE, [index], [out])
             quantized.append(out)
         result_tensors = quantized
@@ -228,14 +246,31 @@ def loop_over_steps(step_tflite: bytes, *, length: int, input_name: str,
     return flatbuffer_utils.convert_object_to_bytearray(model)
 
 
-def _write_step(body: _Graph, name: str, y_index: int, sequence: int, counter: int) -> int:
+def _batch_vector(graph: _Graph, tensor: int) -> int:
+    """Append SHAPE + GATHER ops giving ``[batch]`` (int32, shape [1]) of ``tensor``."""
+    rank = len(graph.sg.tensors[tensor].shape)
+    shape = graph.tensor("input_shape", [rank], _INT32)
+    options = fb.ShapeOptionsT()
+    options.outType = _INT32
+    graph.op(fb.BuiltinOperator.SHAPE, [tensor], [shape], fb.BuiltinOptions.ShapeOptions, options)
+    first = graph.tensor("first", [1], _INT32, np.array([0], np.int32))
+    batch = graph.tensor("batch", [1], _INT32)
+    gather = fb.GatherOptionsT()
+    gather.axis, gather.batchDims = 0, 0
+    graph.op(fb.BuiltinOperator.GATHER, [shape, first], [batch], fb.BuiltinOptions.GatherOptions,
+             gather)
+    return batch
+
+
+def _write_step(body: _Graph, name: str, y_index: int, sequence: int, counter: int,
+                dynamic: bool) -> int:
     """Append ops writing step output ``y_index`` at [:, counter] of loop variable ``sequence``."""
     y = body.sg.tensors[y_index]
     y_shape = list(y.shape)
     step_shape = [y_shape[0], 1, *y_shape[1:]]
-    as_step = body.tensor(f"{name}_as_step", step_shape, y.type, like=y)
+    as_step = body.tensor(f"{name}_as_step", step_shape, y.type, like=y, dynamic_batch=dynamic)
     shape = body.tensor(f"{name}_step_shape", [len(step_shape)], _INT32,
-                        np.array(step_shape, np.int32))
+                        np.array([-1 if dynamic else step_shape[0], *step_shape[1:]], np.int32))
     body.op(fb.BuiltinOperator.RESHAPE, [y_index, shape], [as_step],
             fb.BuiltinOptions.ReshapeOptions, fb.ReshapeOptionsT())
     zero = body.tensor(f"{name}_zero", [], _INT32, np.array(0, np.int32))
@@ -244,7 +279,8 @@ def _write_step(body: _Graph, name: str, y_index: int, sequence: int, counter: i
     pack = fb.PackOptionsT()
     pack.valuesCount, pack.axis = len(parts), 0
     body.op(fb.BuiltinOperator.PACK, parts, [index], fb.BuiltinOptions.PackOptions, pack)
-    updated = body.tensor(f"{name}_updated", list(body.sg.tensors[sequence].shape), y.type, like=y)
+    updated = body.tensor(f"{name}_updated", list(body.sg.tensors[sequence].shape), y.type,
+                          like=y, dynamic_batch=dynamic)
     body.op(fb.BuiltinOperator.DYNAMIC_UPDATE_SLICE, [sequence, as_step, index], [updated],
             fb.BuiltinOptions.DynamicUpdateSliceOptions, fb.DynamicUpdateSliceOptionsT())
     return updated

@@ -25,9 +25,10 @@ How each file is made (tensorflow 2.21 / keras 3.15):
 
 Builtin ops only unless ``allow_flex``; a model that needs another op fails with one line
 naming the op and the layer. Batch size: 1 by default (phones); ``batch_size=None`` exports a
-dynamic batch axis for the converter-made files (resize the input with
-``interpreter.resize_tensor_input`` before ``allocate_tensors``); int8 sequence files need a
-fixed batch. Every file gets the ``rnnzoo`` metadata entry (`export.tflite_file`) with its
+dynamic batch axis (resize the input with ``interpreter.resize_tensor_input`` before
+``allocate_tensors``). The converter cannot lower Keras' sequence loop (a TensorList whose
+element shape holds the batch) without Flex ops when the batch is dynamic, so dynamic-batch
+sequence files loop over the step model like int8 ones (and need a fixed length). Every file gets the ``rnnzoo`` metadata entry (`export.tflite_file`) with its
 input spec, states and the caller's ``metadata``; intermediate tensor names are dropped unless
 ``keep_tensor_names``.
 """
@@ -98,18 +99,23 @@ def _layer_of(location: str, model: keras.Model) -> str | None:
 
 
 def _failure(result: dict, label: str, model: keras.Model, allow_flex: bool) -> ConversionError:
-    ops = result.get("ops") or []
-    if ops:
-        op = ops[0]
-        layer = _layer_of(op["location"], model)
-        where = f" in layer {layer!r}" if layer else (f" at {op['location']}" if op["location"] else "")
-        more = f" (and {len(ops) - 1} more)" if len(ops) > 1 else ""
+    """One line naming the op and the layer the converter stopped at."""
+    ops = [o for o in result.get("ops") or [] if o["location"]]
+    missing = [o for o in ops if o["code"] in ("ERROR_NEEDS_FLEX_OPS", "ERROR_NEEDS_CUSTOM_OPS")]
+    if not ops:
+        return ConversionError(f"{label}: the TFLite converter failed: {result.get('message')}")
+    op = (missing or ops)[0]
+    layer = _layer_of(op["location"], model)
+    where = f" in layer {layer!r}" if layer else f" at {op['location']}"
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         if allow_flex:
             return ConversionError(f"{label}: op {op['op']}{where}{more} has neither a TFLite "
                                    "builtin nor a Flex kernel")
         return ConversionError(f"{label}: op {op['op']}{where}{more} is not a TFLite builtin "
                                "op; --allow-flex (allow_flex=True) lets Flex ops in")
-    return ConversionError(f"{label}: the TFLite converter failed: {result.get('message')}")
+    return ConversionError(f"{label}: the TFLite converter cannot convert op {op['op']}{where}: "
+                           f"{op.get('message') or result.get('message')}")
 
 
 def _io_spec(model: "tflite_file.fb.ModelT") -> dict:
@@ -167,9 +173,10 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be positive or None, got {batch_size}")
     wants_step = any(v.kind == "step" for v in variants)
-    int8_sequence = any(v.kind == "sequence" and v.quantize == "int8" for v in variants)
+    looped = any(v.kind == "sequence" and (v.quantize == "int8" or batch_size is None)
+                 for v in variants)
     step, step_error = None, None
-    if wants_step or int8_sequence:
+    if wants_step or looped:
         try:
             step = step_model(model)
         except StepModelError as error:
@@ -177,16 +184,17 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
                 raise StepModelError(f"model {label!r}: {error}") from None
             step_error = error
     spec: StepSpec | None = step_spec(step) if step is not None else None
-    loop = int8_sequence and spec is not None and len(spec.inputs) == 1
-    if loop and batch_size is None:
-        raise ValueError("int8 sequence models have a fixed batch size (they loop over the int8 "
-                         "step model); pass batch_size=1 (or another number)")
+    loop = spec is not None and len(spec.inputs) == 1
 
     length = length or _model_length(model)
     sequences = None
     if any(v.quantize == "int8" for v in variants):
         sequences = check_representative(representative, model, length=length)
     int8_length = length or (next(iter(sequences.values())).shape[1] if sequences else None)
+    if batch_size is None and loop and int8_length is None:
+        raise ValueError(f"model {label!r}: a dynamic-batch sequence model loops over the step "
+                         "model for a fixed number of steps; pass length=... (the model's time "
+                         "axis is open)")
 
     with tempfile.TemporaryDirectory(prefix="rnnzoo-tflite-") as work:
         work = Path(work)
@@ -205,12 +213,13 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
             method = "converter"
             if variant.kind == "step":
                 signature, io = "step", variant.io_dtype
-            elif variant.quantize == "int8" and loop:
+            elif (variant.quantize == "int8" or batch_size is None) and loop:
                 signature, io, method = "step", "float32", "step-loop"
-            elif variant.quantize == "int8":
+            elif variant.quantize == "int8" or batch_size is None:
                 if int8_length is None:
-                    raise ValueError(f"model {label!r}: an int8 sequence model without a step "
-                                     "form is unrolled and needs a fixed length (length=...)")
+                    raise ValueError(f"model {label!r}: without a step form, an int8 or dynamic-"
+                                     "batch sequence model is unrolled and needs a fixed length "
+                                     "(length=...)")
                 signature, io, method = "unrolled", variant.io_dtype, "unrolled"
             else:
                 signature, io = "sequence", "float32"
@@ -245,8 +254,9 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
                                        state_names=list(spec.states),
                                        sequence_outputs=spec.sequence_outputs,
                                        int8_io=variant.io_dtype == "int8")
-                notes.append("int8 step model run by a TFLite WHILE loop (the converter's own "
-                             "int8 WHILE loops crash)")
+                why = ("the converter's own int8 WHILE loops crash" if variant.quantize == "int8"
+                       else "the converter cannot lower Keras' loop with a dynamic batch")
+                notes.append(f"{variant.quantize} step model run by a TFLite WHILE loop ({why})")
             elif method == "unrolled":
                 notes.append(f"no step form ({step_error}); int8 from an unrolled graph, "
                              "which holds the ops of every time step (its size grows with the "

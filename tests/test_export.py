@@ -297,6 +297,27 @@ def test_every_tflite_file_carries_its_metadata(converted):
     assert sequence["method"] == "step-loop" and sequence["inputs"][0]["shape"] == [1, T, 2]
 
 
+@pytest.mark.slow
+def test_dynamic_batch_files_take_any_batch(tmp_path):
+    model = _stack_model()
+    targets = {Variant("sequence", "none"): tmp_path / "seq.tflite",
+               Variant("step", "none"): tmp_path / "step.tflite"}
+    artifacts = convert_variants(model, targets, batch_size=None)
+    assert artifacts[0].method == "step-loop"
+    xs = _sequences(5, 3, seed=10)
+    interpreter = Interpreter(model_path=str(targets[Variant("sequence", "none")]))
+    detail = interpreter.get_input_details()[0]
+    assert detail["shape_signature"].tolist() == [-1, T, 3]
+    interpreter.resize_tensor_input(detail["index"], xs.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(detail["index"], xs)
+    interpreter.invoke()
+    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(got, model(xs), atol=1e-4)
+    np.testing.assert_allclose(export.TFLiteRunner(targets[Variant("step", "none")]).predict(xs),
+                               model(xs), atol=1e-4)
+
+
 # -- errors -------------------------------------------------------------------------------
 
 def _no_child(module, job_file):
@@ -359,6 +380,19 @@ def test_a_model_needing_flex_ops_fails_with_one_line_naming_op_and_layer(tmp_pa
     assert "\n" not in text
     assert "Erfinv" in text and "'weird'" in text and "--allow-flex" in text
     assert not (tmp_path / "m.tflite").exists()
+
+
+def test_a_converter_failure_names_the_op_and_the_layer():
+    from export.tflite import _failure
+
+    result = {"ok": False, "message": "Could not translate MLIR to FlatBuffer.", "ops": [
+        {"op": "Const", "location": "", "code": "UNKNOWN", "message": ""},
+        {"op": "TensorListReserve", "location": "adding_gru_1/gru_1/TensorArrayV2_1@__inference_7",
+         "code": "UNKNOWN", "message": "failed to legalize operation 'tf.TensorListReserve'"}]}
+    error = _failure(result, "model 'm' [sequence none]", _adding("gru", 4), allow_flex=False)
+    assert str(error) == ("model 'm' [sequence none]: the TFLite converter cannot convert op "
+                          "TensorListReserve in layer 'gru': failed to legalize operation "
+                          "'tf.TensorListReserve'")
 
 
 def test_existing_export_folder_is_refused(tmp_path):

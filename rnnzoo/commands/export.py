@@ -47,9 +47,9 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
                     "(serving_default and step signatures) and TFLite files (sequence and "
                     "single-step models, float32/fp16/dynamic-range/int8), verify each against "
                     "the Keras model with the task's metric, and write DIR/report.json.",
-        epilog="Dynamic batch: --batch-size dynamic exports float TFLite files with a dynamic "
-               "batch axis (call interpreter.resize_tensor_input before allocate_tensors); "
-               "int8 sequence files keep a fixed batch.")
+        epilog="Dynamic batch: --batch-size dynamic exports TFLite files with a dynamic batch "
+               "axis (call interpreter.resize_tensor_input, then allocate_tensors, before "
+               "invoking); their sequence models loop over the step model.")
     parser.add_argument("model", metavar="MODEL", help="preset name, folder, run folder or URL")
     parser.add_argument("--out", metavar="DIR", required=True, help="export folder to create")
     parser.add_argument("--format", default="savedmodel,tflite",
