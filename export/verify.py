@@ -27,7 +27,7 @@ from export.artifact import Artifact
 from export.child import ConversionError, run_jobs
 from export.files import folder_bytes
 from export.runner import TFLiteRunner
-from export.signatures import SEQUENCE_SIGNATURE, STEP_SIGNATURE
+from export.signatures import SEQUENCE_SIGNATURE, STEP_SIGNATURE, input_specs
 from export.step import input_names, output_names
 
 Metric = Callable[[Callable[[Any], Any], Any], Any]
@@ -83,8 +83,7 @@ def _metric_value(figures: Any, name: str | None) -> tuple[str, float]:
 
 def _feed(batch: Any, names: list[str]) -> dict:
     if isinstance(batch, dict):
-        return {n: np.asarray(batch[n], np.float32) if np.asarray(batch[n]).dtype == np.float64
-                else np.asarray(batch[n]) for n in names}
+        return {n: np.asarray(batch[n]) for n in names}
     if isinstance(batch, (list, tuple)):
         return dict(zip(names, (np.asarray(b) for b in batch)))
     return {names[0]: np.asarray(batch)}
@@ -126,14 +125,18 @@ class _SavedModelFns:
 
 
 def _keras_predict(model: keras.Model) -> Callable[[Any], Any]:
-    """Batch prediction with the Keras model, compiled once for every batch size (calling
+    """Batch prediction with the Keras model, traced once for any batch size (calling
     ``predict_on_batch`` with the metric's last, smaller batch and the sample batch retraces
     and makes TensorFlow warn)."""
-    function = tf.function(lambda x: model(x, training=False), reduce_retracing=True,
-                           autograph=False)
+    names, specs = input_names(model), input_specs(model)
+    function = tf.function(lambda *args: model(args[0] if len(args) == 1 else list(args),
+                                               training=False),
+                           input_signature=specs, autograph=False)
 
     def predict(batch: Any) -> Any:
-        return keras.tree.map_structure(lambda t: np.asarray(t), function(batch))
+        feed = _feed(batch, names)
+        args = [feed[n].astype(spec.dtype.as_numpy_dtype, copy=False) for n, spec in zip(names, specs)]
+        return keras.tree.map_structure(np.asarray, function(*args))
 
     return predict
 

@@ -64,7 +64,7 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
     results = []
     for path in files:
         runner = TFLiteRunner(path, num_threads=1)
-        info = runner.metadata
+        info = runner.metadata or _metadata_beside(path)
         if not info.get("task"):
             raise ValueError(f"{path}: no rnnzoo metadata naming its task (export it with "
                              "'rnnzoo export')")
@@ -79,14 +79,26 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
         _record(results, args.split)
     if args.json:
         print_json([{"model": str(path), "task": task.name, "split": args.split,
-                     "format": "tflite", "kind": info["file"]["kind"],
-                     "quantize": info["file"]["quantize"], "metrics": figures}
+                     "format": "tflite", "kind": info.get("file", {}).get("kind"),
+                     "quantize": info.get("file", {}).get("quantize"), "metrics": figures}
                     for path, task, info, figures in results])
         return 0
     for path, task, info, figures in results:
         text = ", ".join(f"{k} {format_value(v)}" for k, v in figures.items())
         print(f"{path} [{task.name}, {args.split}] {text}")
     return 0
+
+
+def _metadata_beside(path: Path) -> dict:
+    """The export folder's metadata.json for ``path`` (files without embedded metadata)."""
+    beside = path.parent / "metadata.json"
+    if not beside.is_file():
+        return {}
+    try:
+        document = json.loads(beside.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{beside}: not valid JSON ({error})") from None
+    return {**document, "file": document.get("files", {}).get(path.name, {})}
 
 
 def _record(results: list, split: str) -> None:
