@@ -120,3 +120,14 @@ def test_bundled_clips_folder_is_a_test_split_and_calibrates():
     with pytest.raises(ValueError, match="no usable FSDD clips in the train split"):
         load(str(clips), "train")
     assert len(representative(str(clips), n=4)) == 4
+
+
+def test_crnn_pooling_options():
+    import zoo
+
+    x = np.random.default_rng(0).normal(0, 0.1, (2, 8000)).astype(np.float32)
+    for pooling in ("max", "mean"):
+        model = zoo.build("speech-crnn", units=[8], conv_filters=[8], n_mels=16, pooling=pooling)
+        assert model.predict_on_batch(x).shape == (2, 10)
+    with pytest.raises(ValueError, match="pooling"):
+        zoo.build("speech-crnn", pooling="attention")

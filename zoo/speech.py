@@ -79,12 +79,17 @@ def speech_crnn(labels: list[str] = DIGIT_LABELS, sample_rate: int = 8000,
                 conv_filters: list[int] = (64, 64), conv_kernel: int = 5, conv_stride: int = 2,
                 kind: str = "gru", units: list[int] = (64,), bidirectional: bool = True,
                 dropout: float = 0.2, wave_augment: dict | None = None,
-                spec_augment: dict | None = None, freq_warp: float | None = None) -> keras.Model:
+                spec_augment: dict | None = None, freq_warp: float | None = None,
+                pooling: str = "last") -> keras.Model:
     """Conv + GRU/LSTM classifier of fixed-length waveforms (``max_seconds``, zero-padded).
 
     Output: probabilities over ``labels``. ``units`` lists the recurrent layers' widths;
-    ``freq_warp`` (e.g. 0.15) adds random frequency-axis warping in training.
+    ``freq_warp`` (e.g. 0.15) adds random frequency-axis warping in training; ``pooling``
+    summarizes the last recurrent layer: its final state ("last") or the maximum or mean of
+    its outputs over time ("max", "mean").
     """
+    if pooling not in ("last", "max", "mean"):
+        raise ValueError(f"pooling must be 'last', 'max' or 'mean', got {pooling!r}")
     waveform = keras.Input(shape=(_samples(sample_rate, max_seconds),), name="waveform")
     x = _front_end(waveform, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
                    n_mels=n_mels, fmin=fmin, fmax=fmax, features=features, n_mfcc=n_mfcc,
@@ -94,7 +99,12 @@ def speech_crnn(labels: list[str] = DIGIT_LABELS, sample_rate: int = 8000,
     units = list(units)
     for i, width in enumerate(units):
         x = recurrent(kind, width, bidirectional=bidirectional,
-                      return_sequences=i < len(units) - 1, name=f"{kind}_{i}")(x)
+                      return_sequences=i < len(units) - 1 or pooling != "last",
+                      name=f"{kind}_{i}")(x)
+    if pooling == "max":
+        x = keras.layers.GlobalMaxPooling1D(name="max_over_time")(x)
+    elif pooling == "mean":
+        x = keras.layers.GlobalAveragePooling1D(name="mean_over_time")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
     probabilities = keras.layers.Dense(len(labels), activation="softmax", name="classes")(x)
