@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(BIN)/rnnzoo train adding --kind lstm --units 64 --epochs 10 --out $(DEMO)/adding-lstm
 	$(BIN)/rnnzoo evaluate $(DEMO)/adding-lstm --split test --record
 	$(BIN)/rnnzoo info $(DEMO)/adding-lstm
+	$(BIN)/rnnzoo export $(DEMO)/adding-lstm --out $(DEMO)/export --format tflite --quantize none,int8
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
