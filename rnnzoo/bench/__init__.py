@@ -25,6 +25,9 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
                "throughput; peak memory"),
     "speech-loso": ("rnnzoo.bench.speech_loso",
                     "spoken digits, leave-one-speaker-out accuracy (5 trainings)"),
+    "music": ("rnnzoo.bench.music",
+              "music presets: JSB test NLL for Keras, float and int8 TFLite step models; melody "
+              "and piano pitch NLL/accuracy; generation notes/s; training throughput"),
 }
 
 
