@@ -204,8 +204,10 @@ def test_yesno_recompose_puts_words_anywhere():
     from tasks.speech import yesno
 
     segments = [(np.full(4000, 0.1, np.float32), "no"), (np.full(2000, 0.2, np.float32), "yes")]
-    waves, words = yesno.recompose(segments, 20, seed=1)
+    lead = np.full(800, 0.01, np.float32)
+    waves, words = yesno.recompose(segments, 20, seed=1, lead_ins=[lead])
     assert len(waves) == 20 and all(len(w) == 8 for w in words)
     assert {w[0] for w in words} == {"yes", "no"}  # a "yes" can open an utterance now
     for wave, labels in zip(waves, words):
-        assert wave.size == sum(4000 if w == "no" else 2000 for w in labels) <= 7.5 * 8000
+        assert wave.size == 800 + sum(4000 if w == "no" else 2000 for w in labels) <= 7.5 * 8000
+        np.testing.assert_array_equal(wave[:800], lead)

@@ -24,6 +24,7 @@ RATE = 8000
 MAX_SECONDS = 7.5
 MAX_WORDS = 8
 TRAIN_FILES = 31
+LEAD_IN = 0.4  # seconds of noise before the first word in every yesno file
 NAME = re.compile(r"^[01](_[01])*\.wav$")
 
 
@@ -71,14 +72,18 @@ def word_segments(model, waves: list[np.ndarray], words: list[list[str]], hop: i
     return segments
 
 
-def recompose(segments: list, n: int, seed: int = 0) -> tuple[list[np.ndarray], list[list[str]]]:
-    """``n`` new 8-word utterances of random word segments (any word anywhere)."""
+def recompose(segments: list, n: int, seed: int = 0, lead_ins: list[np.ndarray] = (),
+              ) -> tuple[list[np.ndarray], list[list[str]]]:
+    """``n`` new 8-word utterances of random word segments (any word anywhere), each opened
+    by a random one of ``lead_ins`` (the noise before the first word of a real file, so that
+    the start of a recording is not a cue for the first word)."""
     rng = np.random.default_rng(seed)
     waves, words = [], []
     limit = int(MAX_SECONDS * RATE)
     while len(waves) < n:
         picks = [segments[i] for i in rng.integers(0, len(segments), MAX_WORDS)]
-        wave = np.concatenate([segment for segment, _ in picks])
+        lead = [lead_ins[rng.integers(len(lead_ins))]] if len(lead_ins) else []
+        wave = np.concatenate([*lead, *[segment for segment, _ in picks]])
         if wave.size <= limit:
             waves.append(wave.astype(np.float32))
             words.append([word for _, word in picks])
@@ -103,7 +108,9 @@ def load(path: str, split: str = "train", *, speeds: list[float] = (),
 
         aligner = zoo.load(align_with)
         hop = aligner.model.get_layer("log_mel").hop_length
-        extra = recompose(word_segments(aligner.model, waves, words, hop), recomposed)
+        leads = [w[: int(LEAD_IN * RATE)] for w in waves]
+        extra = recompose(word_segments(aligner.model, waves, words, hop), recomposed,
+                          lead_ins=leads)
     else:
         extra = ([], [])
     if split == "train":
