@@ -10,11 +10,33 @@ interpreter (``ai_edge_litert``, else ``tensorflow.lite``), as an app would.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
+from typing import Iterator
 
 import numpy as np
 
 STATE_PREFIX = "state_"
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Hide the runtime's "Created TensorFlow Lite XNNPACK delegate" line (RNNZOO_DEBUG=1
+    shows it)."""
+    if os.environ.get("RNNZOO_DEBUG"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _interpreter(path: str, threads: int):
@@ -61,18 +83,19 @@ class TFLiteStepper:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path}: no such TFLite file")
         self.path = path
-        self.interpreter = _interpreter(path, threads)
-        signatures = self.interpreter.get_signature_list()
-        if signatures:
-            key = "step" if "step" in signatures else sorted(signatures)[0]
-            self.runner = self.interpreter.get_signature_runner(key)
-            inputs = self.runner.get_input_details()
-            outputs = self.runner.get_output_details()
-        else:
-            self.runner = None
-            self.interpreter.allocate_tensors()
-            inputs = {_short(d["name"]): d for d in self.interpreter.get_input_details()}
-            outputs = {_short(d["name"]): d for d in self.interpreter.get_output_details()}
+        with _quiet_stderr():
+            self.interpreter = _interpreter(path, threads)
+            signatures = self.interpreter.get_signature_list()
+            if signatures:
+                key = "step" if "step" in signatures else sorted(signatures)[0]
+                self.runner = self.interpreter.get_signature_runner(key)
+                inputs = self.runner.get_input_details()
+                outputs = self.runner.get_output_details()
+            else:
+                self.runner = None
+                self.interpreter.allocate_tensors()
+                inputs = {_short(d["name"]): d for d in self.interpreter.get_input_details()}
+                outputs = {_short(d["name"]): d for d in self.interpreter.get_output_details()}
         self.state_inputs = {n: d for n, d in inputs.items() if n.startswith(STATE_PREFIX)}
         self.state_outputs = {n: d for n, d in outputs.items() if n.startswith(STATE_PREFIX)}
         main_in = [n for n in inputs if n not in self.state_inputs]
