@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from zoo import preset_io
 
 EXPORT_MARKERS = ("metadata.json", "report.json", "saved_model.pb")
 
@@ -37,30 +38,13 @@ def check_target(target: str | os.PathLike, *, overwrite: bool) -> Path:
 def atomic_folder(target: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary folder next to ``target``; on success it replaces ``target``.
 
-    On any error the temporary folder is removed and ``target`` is left as it was.
+    On any error the temporary folder is removed and ``target`` is left as it was (the
+    mechanism is `zoo.preset_io.atomic_folder`; only export folders are ever replaced).
     """
     target = check_target(target, overwrite=overwrite)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(temp, 0o777 & ~umask)
+    with preset_io.atomic_folder(target, overwrite=overwrite, markers=EXPORT_MARKERS,
+                                 what="export") as temp:
         yield temp
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, old)
-            try:
-                os.rename(temp, target)
-            except BaseException:
-                os.rename(old, target)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(temp, target)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
 
 
 def write_file_atomic(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> Path:

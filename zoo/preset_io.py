@@ -218,13 +218,15 @@ def verify_folder(folder: str | Path, known_builders: Collection[str]) -> tuple[
 
 
 @contextlib.contextmanager
-def atomic_folder(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_folder(target: str | Path, *, overwrite: bool = False,
+                  markers: tuple[str, ...] = (CONFIG_FILE, CARD_FILE),
+                  what: str = "preset") -> Iterator[Path]:
     """Yield a temporary folder next to ``target``; on success it becomes ``target``.
 
     On any error the temporary folder is removed and ``target`` is untouched. An existing
     ``target`` is refused (`FileExistsError`) unless ``overwrite``; then it is moved aside,
-    replaced by the new folder and deleted. Only a folder that looks like a preset (or is
-    empty) is ever replaced.
+    replaced by the new folder and deleted. Only an empty folder or one holding one of
+    ``markers`` (a ``what`` folder: a preset, an export) is ever replaced.
     """
     target = Path(target).expanduser().absolute()
     if target.exists() or target.is_symlink():
@@ -232,15 +234,14 @@ def atomic_folder(target: str | Path, *, overwrite: bool = False) -> Iterator[Pa
             raise FileExistsError(f"{target}: already exists; pass overwrite=True to replace it")
         if target.is_symlink() or not target.is_dir():
             raise FileExistsError(f"{target}: exists and is not a folder; not replacing it")
-        if any(target.iterdir()) and not (target / CONFIG_FILE).exists() \
-                and not (target / CARD_FILE).exists():
-            raise FileExistsError(f"{target}: exists and is not a preset folder; not replacing it")
+        if any(target.iterdir()) and not any((target / m).exists() for m in markers):
+            raise FileExistsError(f"{target}: exists and is not a {what} folder; not replacing it")
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         umask = os.umask(0o022)
         os.umask(umask)
-        os.chmod(temp, 0o777 & ~umask)  # mkdtemp makes it private; a preset is shared like a file
+        os.chmod(temp, 0o777 & ~umask)  # mkdtemp makes it private; the result is shared like a file
         yield temp
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
