@@ -17,12 +17,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable '.[test]'
 	touch $(STAMP)
 
+CLIPS  := tests/data/fsdd-clips
+
 demo: $(STAMP)
 	rm -rf $(DEMO)
-	$(BIN)/rnnzoo train adding --kind lstm --units 64 --epochs 10 --out $(DEMO)/adding-lstm
-	$(BIN)/rnnzoo evaluate $(DEMO)/adding-lstm --split test --record
-	$(BIN)/rnnzoo info $(DEMO)/adding-lstm
-	$(BIN)/rnnzoo export $(DEMO)/adding-lstm --out $(DEMO)/export --format tflite --quantize none,int8
+	$(BIN)/rnnzoo info speech-digits
+	$(BIN)/rnnzoo predict speech-digits $(CLIPS)/*.wav
+	$(BIN)/rnnzoo export speech-digits --out $(DEMO)/speech-digits --format tflite \
+		--quantize none,int8 --kinds sequence --data $(CLIPS) --split test
+	$(BIN)/rnnzoo evaluate $(DEMO)/speech-digits --data $(CLIPS) --split test
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
