@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,6 +20,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from export import tflite_file
+from zoo.quiet import quiet_stderr
 
 _quiet_done = False
 
@@ -29,18 +29,12 @@ _quiet_done = False
 def _quiet_stderr() -> Iterator[None]:
     """Hide the runtime's one-time "Created TensorFlow Lite XNNPACK delegate" notice."""
     global _quiet_done
-    if _quiet_done or os.environ.get("RNNZOO_DEBUG"):
+    if _quiet_done:
         yield
         return
     _quiet_done = True
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    with quiet_stderr():
+        yield
 
 
 def _to_tensor(value: np.ndarray, detail: dict) -> np.ndarray:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-import tempfile
 from typing import Any
 
 _tf_ready = False
@@ -22,28 +20,13 @@ def start_tensorflow() -> None:
     if _tf_ready:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if os.environ.get("RNNZOO_DEBUG"):
-        import tensorflow as tf  # noqa: F401
-        _tf_ready = True
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    captured = tempfile.TemporaryFile()
-    os.dup2(captured.fileno(), 2)
-    try:
+    from zoo.quiet import quiet_stderr  # passes everything through when RNNZOO_DEBUG=1
+
+    with quiet_stderr():
         import keras  # noqa: F401
         import tensorflow as tf
 
         tf.config.list_physical_devices()
-    except BaseException:
-        os.dup2(saved, 2)
-        captured.seek(0)
-        sys.stderr.write(captured.read().decode(errors="replace"))
-        raise
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        captured.close()
     _tf_ready = True
 
 

@@ -10,33 +10,13 @@ interpreter (``ai_edge_litert``, else ``tensorflow.lite``), as an app would.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-import tempfile
-from typing import Iterator
 
 import numpy as np
 
+from zoo.quiet import quiet_stderr
+
 STATE_PREFIX = "state_"
-
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Hide the runtime's "Created TensorFlow Lite XNNPACK delegate" line (RNNZOO_DEBUG=1
-    shows it)."""
-    if os.environ.get("RNNZOO_DEBUG"):
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def _interpreter(path: str, threads: int):
@@ -83,7 +63,7 @@ class TFLiteStepper:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path}: no such TFLite file")
         self.path = path
-        with _quiet_stderr():
+        with quiet_stderr():
             self.interpreter = _interpreter(path, threads)
             signatures = self.interpreter.get_signature_list()
             if signatures:
