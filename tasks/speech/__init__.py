@@ -10,6 +10,9 @@ Choices (where DESIGN.md and the issue are silent):
   zero-padded at the end), so training batches are plain tensors and TFLite inputs fixed.
   The digit classifier trims leading and trailing silence (35 dB below the peak) before
   padding to 1 s, in the loader and in `transcribe` alike.
+* Normalization of the digit classifier's log-mels: BatchNorm (default) beat per-utterance
+  mean/variance normalization on the validation takes (99.2 % against 94.8 %, no
+  augmentation) and on the leave-one-speaker-out folds.
 * The FSDD validation split is takes 5-9 of the training takes (the model is trained on
   takes 10-49); leave-one-speaker-out trains on takes 5-49 of four speakers, validates on
   their takes 0-4 and tests on all takes of the fifth.
