@@ -28,15 +28,26 @@ def _train_step(model, optimizer):
     return step
 
 
-def _steps_per_second(step, batches, steps: int, warmup: int) -> float:
-    iterator = iter(batches)
-    for _ in range(warmup):
-        step(*next(iterator))
-    start = time.perf_counter()
-    for _ in range(steps):
-        loss = step(*next(iterator))
-    loss.numpy()
-    return steps / (time.perf_counter() - start)
+def _interleaved_rates(step, sources: dict, steps: int, warmup: int, rounds: int = 5) -> dict:
+    """Steps per second of each input source, timed in alternating rounds.
+
+    Alternating the sources spreads any change in machine load over both, so their ratio
+    measures the input pipeline rather than the moment each was timed.
+    """
+    iterators = {name: iter(batches) for name, batches in sources.items()}
+    for iterator in iterators.values():
+        for _ in range(warmup):
+            step(*next(iterator))
+    seconds = dict.fromkeys(sources, 0.0)
+    per_round = max(1, steps // rounds)
+    for _ in range(rounds):
+        for name, iterator in iterators.items():
+            start = time.perf_counter()
+            for _ in range(per_round):
+                loss = step(*next(iterator))
+            loss.numpy()
+            seconds[name] += time.perf_counter() - start
+    return {name: per_round * rounds / total for name, total in seconds.items()}
 
 
 def run(quick: bool = False) -> dict:
@@ -59,13 +70,13 @@ def run(quick: bool = False) -> dict:
                 .prefetch(tf.data.AUTOTUNE))
     in_memory = [(tf.constant(inputs[i:i + BATCH]), tf.constant(targets[i:i + BATCH]))
                  for i in range(0, n, BATCH)]
-    results = {}
-    for name, batches in (("in_memory", in_memory), ("tf_data", pipeline)):
-        rate = _steps_per_second(step, batches, steps, warmup)
-        results[name] = {"steps_per_second": rate, "examples_per_second": rate * BATCH}
+    rates = _interleaved_rates(step, {"in_memory": in_memory, "tf_data": pipeline}, steps, warmup)
+    results = {name: {"steps_per_second": rate, "examples_per_second": rate * BATCH}
+               for name, rate in rates.items()}
     return {
         "settings": {"model": "adding-lstm", "batch": BATCH, "length": LENGTH, "units": UNITS,
-                     "steps_measured": steps, "warmup_steps": warmup},
+                     "steps_measured": steps, "warmup_steps": warmup,
+                     "timing": "5 alternating rounds per source"},
         "results": results,
         "pipeline_over_in_memory": results["tf_data"]["steps_per_second"]
         / results["in_memory"]["steps_per_second"],
