@@ -19,7 +19,10 @@ import sys
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd"
-TRAIN_ARGS = "--speeds 0.9,1.1 --pitches=-2,2 --epochs 5 --patience 0"
+# The settings that won on the folds (mean 0.767, min 0.640 here), against BatchNorm without
+# augmentation (0.722 / 0.632) and per-utterance normalization with frequency warping and
+# pitch shifts up to +6 semitones (0.663 over three folds).
+TRAIN_ARGS = "--normalize batch --speeds 0.9,1.1 --epochs 10 --patience 0"
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "yweweler")
 
 
