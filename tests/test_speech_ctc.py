@@ -35,6 +35,8 @@ def test_encode_decode_and_greedy():
     logits = _logits([[0, 2, 2, 0, 1, 1, 0, 2], [1, 0, 1, 1, 2, 0, 0, 0]])
     assert ctc.greedy(logits) == [[2, 1, 2], [1, 1, 2]]
     assert ctc.beam_search(logits, 4) == [[2, 1, 2], [1, 1, 2]]
+    for width in (0, 4):  # no frames yet (a stream before its first chunk)
+        assert ctc.transcribe_logits(np.zeros((0, 3), np.float32), LABELS, " ", width) == ""
 
 
 def test_beam_search_beats_greedy_when_paths_add_up():

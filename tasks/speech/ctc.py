@@ -106,6 +106,8 @@ def metric_for(labels: Sequence[str], separator: str, beam_width: int = 8):
 def transcribe_logits(logits: np.ndarray, labels: Sequence[str], separator: str,
                       beam_width: int = 0) -> str:
     """The transcript of one utterance's logits ``[frames, 1 + labels]``."""
+    if len(logits) == 0:
+        return ""
     ids = beam_search(logits[None], beam_width)[0] if beam_width > 1 else greedy(logits[None])[0]
     return decode_ids(ids, labels, separator)
 

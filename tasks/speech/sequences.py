@@ -85,7 +85,7 @@ def _stream_one(preset, path: str, args: argparse.Namespace) -> str:
     audio = load_audio(path, config["sample_rate"])
     streamer = Streamer(preset, chunk_ms=args.chunk_ms, beam_width=args.beam)
     chunk = max(1, int(args.chunk_ms * config["sample_rate"] / 1000))
-    shown = None
+    shown = ""
     for start in range(0, audio.size, chunk):
         partial = streamer.push(audio[start : start + chunk])
         if partial != shown and not args.json:
