@@ -7,6 +7,7 @@ import argparse
 import keras
 
 from tasks.common.task import Task
+from tasks.music.model_options import add_model_options, builder_config
 from tasks.music.pianoroll import load_jsb, metric, representative_jsb
 
 KINDS = ("gru", "lstm", "simple")
@@ -14,13 +15,8 @@ KINDS = ("gru", "lstm", "simple")
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("music-jsb (piano roll)")
-    group.add_argument("--kind", choices=KINDS, default="gru", help="recurrent kind (default: gru)")
-    group.add_argument("--units", type=int, nargs="+", default=[100],
-                       help="units of each recurrent layer (default: 100)")
-    group.add_argument("--dropout", type=float, default=0.0,
-                       help="dropout between layers and before the output (default: 0)")
-    group.add_argument("--input-dropout", type=float, default=0.0,
-                       help="dropout on the input frames (default: 0)")
+    add_model_options(group, kinds=KINDS, default_units=100, output="the output",
+                      inputs="the input frames")
     group.add_argument("--resolution", choices=("quarter", "8th", "16th"), default=None,
                        help="JSB time resolution (default: quarter, the published split)")
     group.add_argument("--limit", type=int, default=None,
@@ -37,9 +33,7 @@ def _data_options(args: argparse.Namespace) -> dict:
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
-    units = args.units[0] if len(args.units) == 1 else list(args.units)
-    return f"music-pianoroll-{args.kind}", {"units": units, "dropout": args.dropout,
-                                            "input_dropout": args.input_dropout}
+    return builder_config(args, "music-pianoroll")
 
 
 def _add_predict_options(parser: argparse.ArgumentParser) -> None:

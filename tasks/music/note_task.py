@@ -6,6 +6,7 @@ import argparse
 from functools import partial
 
 from tasks.common.task import Task
+from tasks.music.model_options import add_model_options, builder_config
 from tasks.music.notes import NoteLoss, load_notes, metric, representative_notes
 
 KINDS = ("lstm", "gru")
@@ -13,13 +14,8 @@ KINDS = ("lstm", "gru")
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("note-sequence model")
-    group.add_argument("--kind", choices=KINDS, default="lstm", help="recurrent kind (default: lstm)")
-    group.add_argument("--units", type=int, nargs="+", default=[128],
-                       help="units of each recurrent layer (default: 128)")
-    group.add_argument("--dropout", type=float, default=0.0,
-                       help="dropout between layers and before the heads (default: 0)")
-    group.add_argument("--input-dropout", type=float, default=0.0,
-                       help="dropout on the input notes (default: 0)")
+    add_model_options(group, kinds=KINDS, default_units=128, output="the heads",
+                      inputs="the input notes")
     group.add_argument("--window", type=int, default=None,
                        help="training window in notes (default: 64)")
     group.add_argument("--limit", type=int, default=None,
@@ -40,9 +36,7 @@ def _data_options(mode: str, args: argparse.Namespace) -> dict:
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
-    units = args.units[0] if len(args.units) == 1 else list(args.units)
-    return f"music-notes-{args.kind}", {"units": units, "dropout": args.dropout,
-                                        "input_dropout": args.input_dropout}
+    return builder_config(args, "music-notes")
 
 
 def _add_predict_options(parser: argparse.ArgumentParser) -> None:
