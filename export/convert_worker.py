@@ -12,6 +12,7 @@ TensorFlow and numpy (no Keras model code runs here).
 from __future__ import annotations
 
 import json
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -64,6 +65,47 @@ def _converter(loaded, job: dict):
     return converter
 
 
+def _tensor_names(model: bytes) -> list[str]:
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    obj = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    return [t.name.decode() if isinstance(t.name, bytes) else str(t.name or "")
+            for graph in obj.subgraphs for t in graph.tensors]
+
+
+def layer_tensors(names: list[str], layers: list[str]) -> list[str]:
+    """The tensor names (op outputs) that belong to one of ``layers``.
+
+    The converter names a tensor after its op's location, ``model_1/layer_1/op`` (Keras adds
+    ``_<n>`` to names in a trace); fused ops join several locations with ``;`` and are matched
+    on the first, the op that produced the tensor.
+    """
+    if not layers:
+        return []
+    alternatives = "|".join(re.escape(layer) for layer in sorted(layers, key=len, reverse=True))
+    pattern = re.compile(rf"(^|/)({alternatives})(_\d+)?/")
+    return sorted({n for n in names if pattern.search(n.split(";", 1)[0])})
+
+
+def _quantize_keeping_float(converter, job: dict) -> tuple[bytes, list[str]]:
+    """Full int8 with the ops of ``job["float_layers"]`` left in float (see export.float_layers).
+
+    The converter only calibrates; the quantizer then runs with those ops on its deny list,
+    with the same per-channel and input/output settings as the converter's own int8 path.
+    """
+    import tensorflow as tf
+    from tensorflow.lite.python import convert as lite_convert
+
+    converter._experimental_calibrate_only = True  # noqa: SLF001 - see docstring
+    calibrated = converter.convert()
+    denied = layer_tensors(_tensor_names(calibrated), job["float_layers"])
+    io = tf.int8 if job.get("io_dtype") == "int8" else tf.float32
+    model = lite_convert.mlir_quantize(
+        calibrated, disable_per_channel=not job.get("per_channel", True),
+        input_data_type=io, output_data_type=io, denylisted_nodes=denied)
+    return model, denied
+
+
 def _unsupported_ops(error: Exception) -> list[dict]:
     """The ops a ConverterError names, with the innermost location of each."""
     found = []
@@ -83,7 +125,12 @@ def _unsupported_ops(error: Exception) -> list[dict]:
 def convert(loaded, job: dict) -> dict:
     """Run one conversion; write the file; return the result record."""
     try:
-        model = _converter(loaded, job).convert()
+        converter = _converter(loaded, job)
+        denied: list[str] = []
+        if job["quantize"] == "int8" and job.get("float_layers"):
+            model, denied = _quantize_keeping_float(converter, job)
+        else:
+            model = converter.convert()
     except Exception as error:  # noqa: BLE001 - every converter failure becomes a result
         ops = _unsupported_ops(error)
         message = str(error).strip().splitlines()
@@ -91,7 +138,7 @@ def convert(loaded, job: dict) -> dict:
                 "message": message[0] if message else type(error).__name__,
                 "detail": traceback.format_exc(limit=3)[-4000:]}
     Path(job["output"]).write_bytes(model)
-    return {"ok": True, "bytes": len(model)}
+    return {"ok": True, "bytes": len(model), "float_tensors": len(denied)}
 
 
 def main(argv: list[str]) -> int:

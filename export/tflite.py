@@ -16,6 +16,9 @@ How each file is made (tensorflow 2.21 / keras 3.15):
   file grows with the sequence length; the report says so).
 * full int8, step: the converter on the step model, calibrated with the (input, state) pairs
   that the float step model reaches on the representative sequences (`export.calibration`).
+* full int8 keeps the layers of ``float_layers`` in float (by default the audio front end and
+  the normalization after it, `export.float_layers`): the converter calibrates, then the
+  quantizer runs with their ops on its deny list (`export.convert_worker`).
 * int8 weights are quantized per tensor by default, not per output channel: a per-channel
   weight stores a float32 scale and an int64 zero point for each output channel (12 bytes),
   about 25 % on top of an int8 recurrent kernel of 128 units, which put 128-unit LSTM, GRU and
@@ -50,6 +53,7 @@ from export.artifact import Artifact, Variant
 from export.calibration import check_representative, step_calibration
 from export.child import ConversionError, run_jobs
 from export.files import write_file_atomic
+from export.float_layers import float_layers as default_float_layers
 from export.signatures import SEQUENCE_SIGNATURE, STEP_SIGNATURE, sequence_function, step_function
 from export.step import StepModelError, StepSpec, input_names, output_names, step_model, step_spec, unrolled
 from export.step_loop import loop_over_steps
@@ -63,7 +67,7 @@ def to_tflite(model: keras.Model, path: str | os.PathLike, *, quantize: str = "n
               io_dtype: str = "float32", allow_flex: bool = False, batch_size: int | None = 1,
               length: int | None = None, metadata: dict | None = None,
               keep_tensor_names: bool = False, name: str | None = None,
-              per_channel: bool = False) -> Artifact:
+              per_channel: bool = False, float_layers: list[str] | None = None) -> Artifact:
     """Convert ``model`` to one TFLite file at ``path`` and return its `Artifact`.
 
     ``quantize``: ``none`` (float32), ``fp16``, ``dynamic`` (int8 weights, float activations)
@@ -72,14 +76,16 @@ def to_tflite(model: keras.Model, path: str | os.PathLike, *, quantize: str = "n
     input and output tensors (int8 only). ``kind="step"`` exports the single-step model
     (`export.step_model`). ``length`` fixes the time axis (default: the model's). ``name``
     names the model in errors (default: ``model.name``). ``per_channel`` quantizes int8
-    weights per output channel instead of per tensor. See the module docstring for how each
+    weights per output channel instead of per tensor. ``float_layers`` names the layers that
+    int8 files keep in float (default: `export.float_layers.float_layers`, the audio front end
+    and its normalization; ``[]`` quantizes everything). See the module docstring for how each
     variant is made, for ``batch_size`` and for the per-tensor default.
     """
     variant = Variant(kind=kind, quantize=quantize, io_dtype=io_dtype)
     return convert_variants(model, {variant: Path(path)}, representative=representative,
                             allow_flex=allow_flex, batch_size=batch_size, length=length,
                             metadata=metadata, keep_tensor_names=keep_tensor_names, name=name,
-                            per_channel=per_channel)[0]
+                            per_channel=per_channel, float_layers=float_layers)[0]
 
 
 def _model_length(model: keras.Model) -> int | None:
@@ -161,7 +167,8 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
                      batch_size: int | None = 1, length: int | None = None,
                      metadata: dict | None = None, keep_tensor_names: bool = False,
                      name: str | None = None, timeout: float | None = None,
-                     per_channel: bool = False) -> list[Artifact]:
+                     per_channel: bool = False,
+                     float_layers: list[str] | None = None) -> list[Artifact]:
     """Make every ``Variant`` of ``targets`` (variant -> output path) in one converter child
     process; return their artifacts in the same order. Arguments as `to_tflite`.
 
@@ -170,6 +177,11 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
     """
     label = name or model.name
     variants = list(targets)
+    keep_float = default_float_layers(model) if float_layers is None else list(float_layers)
+    unknown = sorted(set(keep_float) - {layer.name for layer in model.layers})
+    if unknown:
+        raise ValueError(f"model {label!r}: float_layers names no layer of the model: "
+                         f"{', '.join(unknown)}")
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be positive or None, got {batch_size}")
     wants_step = any(v.kind == "step" for v in variants)
@@ -230,6 +242,7 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
                 if variant.quantize == "int8":
                     job["representative"] = str(representative_file(
                         "step" if signature == "step" else "sequence"))
+                    job["float_layers"] = keep_float
                 jobs[key] = job
             plan.append((variant, key, method))
 
@@ -244,6 +257,7 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
         for job, result, job_label in zip(job_list, results, labels):
             if not result.get("ok"):
                 raise _failure(result, job_label, model, allow_flex)
+            job["float_tensors"] = result.get("float_tensors", 0)
 
         finished: list[tuple[Path, bytes, Artifact]] = []
         for variant, key, method in plan:
@@ -261,6 +275,11 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
                 notes.append(f"no step form ({step_error}); int8 from an unrolled graph, "
                              "which holds the ops of every time step (its size grows with the "
                              "sequence length)")
+            if variant.quantize == "int8" and jobs[key]["float_tensors"]:
+                shown = [n for n in keep_float
+                         if not getattr(model.get_layer(n), "training_only", False)]
+                notes.append(f"kept in float: {', '.join(shown)} (a signal front end does not "
+                             "fit 8 bits)")
             obj = tflite_file.read(data)
             if not keep_tensor_names:
                 tflite_file.strip_tensor_names(obj)

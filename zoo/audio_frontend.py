@@ -44,7 +44,11 @@ class MelSpectrogram(keras.layers.Layer):
     Matches ``librosa.feature.melspectrogram(y, sr, n_fft, hop_length, win_length,
     center=False, power=2, n_mels, fmin, fmax)``; with ``log=True`` (default) the output is
     ``log(mel + floor)``. Uses tf.signal.frame and tf.signal.rfft (TFLite RFFT2D, float only).
+    Full-int8 exports keep it in float: a power spectrum does not fit 8 bits
+    (`export.float_layers`).
     """
+
+    keep_float_in_int8 = True
 
     def __init__(self, sample_rate: int = 8000, n_fft: int = 256, hop_length: int = 80,
                  win_length: int | None = None, n_mels: int = 40, fmin: float = 0.0,
@@ -130,9 +134,13 @@ class MFCC(MelSpectrogram):
 class UtteranceNorm(keras.layers.Layer):
     """Per-utterance mean and variance normalization of features ``[batch, frames, channels]``.
 
+    Kept in float in full-int8 exports, with the front end it follows.
+
     Frames whose every channel is at the log floor (``log(floor)``: all-zero padding) are left
     out of the statistics and set to 0, so zero padding does not change the result.
     """
+
+    keep_float_in_int8 = True
 
     def __init__(self, floor_value: float = float(np.log(1e-6)), epsilon: float = 1e-3, **kwargs):
         super().__init__(**kwargs)
@@ -160,6 +168,8 @@ class SpecAugment(keras.layers.Layer):
     masks of up to ``max_freq`` channels, at random places, set to 0 (the mean after
     normalization). At inference the layer is the identity.
     """
+
+    training_only = True
 
     def __init__(self, time_masks: int = 2, max_time: int = 10, freq_masks: int = 2,
                  max_freq: int = 6, seed: int | None = None, **kwargs):
@@ -206,6 +216,8 @@ class WaveAugment(keras.layers.Layer):
     stays zero); the signal is delayed by up to ``max_shift`` samples (taken from the
     padding at the end). At inference the layer is the identity.
     """
+
+    training_only = True
 
     def __init__(self, gain_db: float = 6.0, snr_min: float = 15.0, snr_max: float = 40.0,
                  noise_prob: float = 0.8, max_shift: int = 0, seed: int | None = None,
@@ -257,6 +269,8 @@ class FrequencyWarp(keras.layers.Layer):
     ``alpha`` uniform in ``[1 - max_warp, 1 + max_warp]``; channels past the edge take the
     edge value. At inference the layer is the identity.
     """
+
+    training_only = True
 
     def __init__(self, max_warp: float = 0.15, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)

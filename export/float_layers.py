@@ -1,0 +1,56 @@
+"""Which layers a full-int8 file keeps in float.
+
+Full-int8 quantization gives every op with an int8 kernel 8-bit activations. That is wrong for
+a signal-processing front end: a power spectrum spans many orders of magnitude, so its sum and
+mel projection lose nearly everything at 8 bits (a speech-digits file made that way scored 0.34
+instead of 0.98). The TFLite quantizer can leave chosen ops in float (``denylisted_nodes``);
+`float_layers` picks the layers whose ops it leaves:
+
+* layers whose class sets ``keep_float_in_int8 = True`` (the audio front end in
+  `zoo.audio_frontend`), and
+* normalization layers (``BatchNormalization``, ``LayerNormalization``, and layers that set the
+  flag) and layers that act only in training, when every input they take comes from a layer
+  already kept in float: the feature normalization right after the front end.
+
+The rest of the model (convolutions, recurrent layers, dense heads) is int8; a QUANTIZE op
+sits where the float part meets it. `export.convert_worker` turns the layer names into the
+converter's tensor names.
+"""
+
+from __future__ import annotations
+
+import keras
+
+FOLLOWERS = ("BatchNormalization", "LayerNormalization")
+
+
+def _keeps_float(layer) -> bool:
+    return bool(getattr(layer, "keep_float_in_int8", False))
+
+
+def _training_only(layer) -> bool:
+    return bool(getattr(layer, "training_only", False))
+
+
+def _parents(layer) -> list:
+    parents = []
+    for node in getattr(layer, "_inbound_nodes", []):
+        for tensor in node.arguments.keras_tensors:
+            history = getattr(tensor, "_keras_history", None)
+            if history is not None and history.operation is not None:
+                parents.append(history.operation)
+    return parents
+
+
+def float_layers(model: keras.Model) -> list[str]:
+    """Names of the layers of ``model`` that full-int8 files keep in float (may be empty)."""
+    kept: set[str] = set()
+    names: list[str] = []
+    for layer in getattr(model, "layers", []):
+        parents = _parents(layer)
+        follows = bool(parents) and all(p.name in kept for p in parents)
+        if _keeps_float(layer) or (follows and (type(layer).__name__ in FOLLOWERS
+                                                or _training_only(layer))):
+            kept.add(layer.name)
+            names.append(layer.name)
+    return names

@@ -1,0 +1,88 @@
+"""Full-int8 files keep the audio front end in float (export.float_layers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+CLIPS = Path(__file__).resolve().parent / "data" / "fsdd-clips"
+PRESETS = Path(__file__).resolve().parents[1] / "zoo" / "presets"
+
+
+def _tiny_crnn(normalize: str):
+    import zoo
+
+    return zoo.build("speech-crnn", units=[8], conv_filters=[8], n_mels=16, normalize=normalize,
+                     spec_augment={"max_time": 3}, wave_augment={"max_shift": 10})
+
+
+def test_front_end_and_its_normalization_are_picked():
+    from export.float_layers import float_layers
+
+    assert float_layers(_tiny_crnn("batch")) == ["log_mel", "feature_norm", "spec_augment"]
+    assert float_layers(_tiny_crnn("utterance")) == ["log_mel", "utterance_norm", "spec_augment"]
+    # conv_0_norm is a BatchNormalization too, but fed by an int8 convolution: not picked
+    assert "conv_0_norm" not in float_layers(_tiny_crnn("batch"))
+
+
+def test_models_without_a_front_end_keep_nothing_in_float():
+    import zoo
+    from export.float_layers import float_layers
+
+    assert float_layers(zoo.build("adding-lstm", units=8, length=10)) == []
+
+
+def test_layer_names_match_converter_tensor_names():
+    from export.convert_worker import layer_tensors
+
+    names = ["crnn_1/log_mel_1/Log", "crnn_1/log_mel_1/Tensordot/MatMul",
+             "crnn_1/feature_norm_1/batchnorm/mul;crnn_1/conv_0_1/Conv1D",
+             "crnn_1/conv_0_1/Conv1D;crnn_1/feature_norm_1/batchnorm/add_1",
+             "crnn_1/log_mel_extra/Mul", "log_mel/Square", "waveform"]
+    assert layer_tensors(names, ["log_mel", "feature_norm"]) == [
+        "crnn_1/feature_norm_1/batchnorm/mul;crnn_1/conv_0_1/Conv1D",
+        "crnn_1/log_mel_1/Log", "crnn_1/log_mel_1/Tensordot/MatMul", "log_mel/Square"]
+    assert layer_tensors(names, []) == []
+
+
+def test_unknown_float_layer_is_refused(tmp_path):
+    from export import to_tflite
+
+    model = _tiny_crnn("batch")
+    with pytest.raises(ValueError, match="float_layers names no layer of the model: nope"):
+        to_tflite(model, tmp_path / "m.tflite", quantize="int8", float_layers=["nope"],
+                  representative=[np.zeros((1, 8000), np.float32)])
+
+
+def test_int8_speech_digits_keeps_its_accuracy_on_the_bundled_clips(tmp_path):
+    """The shipped preset in full int8: same answers as Keras on the ten bundled clips (one
+    may differ), front end in float; quantizing everything instead loses most of them."""
+    if not (PRESETS / "speech-digits" / "config.json").is_file():
+        pytest.skip("preset speech-digits is not shipped in this checkout")
+    import zoo
+    from export import to_tflite
+    from export.runner import TFLiteRunner
+    from export.tflite_file import op_summary
+    from tasks.speech import digits
+
+    model = zoo.load("speech-digits").model
+    data = list(digits.load(str(CLIPS), "test").as_numpy_iterator())
+    waves = np.stack([x for x, _ in data])
+    keras_answers = model.predict_on_batch(waves).argmax(axis=-1)
+    calibration = digits.representative(str(CLIPS), n=10)
+
+    def answers(path: Path, **options) -> np.ndarray:
+        artifact = to_tflite(model, path, quantize="int8", representative=calibration, **options)
+        runner = TFLiteRunner(artifact.path)
+        name, output = runner.inputs[0], runner.outputs[0]
+        return np.array([runner.run_sequence({name: w[None]})[output].argmax()
+                         for w in waves]), artifact
+
+    kept, artifact = answers(tmp_path / "kept.tflite")
+    assert np.sum(kept == keras_answers) >= len(waves) - 1
+    assert any("kept in float: log_mel, feature_norm" in note for note in artifact.notes)
+    assert "LOG" in op_summary(artifact.path.read_bytes())["float"]
+    everything, _ = answers(tmp_path / "all.tflite", float_layers=[])
+    assert np.sum(everything == keras_answers) < np.sum(kept == keras_answers)
