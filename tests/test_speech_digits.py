@@ -36,6 +36,8 @@ def test_conventional_and_speaker_splits(fake_fsdd):
     assert {c.index for c in test} == set(range(5)) and {c.index for c in val} == set(range(5, 10))
     assert {c.index for c in train} == set(range(10, 16))
     assert not {c.path for c in test} & {c.path for c in train}
+    every = fsdd.select(clips, "train+validation")
+    assert {c.path for c in every} == {c.path for c in train} | {c.path for c in val}
     held = fsdd.select(clips, "test", holdout_speaker="bob")
     assert {c.speaker for c in held} == {"bob"} and len(held) == 48
     for split in ("train", "validation"):
@@ -54,6 +56,8 @@ def test_load_pads_and_perturbs_training_copies(fake_fsdd):
     assert sorted(int(y) for _, y in more) == sorted(4 * [int(y) for _, y in plain])
     np.testing.assert_array_equal(more[0][0], plain[0][0])  # the originals come first
     assert len(list(load(str(fake_fsdd), "test", speeds=[0.9]).as_numpy_iterator())) == 30
+    assert len(list(load(str(fake_fsdd), "train", all_takes=True).as_numpy_iterator())) == 36 + 30
+    assert len(list(load(str(fake_fsdd), "validation", all_takes=True).as_numpy_iterator())) == 30
 
 
 def test_load_skips_bad_files_or_fails_when_strict(fake_fsdd, tmp_path, capsys):

@@ -22,16 +22,18 @@ MAX_SECONDS = 1.0
 
 def load(path: str, split: str = "train", *, holdout_speaker: str | None = None,
          max_seconds: float = MAX_SECONDS, speeds: list[float] = (), pitches: list[float] = (),
-         strict: bool = False) -> tf.data.Dataset:
+         strict: bool = False, all_takes: bool = False) -> tf.data.Dataset:
     """Unbatched ``(waveform [max_seconds * 8000], digit)`` of one FSDD split.
 
     Leading and trailing silence is trimmed (`prepare`), then the clip is zero-padded.
 
     ``speeds`` and ``pitches`` add perturbed copies of the *training* split only. Files longer
     than ``max_seconds`` (after speeding up or down) are cut; bad files are skipped and
-    reported on stderr (``strict`` raises instead).
+    reported on stderr (``strict`` raises instead). ``all_takes`` makes the training split
+    ``train+validation`` (every training take; for the final model once settings are chosen).
     """
-    waves, clips, _ = fsdd.load_split(path, split, holdout_speaker=holdout_speaker,
+    source = "train+validation" if split == "train" and all_takes else split
+    waves, clips, _ = fsdd.load_split(path, source, holdout_speaker=holdout_speaker,
                                       strict=strict)
     labels = [c.digit for c in clips]
     waves = [trim_silence(w) for w in waves]
@@ -118,11 +120,15 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                        help="random frequency-axis warp in training, e.g. 0.15 (default: off)")
     group.add_argument("--holdout-speaker", help="leave-one-speaker-out: test on this speaker, "
                                                  "train on the others")
+    group.add_argument("--all-takes", action="store_true",
+                       help="train on the validation takes too (every take but the test ones): "
+                            "for the final model once the settings are chosen; its validation "
+                            "figures are then on takes it trained on")
 
 
 def _data_options(args: argparse.Namespace) -> dict:
     options = {}
-    for key in ("holdout_speaker", "speeds", "pitches", "strict"):
+    for key in ("holdout_speaker", "speeds", "pitches", "strict", "all_takes"):
         value = getattr(args, key, None)
         if value:
             options[key] = value

@@ -7,6 +7,7 @@ Files are ``{digit}_{speaker}_{index}.wav`` in ``recordings/`` (or the folder gi
   stopping) and ``train`` = takes 10-49.
 * leave-one-speaker-out (``holdout_speaker=NAME``): ``test`` = every take of NAME;
   ``train`` = takes 5-49 of the other speakers, ``validation`` = their takes 0-4.
+* ``train+validation``: both, for a final model trained once its settings are chosen.
 
 ``tfds:spoken_digit`` reads the TFDS copy of FSDD instead (its file names carry the same
 speaker and take, so the same splits apply).
@@ -23,7 +24,7 @@ import numpy as np
 from tasks.speech.audio import LoadReport, load_many
 
 PATTERN = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
-SPLITS = ("train", "validation", "test")
+SPLITS = ("train", "validation", "test", "train+validation")
 SAMPLE_RATE = 8000
 
 
@@ -69,6 +70,9 @@ def select(clips: list[Clip], split: str, holdout_speaker: str | None = None) ->
     """The clips of ``split`` (see the module docstring)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    if split == "train+validation":
+        return sorted(select(clips, "train", holdout_speaker)
+                      + select(clips, "validation", holdout_speaker), key=lambda c: c.path)
     if holdout_speaker is None:
         ranges = {"test": range(0, 5), "validation": range(5, 10), "train": range(10, 10**9)}
         return [c for c in clips if c.index in ranges[split]]
