@@ -91,7 +91,10 @@ def test_yesno_split_and_labels(tmp_path):
     names = [p.name for p in yesno.files(folder)]
     assert names == sorted(names) and len(names) == 40
     train, test = yesno.split_files(folder, "train"), yesno.split_files(folder, "test")
-    assert len(train) == 31 and len(test) == 9 and not set(train) & set(test)
+    assert len(train) == 25 and len(test) == 9 and not set(train) & set(test)
+    validation = yesno.split_files(folder, "validation")
+    assert len(validation) == 6 and not set(validation) & set(train)
+    assert yesno.split_files(folder, "train+validation") == yesno.files(folder)[:31]
     x, y = next(iter(yesno.load(str(folder), "test").as_numpy_iterator()))
     words = test[0].stem.split("_")
     assert ctc.decode_ids(y, yesno.LABELS, " ") == " ".join(yesno.LABELS[int(w)] for w in words)

@@ -25,12 +25,13 @@ Choices (where DESIGN.md and the issue are silent):
 * Streaming (`tasks.speech.streaming`): unidirectional ``speech-ctc`` models only, through
   `zoo.speech.chunk_model` (same weights, explicit buffers and states, recurrent layers
   unrolled over one chunk).
-* Full-int8 TFLite: the converter quantizes every op with an int8 kernel, which includes the
-  front end's power spectrum sum and mel projection (only RFFT2D, REAL, IMAG and SQUARE stay
-  float), and a power spectrum spans far more than 8 bits: full-int8 files lose most of their
-  accuracy (speech-digits 0.36 against 0.98 in float). Keeping the front-end layers
-  (``log_mel``/``mfcc`` and the normalization) in float inside the int8 file needs selective
-  quantization in `export` (not there yet); dynamic-range files (int8 weights) keep 0.98.
+* Full-int8 TFLite: the front end (``log_mel``/``mfcc``) and the normalization right after it
+  stay float inside int8 files (`export.float_layers`): a power spectrum spans far more than
+  8 bits, and quantizing it too cost speech-digits most of its accuracy (0.35 against 0.98).
+  Convolutions, recurrent layers and the heads are int8. Speech models have no step form (the
+  front end frames the waveform), so their int8 sequence files are unrolled graphs, larger
+  than the float32 ones for long inputs (connected digits, 6 s: 1.4 MB against 0.36 MB);
+  dynamic-range files are the small ones.
 * Audio longer than a model's input: classifiers refuse it (`AudioError` naming the file);
   `transcribe` streams it through unidirectional CTC models and refuses it for
   bidirectional ones.

@@ -1,8 +1,15 @@
 """speech-yesno: CTC recognition of the OpenSLR "yesno" corpus (8 Hebrew yes/no words a file).
 
 The label sequence is the file name (``0_1_1_0_...wav``: 0 = no, 1 = yes). Classic split: the
-first 31 files in sorted name order train, the other 29 test. ``validation`` is the last 4
-training files (yesno has no development set; it monitors the fit, it is not held out).
+first 31 files in sorted name order train, the other 29 test. yesno has no development set, so
+settings are chosen on the last 6 of the 31 (``validation``), which ``train`` then leaves out;
+the final model trains on all 31 (``all_files``, split ``train+validation``).
+
+Every training file starts with "no" and every test file with "yes", so a model can learn the
+position of a word instead of its sound. Two things address that: ``recomposed`` training
+utterances (word segments cut with a CTC preset's alignments, ``align_with``, put together in a
+random order) and, with ``align_with``, a validation split that holds such recomposed
+utterances of its own files' words too, so that position bias shows before the test does.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ RATE = 8000
 MAX_SECONDS = 7.5
 MAX_WORDS = 8
 TRAIN_FILES = 31
+VALIDATION_FILES = 6
+VALIDATION_RECOMPOSED = 40
 LEAD_IN = 0.4  # seconds of noise before the first word in every yesno file
 NAME = re.compile(r"^[01](_[01])*\.wav$")
 
@@ -42,12 +51,14 @@ def files(path: str | Path) -> list[Path]:
 
 
 def split_files(path: str | Path, split: str) -> list[Path]:
-    """The files of ``split``: train = first 31, validation = 27-30, test = the rest."""
+    """The files of ``split``: train = the first 25, validation = the next 6 (files 25-30),
+    train+validation = the first 31, test = the rest."""
     found = files(path)
-    chosen = {"train": found[:TRAIN_FILES], "validation": found[TRAIN_FILES - 4 : TRAIN_FILES],
-              "test": found[TRAIN_FILES:]}
+    first = TRAIN_FILES - VALIDATION_FILES
+    chosen = {"train": found[:first], "validation": found[first:TRAIN_FILES],
+              "train+validation": found[:TRAIN_FILES], "test": found[TRAIN_FILES:]}
     if split not in chosen:
-        raise ValueError(f"unknown split {split!r}; expected train, validation or test")
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(chosen)}")
     return chosen[split]
 
 
@@ -90,29 +101,35 @@ def recompose(segments: list, n: int, seed: int = 0, lead_ins: list[np.ndarray] 
     return waves, words
 
 
+def _recomposed(waves, words, align_with: str, n: int, seed: int):
+    import zoo
+
+    aligner = zoo.load(align_with)
+    hop = aligner.model.get_layer("log_mel").hop_length
+    leads = [w[: int(LEAD_IN * RATE)] for w in waves]
+    return recompose(word_segments(aligner.model, waves, words, hop), n, seed=seed,
+                     lead_ins=leads)
+
+
 def load(path: str, split: str = "train", *, speeds: list[float] = (),
          pitches: list[float] = (), strict: bool = False, align_with: str | None = None,
-         recomposed: int = 0):
+         recomposed: int = 0, all_files: bool = False):
     """Unbatched ``(waveform [7.5 s at 8 kHz], targets [8])`` of one split.
 
     Training extras: speed/pitch-perturbed copies, and ``recomposed`` utterances of word
-    segments cut with the alignments of the CTC preset ``align_with`` (in the classic split
-    every training file starts with "no" and every test file with "yes": recomposing puts
-    each word everywhere).
+    segments cut with the alignments of the CTC preset ``align_with``. With ``align_with``,
+    the validation split adds 40 recomposed utterances of its own files' words (fixed seed).
+    ``all_files`` trains on the validation files too (see the module docstring).
     """
-    waves, kept, _ = load_many(split_files(path, split), RATE, strict=strict,
+    source = "train+validation" if split == "train" and all_files else split
+    waves, kept, _ = load_many(split_files(path, source), RATE, strict=strict,
                                max_seconds=MAX_SECONDS)
     words = [[LABELS[int(v)] for v in p.stem.split("_")] for p in kept]
+    extra = ([], [])
     if split == "train" and recomposed and align_with:
-        import zoo
-
-        aligner = zoo.load(align_with)
-        hop = aligner.model.get_layer("log_mel").hop_length
-        leads = [w[: int(LEAD_IN * RATE)] for w in waves]
-        extra = recompose(word_segments(aligner.model, waves, words, hop), recomposed,
-                          lead_ins=leads)
-    else:
-        extra = ([], [])
+        extra = _recomposed(waves, words, align_with, recomposed, seed=0)
+    elif split == "validation" and align_with:
+        extra = _recomposed(waves, words, align_with, VALIDATION_RECOMPOSED, seed=1)
     if split == "train":
         waves, words = perturbed_copies(waves, words, RATE, speeds=tuple(speeds),
                                         pitches=tuple(pitches))
@@ -132,6 +149,9 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                         help="a yesno CTC preset whose alignments cut the training words")
     parser.add_argument("--recomposed", type=int, default=0,
                         help="extra training utterances recomposed from those words (default: 0)")
+    parser.add_argument("--all-files", action="store_true",
+                        help="train on the 6 validation files too (all 31 training files): for "
+                             "the final model once settings are chosen")
 
 
 TASK = Task(
@@ -146,7 +166,8 @@ TASK = Task(
     lower_is_better=True,
     add_options=_add_options,
     data_options=lambda args: sequences.data_options(args, ("speeds", "pitches", "strict",
-                                                            "align_with", "recomposed")),
+                                                            "align_with", "recomposed",
+                                                            "all_files")),
     builder_config=lambda args: sequences.builder_config(args, labels=LABELS, sample_rate=RATE,
                                                          max_seconds=MAX_SECONDS),
     needs_data=True,
