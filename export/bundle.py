@@ -66,7 +66,8 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
                  metadata: dict | None = None, assets: str | os.PathLike | None = None,
                  allow_flex: bool = False, batch_size: int | None = 1,
                  overwrite: bool = False, name: str | None = None,
-                 latency: bool = True, per_channel: bool = False) -> dict:
+                 latency: bool = True, per_channel: bool = False,
+                 float_layers: list[str] | None = None) -> dict:
     """Export ``model`` into the folder ``out`` and return the report (or, without ``dataset``
     and ``metric``, the metadata).
 
@@ -109,7 +110,8 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
             artifacts += convert_variants(
                 model, {v: temp / v.filename for v in variants}, representative=representative,
                 allow_flex=allow_flex, batch_size=batch_size,
-                metadata={**common, "assets": texts}, name=label, per_channel=per_channel)
+                metadata={**common, "assets": texts}, name=label, per_channel=per_channel,
+                float_layers=float_layers)
         if assets and Path(assets).is_dir():
             shutil.copytree(assets, temp / ASSETS_DIR)
         else:

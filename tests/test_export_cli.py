@@ -63,6 +63,8 @@ def test_export_refuses_an_existing_folder_with_one_line(preset, tmp_path, capsy
     (["--quantize", "int4"], "--quantize: unknown value int4"),
     (["--format", "onnx"], "--format: unknown value onnx"),
     (["--kinds", ""], "--kinds"),
+    (["--quantize", "int8", "--float-layers", "front"], "float_layers names no layer of the "
+                                                        "model: front"),
 ])
 def test_export_bad_options_exit_2(preset, tmp_path, capsys, argv, message):
     code, _, err = run_cli(capsys, "export", str(preset), "--out", str(tmp_path / "o"), *argv)

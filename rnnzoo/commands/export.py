@@ -75,6 +75,9 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing export folder")
     parser.add_argument("--allow-flex", action="store_true",
                         help="let TensorFlow (Flex) ops into the TFLite files (default: builtin only)")
+    parser.add_argument("--float-layers", metavar="NAMES",
+                        help="comma-separated layers that int8 files keep in float, or 'none' "
+                             "(default: the audio front end and the normalization after it)")
     add_json_option(parser)
     parser.set_defaults(run=run)
 
@@ -85,6 +88,12 @@ def _accepted(function, options: dict) -> dict:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return dict(options)
     return {k: v for k, v in options.items() if k in parameters}
+
+
+def _float_layers(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [] if text.strip() == "none" else [n.strip() for n in text.split(",") if n.strip()]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
         io_dtype="int8" if args.int8_io else "float32", representative=representative,
         dataset=dataset, metric=task.metric, metric_name=task.primary_metric,
         metadata=metadata, assets=preset.assets, allow_flex=args.allow_flex,
-        batch_size=args.batch_size, overwrite=args.overwrite, name=preset.name)
+        batch_size=args.batch_size, overwrite=args.overwrite, name=preset.name,
+        float_layers=_float_layers(args.float_layers))
     if args.json:
         print_json({"out": str(args.out), "report": report})
         return 0
