@@ -15,10 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.common.task import Task
 from tasks.speech import sequences
 from tasks.speech.audio import load_many
-from tasks.speech.ctc import CTCLoss, add_ctc_predict_options, metric_for
 
 LABELS = [" ", "'", *"abcdefghijklmnopqrstuvwxyz"]
 RATE = 16000
@@ -92,24 +90,15 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     sequences.add_options(parser, "speech-chars", units="96,96", conv="96", bidirectional=True)
 
 
-TASK = Task(
+TASK = sequences.ctc_task(
     name="speech-chars",
     summary="Characters from LJ Speech (CTC): the end-to-end path, CER",
-    builders=("speech-ctc",),
+    labels=LABELS, separator="", metric="cer", sample_rate=RATE, max_seconds=MAX_SECONDS,
+    option_keys=("strict",),
     load=load,
-    metric=metric_for(LABELS, ""),
     representative=representative,
-    loss=CTCLoss(),
-    primary_metric="cer",
-    lower_is_better=True,
     add_options=_add_options,
-    data_options=lambda args: sequences.data_options(args, ("strict",)),
-    builder_config=lambda args: sequences.builder_config(args, labels=LABELS, sample_rate=RATE,
-                                                         max_seconds=MAX_SECONDS),
-    needs_data=True,
     data_license="public domain (LJ Speech 1.1)",
     dataset_name="LJ Speech 1.1 subset (141 clips, 16 kHz); test = every 10th by id",
     train_defaults={"epochs": 30, "batch_size": 8, "learning_rate": 2e-3, "patience": 0},
-    add_predict_options=add_ctc_predict_options,
-    predict=sequences.predict,
 )

@@ -13,9 +13,7 @@ import argparse
 
 import numpy as np
 
-from tasks.common.task import Task
 from tasks.speech import fsdd, sequences
-from tasks.speech.ctc import CTCLoss, add_ctc_predict_options, metric_for
 from tasks.speech.perturb import perturbed_copies, trim_silence
 
 LABELS = [str(d) for d in range(10)]
@@ -99,30 +97,16 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                         help=f"training utterances generated (default: {SIZES['train']})")
 
 
-def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
-    return sequences.builder_config(args, labels=LABELS, sample_rate=fsdd.SAMPLE_RATE,
-                                    max_seconds=MAX_SECONDS)
-
-
-TASK = Task(
+TASK = sequences.ctc_task(
     name="speech-connected-digits",
     summary="Connected digits (2-7 FSDD digits with gaps and noise): CTC, WER",
-    builders=("speech-ctc",),
+    labels=LABELS, separator=" ", metric="wer", sample_rate=fsdd.SAMPLE_RATE,
+    max_seconds=MAX_SECONDS, option_keys=("speeds", "pitches", "strict", "train_size"),
     load=load,
-    metric=metric_for(LABELS, " "),
     representative=representative,
-    loss=CTCLoss(),
-    primary_metric="wer",
-    lower_is_better=True,
     add_options=_add_options,
-    data_options=lambda args: sequences.data_options(args, ("speeds", "pitches", "strict",
-                                                                "train_size")),
-    builder_config=_builder_config,
-    needs_data=True,
     data_license="CC BY-SA 4.0 (Free Spoken Digit Dataset, Jakobovski et al.)",
     dataset_name="connected digits composed from FSDD (train takes 10-49, validation 5-9, "
                  "test 0-4; 1,000 test utterances, seed 13)",
     train_defaults={"epochs": 20, "batch_size": 32, "learning_rate": 3e-3, "patience": 6},
-    add_predict_options=add_ctc_predict_options,
-    predict=sequences.predict,
 )

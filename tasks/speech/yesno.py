@@ -20,10 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.common.task import Task
 from tasks.speech import sequences
 from tasks.speech.audio import load_many
-from tasks.speech.ctc import CTCLoss, add_ctc_predict_options, metric_for
 from tasks.speech.perturb import pad_or_cut, perturbed_copies
 
 LABELS = ["no", "yes"]
@@ -154,26 +152,15 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                              "the final model once settings are chosen")
 
 
-TASK = Task(
+TASK = sequences.ctc_task(
     name="speech-yesno",
     summary="OpenSLR yesno: CTC recognition of 8 yes/no words a file, WER",
-    builders=("speech-ctc",),
+    labels=LABELS, separator=" ", metric="wer", sample_rate=RATE, max_seconds=MAX_SECONDS,
+    option_keys=("speeds", "pitches", "strict", "align_with", "recomposed", "all_files"),
     load=load,
-    metric=metric_for(LABELS, " "),
     representative=representative,
-    loss=CTCLoss(),
-    primary_metric="wer",
-    lower_is_better=True,
     add_options=_add_options,
-    data_options=lambda args: sequences.data_options(args, ("speeds", "pitches", "strict",
-                                                            "align_with", "recomposed",
-                                                            "all_files")),
-    builder_config=lambda args: sequences.builder_config(args, labels=LABELS, sample_rate=RATE,
-                                                         max_seconds=MAX_SECONDS),
-    needs_data=True,
     data_license="OpenSLR SLR1 yesno terms (research use)",
     dataset_name="OpenSLR SLR1 yesno; train = first 31 files by name, test = the other 29",
     train_defaults={"epochs": 40, "batch_size": 8, "learning_rate": 3e-3, "patience": 0},
-    add_predict_options=add_ctc_predict_options,
-    predict=sequences.predict,
 )
