@@ -216,3 +216,22 @@ def test_yesno_recompose_puts_words_anywhere():
     for wave, labels in zip(waves, words):
         assert wave.size == 800 + sum(4000 if w == "no" else 2000 for w in labels) <= 7.5 * 8000
         np.testing.assert_array_equal(wave[:800], lead)
+
+
+def test_yesno_validation_adds_recomposed_utterances_of_its_own_files(tmp_path, monkeypatch):
+    from tasks.speech import yesno
+
+    folder = write_yesno(tmp_path, files=40, words=8)
+    calls = []
+
+    def fake(waves, words, align_with, n, seed):
+        calls.append((len(waves), n, seed))
+        return [w.copy() for w in waves[:2]], [list(reversed(ws)) for ws in words[:2]]
+
+    monkeypatch.setattr(yesno, "_recomposed", fake)
+    validation = list(yesno.load(str(folder), "validation", align_with="aligner").as_numpy_iterator())
+    assert len(validation) == 6 + 2 and calls == [(6, yesno.VALIDATION_RECOMPOSED, 1)]
+    assert len(list(yesno.load(str(folder), "test", align_with="aligner").as_numpy_iterator())) == 9
+    train = list(yesno.load(str(folder), "train", align_with="aligner", recomposed=5,
+                            all_files=True).as_numpy_iterator())
+    assert len(train) == 31 + 2 and calls[-1] == (31, 5, 0)

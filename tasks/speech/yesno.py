@@ -131,7 +131,7 @@ def load(path: str, split: str = "train", *, speeds: list[float] = (),
     if split == "train":
         waves, words = perturbed_copies(waves, words, RATE, speeds=tuple(speeds),
                                         pitches=tuple(pitches))
-        waves, words = waves + extra[0], words + extra[1]
+    waves, words = waves + extra[0], words + extra[1]
     waves = [w[: int(MAX_SECONDS * RATE)] for w in waves]
     return sequences.to_dataset(waves, words, LABELS, int(MAX_SECONDS * RATE), MAX_WORDS)
 
