@@ -110,8 +110,10 @@ def add_model_options(group, *, units: str, conv: str, bidirectional: bool) -> N
 def _add_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("speech-digits")
     add_model_options(group, units="64", conv="64,64", bidirectional=True)
-    group.add_argument("--features", choices=("logmel", "mfcc"), default="logmel",
-                       help="front-end features (default: logmel)")
+    group.add_argument("--features", choices=("logmel", "mfcc"), default="mfcc",
+                       help="front-end features: 20 MFCCs of 40 mels, or the 40 log-mels "
+                            "(default: mfcc, which won leave-one-speaker-out: mean 0.798 "
+                            "against 0.767)")
     group.add_argument("--normalize", choices=("utterance", "batch", "none"), default="batch",
                        help="feature normalization: BatchNorm over the log-mels, or per-utterance "
                             "mean and variance (default: batch, which won on validation: 99.2%% "
