@@ -209,13 +209,17 @@ def test_yesno_recompose_puts_words_anywhere():
     from tasks.speech import yesno
 
     segments = [(np.full(4000, 0.1, np.float32), "no"), (np.full(2000, 0.2, np.float32), "yes")]
-    lead = np.full(800, 0.01, np.float32)
+    lead = np.full(3200, 0.01, np.float32)  # 0.4 s of noise before a file's first word
     waves, words = yesno.recompose(segments, 20, seed=1, lead_ins=[lead])
     assert len(waves) == 20 and all(len(w) == 8 for w in words)
     assert {w[0] for w in words} == {"yes", "no"}  # a "yes" can open an utterance now
+    leads = []
     for wave, labels in zip(waves, words):
-        assert wave.size == 800 + sum(4000 if w == "no" else 2000 for w in labels) <= 7.5 * 8000
-        np.testing.assert_array_equal(wave[:800], lead)
+        lead_size = wave.size - sum(4000 if w == "no" else 2000 for w in labels)
+        assert 0.2 * 8000 <= lead_size <= 0.8 * 8000 and wave.size <= 7.5 * 8000
+        np.testing.assert_array_equal(wave[:lead_size], np.float32(0.01))
+        leads.append(lead_size)
+    assert len(set(leads)) > 10  # the opening silence varies: its length is no cue
 
 
 def test_yesno_validation_adds_recomposed_utterances_of_its_own_files(tmp_path, monkeypatch):

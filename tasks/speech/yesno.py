@@ -64,7 +64,10 @@ def word_segments(model, waves: list[np.ndarray], words: list[list[str]], hop: i
     """(segment, word) pairs cut from ``waves`` where a CTC ``model`` emits each word.
 
     A file is cut at the midpoints between the frames where consecutive words are first
-    emitted (greedy path); files whose greedy transcript differs from the label are left out.
+    emitted (greedy path); the first word starts as far before its frame as the second word
+    does (not at the file's start: the long silence that opens a recording would otherwise
+    come only with the first word, always "no" in the training files). Files whose greedy
+    transcript differs from the label are left out.
     """
     from tasks.speech.ctc import greedy
 
@@ -76,7 +79,9 @@ def word_segments(model, waves: list[np.ndarray], words: list[list[str]], hop: i
         starts = [t for t in range(len(best)) if best[t] and (t == 0 or best[t] != best[t - 1])]
         if [LABELS[best[t] - 1] for t in starts] != labels or not greedy(logits[None])[0]:
             continue
-        cuts = [0, *[(a + b) // 2 * hop for a, b in zip(starts, starts[1:])], wave.size]
+        middles = [(a + b) // 2 * hop for a, b in zip(starts, starts[1:])]
+        first = max(0, starts[0] * hop - (starts[1] * hop - middles[0])) if middles else 0
+        cuts = [first, *middles, wave.size]
         segments += [(wave[a:b], w) for a, b, w in zip(cuts, cuts[1:], labels)]
     return segments
 
@@ -84,14 +89,17 @@ def word_segments(model, waves: list[np.ndarray], words: list[list[str]], hop: i
 def recompose(segments: list, n: int, seed: int = 0, lead_ins: list[np.ndarray] = (),
               ) -> tuple[list[np.ndarray], list[list[str]]]:
     """``n`` new 8-word utterances of random word segments (any word anywhere), each opened
-    by a random one of ``lead_ins`` (the noise before the first word of a real file, so that
-    the start of a recording is not a cue for the first word)."""
+    by 0.2-0.8 s of ``lead_ins`` (the noise before the first word of real files), so that
+    neither the start of a recording nor its length is a cue for the first word."""
     rng = np.random.default_rng(seed)
     waves, words = [], []
     limit = int(MAX_SECONDS * RATE)
     while len(waves) < n:
         picks = [segments[i] for i in rng.integers(0, len(segments), MAX_WORDS)]
-        lead = [lead_ins[rng.integers(len(lead_ins))]] if len(lead_ins) else []
+        lead = []
+        if len(lead_ins):
+            noise = np.concatenate([lead_ins[i] for i in rng.integers(0, len(lead_ins), 2)])
+            lead = [noise[: int(rng.uniform(0.2, 0.8) * RATE)]]
         wave = np.concatenate([*lead, *[segment for segment, _ in picks]])
         if wave.size <= limit:
             waves.append(wave.astype(np.float32))
