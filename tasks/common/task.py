@@ -11,6 +11,16 @@ import numpy as np
 ModelFn = Callable[[Any], np.ndarray]
 
 
+def given_options(args: argparse.Namespace, keys: tuple[str, ...]) -> dict:
+    """The options among ``keys`` that were given (set and not empty), for ``Task.load``."""
+    options = {}
+    for key in keys:
+        value = getattr(args, key, None)
+        if value:
+            options[key] = value
+    return options
+
+
 def _no_options(parser: argparse.ArgumentParser) -> None:
     """Default for tasks without options of their own."""
 

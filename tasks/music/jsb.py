@@ -6,7 +6,7 @@ import argparse
 
 import keras
 
-from tasks.common.task import Task
+from tasks.common.task import Task, given_options
 from tasks.music.model_options import add_model_options, builder_config
 from tasks.music.pianoroll import load_jsb, metric, representative_jsb
 
@@ -24,12 +24,7 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _data_options(args: argparse.Namespace) -> dict:
-    options = {}
-    if getattr(args, "resolution", None):
-        options["resolution"] = args.resolution
-    if getattr(args, "limit", None):
-        options["limit"] = args.limit
-    return options
+    return given_options(args, ("resolution", "limit"))
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:

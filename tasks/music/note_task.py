@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from functools import partial
 
-from tasks.common.task import Task
+from tasks.common.task import Task, given_options
 from tasks.music.model_options import add_model_options, builder_config
 from tasks.music.notes import NoteLoss, load_notes, metric, representative_notes
 
@@ -25,14 +25,7 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _data_options(mode: str, args: argparse.Namespace) -> dict:
-    options = {"mode": mode}
-    if getattr(args, "window", None):
-        options["window"] = args.window
-    if getattr(args, "limit", None):
-        options["limit"] = args.limit
-    if getattr(args, "strict", False):
-        options["strict"] = True
-    return options
+    return {"mode": mode, **given_options(args, ("window", "limit", "strict"))}
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tasks.common.metrics import batched_predictions
-from tasks.common.task import Task
+from tasks.common.task import Task, given_options
 from tasks.speech import fsdd
 from tasks.speech.perturb import pad_or_cut, perturbed_copies, trim_silence
 
@@ -129,12 +129,7 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _data_options(args: argparse.Namespace) -> dict:
-    options = {}
-    for key in ("holdout_speaker", "speeds", "pitches", "strict", "all_takes"):
-        value = getattr(args, key, None)
-        if value:
-            options[key] = value
-    return options
+    return given_options(args, ("holdout_speaker", "speeds", "pitches", "strict", "all_takes"))
 
 
 def augment_settings(args: argparse.Namespace, *, max_shift: int) -> dict:

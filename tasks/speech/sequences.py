@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from tasks.common.task import Task
+from tasks.common.task import Task, given_options
 from tasks.speech.ctc import CTCLoss, add_ctc_predict_options, encode, metric_for
 from tasks.speech.digits import add_model_options, augment_settings
 from tasks.speech.perturb import pad_or_cut
@@ -51,18 +51,8 @@ def ctc_task(*, name: str, summary: str, labels: list[str], separator: str, metr
     return Task(name=name, summary=summary, builders=("speech-ctc",),
                 metric=metric_for(labels, separator), loss=CTCLoss(), primary_metric=metric,
                 lower_is_better=True, needs_data=True,
-                data_options=lambda args: data_options(args, option_keys),
+                data_options=lambda args: given_options(args, option_keys),
                 add_predict_options=add_ctc_predict_options, predict=predict, **fields)
-
-
-def data_options(args: argparse.Namespace, keys: tuple[str, ...]) -> dict:
-    """The options among ``keys`` that were given (for ``Task.load``)."""
-    options = {}
-    for key in keys:
-        value = getattr(args, key, None)
-        if value:
-            options[key] = value
-    return options
 
 
 def to_dataset(waves: list[np.ndarray], transcripts: list[list[str]], labels: list[str],
@@ -113,5 +103,5 @@ def _stream_one(preset, path: str, args: argparse.Namespace) -> str:
     return streamer.finish()
 
 
-__all__ = ["add_ctc_predict_options", "add_options", "builder_config", "data_options",
-           "predict", "to_dataset"]
+__all__ = ["add_ctc_predict_options", "add_options", "builder_config", "ctc_task", "predict",
+           "to_dataset"]
