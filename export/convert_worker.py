@@ -6,7 +6,7 @@ starts this module, and a crash becomes an error naming the model and the varian
 file names a SavedModel (traced by the parent, see `export.tflite`) and a list of conversions;
 for each, this writes the ``.tflite`` file and a ``<output>.json`` result, then goes on to the
 next, so the parent knows which conversion was running if the process dies. Imports only
-TensorFlow and numpy (no Keras model code runs here).
+TensorFlow, numpy and `export.tflite_file` (no Keras model code runs here).
 """
 
 from __future__ import annotations
@@ -66,11 +66,10 @@ def _converter(loaded, job: dict):
 
 
 def _tensor_names(model: bytes) -> list[str]:
-    from tensorflow.lite.tools import flatbuffer_utils
+    from export import tflite_file
 
-    obj = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
-    return [t.name.decode() if isinstance(t.name, bytes) else str(t.name or "")
-            for graph in obj.subgraphs for t in graph.tensors]
+    return [tflite_file._text(t.name)  # noqa: SLF001 - the package's own helper
+            for graph in tflite_file.read(model).subgraphs for t in graph.tensors]
 
 
 def layer_tensors(names: list[str], layers: list[str]) -> list[str]:

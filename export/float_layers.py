@@ -28,7 +28,9 @@ def _keeps_float(layer) -> bool:
     return bool(getattr(layer, "keep_float_in_int8", False))
 
 
-def _training_only(layer) -> bool:
+def training_only(layer) -> bool:
+    """Whether ``layer`` acts only in training (its class sets ``training_only = True``, as the
+    augmentation layers of `zoo.audio_frontend` do): the identity in an exported model."""
     return bool(getattr(layer, "training_only", False))
 
 
@@ -50,7 +52,7 @@ def float_layers(model: keras.Model) -> list[str]:
         parents = _parents(layer)
         follows = bool(parents) and all(p.name in kept for p in parents)
         if _keeps_float(layer) or (follows and (type(layer).__name__ in FOLLOWERS
-                                                or _training_only(layer))):
+                                                or training_only(layer))):
             kept.add(layer.name)
             names.append(layer.name)
     return names

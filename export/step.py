@@ -28,6 +28,7 @@ from typing import Any, Iterator
 
 import keras
 
+from export.float_layers import training_only
 from zoo.errors import RnnzooError
 from zoo.layers import RecurrentStack
 
@@ -208,7 +209,7 @@ class _Replay:
                                  "with a tensor that has no time axis: no step form")
         if has_time:
             name = type(op).__name__
-            if name not in PER_STEP_LAYERS and not getattr(op, "training_only", False):
+            if name not in PER_STEP_LAYERS and not training_only(op):
                 raise StepModelError(f"layer {op.name!r} ({name}) is not known to act on each "
                                      "time step independently: no step form")
             if isinstance(op, keras.layers.Concatenate) and op.axis not in (-1,):

@@ -53,7 +53,7 @@ from export.artifact import Artifact, Variant
 from export.calibration import check_representative, step_calibration
 from export.child import ConversionError, run_jobs
 from export.files import write_file_atomic
-from export.float_layers import float_layers as default_float_layers
+from export.float_layers import float_layers as default_float_layers, training_only
 from export.signatures import SEQUENCE_SIGNATURE, STEP_SIGNATURE, sequence_function, step_function
 from export.step import StepModelError, StepSpec, input_names, output_names, step_model, step_spec, unrolled
 from export.step_loop import loop_over_steps
@@ -276,8 +276,7 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
                              "which holds the ops of every time step (its size grows with the "
                              "sequence length)")
             if variant.quantize == "int8" and jobs[key]["float_tensors"]:
-                shown = [n for n in keep_float
-                         if not getattr(model.get_layer(n), "training_only", False)]
+                shown = [n for n in keep_float if not training_only(model.get_layer(n))]
                 notes.append(f"kept in float: {', '.join(shown)} (a signal front end does not "
                              "fit 8 bits)")
             obj = tflite_file.read(data)
