@@ -44,11 +44,10 @@ def ctc_task(*, name: str, summary: str, labels: list[str], separator: str, metr
     """The `Task` of a CTC speech task: the speech-ctc builder, CTC loss, WER/CER metric
     (``metric`` names the primary one), the shared predict hook and builder settings from the
     options; ``option_keys`` are the task options passed to its loader; ``fields`` are the
-    rest (load, representative, add_options, data_license, dataset_name, train_defaults,
-    and ``builder_config`` when the task's own differs)."""
-    fields.setdefault("builder_config", lambda args: builder_config(
-        args, labels=labels, sample_rate=sample_rate, max_seconds=max_seconds))
+    rest (load, representative, add_options, data_license, dataset_name, train_defaults)."""
     return Task(name=name, summary=summary, builders=("speech-ctc",),
+                builder_config=lambda args: builder_config(
+                    args, labels=labels, sample_rate=sample_rate, max_seconds=max_seconds),
                 metric=metric_for(labels, separator), loss=CTCLoss(), primary_metric=metric,
                 lower_is_better=True, needs_data=True,
                 data_options=lambda args: given_options(args, option_keys),
