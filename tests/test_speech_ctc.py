@@ -209,17 +209,40 @@ def test_yesno_recompose_puts_words_anywhere():
     from tasks.speech import yesno
 
     segments = [(np.full(4000, 0.1, np.float32), "no"), (np.full(2000, 0.2, np.float32), "yes")]
-    lead = np.full(3200, 0.01, np.float32)  # 0.4 s of noise before a file's first word
-    waves, words = yesno.recompose(segments, 20, seed=1, lead_ins=[lead])
+    pauses = [np.full(1000, 0.01, np.float32), np.full(700, 0.02, np.float32)]
+    waves, words = yesno.recompose(segments, 20, seed=1, pauses=pauses)
     assert len(waves) == 20 and all(len(w) == 8 for w in words)
     assert {w[0] for w in words} == {"yes", "no"}  # a "yes" can open an utterance now
-    leads = []
+    openings = []
     for wave, labels in zip(waves, words):
-        lead_size = wave.size - sum(4000 if w == "no" else 2000 for w in labels)
-        assert 0.2 * 8000 <= lead_size <= 0.8 * 8000 and wave.size <= 7.5 * 8000
-        np.testing.assert_array_equal(wave[:lead_size], np.float32(0.01))
-        leads.append(lead_size)
-    assert len(set(leads)) > 10  # the opening silence varies: its length is no cue
+        opening = int(np.argmax(wave > 0.05))  # where the first word starts
+        assert yesno.OPENING[0] * 8000 <= opening <= yesno.OPENING[1] * 8000
+        assert set(np.unique(wave[:opening])) <= {np.float32(0.01), np.float32(0.02)}
+        closing = wave.size - opening - sum(4000 if w == "no" else 2000 for w in labels)
+        assert yesno.CLOSING[0] * 8000 <= closing <= yesno.CLOSING[1] * 8000
+        assert wave.size <= 7.5 * 8000
+        openings.append(opening)
+    assert len(set(openings)) > 10  # the opening silence varies: its length is no cue
+    with pytest.raises(ValueError, match="no word segments"):
+        yesno.recompose([], 1)
+
+
+def test_yesno_word_segments_follow_the_file_labels(tmp_path, capsys):
+    from tasks.speech import yesno
+    from tasks.speech.audio import load_audio
+
+    folder = write_yesno(tmp_path, files=4, words=8, gap=(0.2, 0.3))
+    paths = yesno.files(folder)
+    waves = [load_audio(p, 8000) for p in paths]
+    words = [[yesno.LABELS[int(v)] for v in p.stem.split("_")] for p in paths]
+    waves[1] = waves[1][: waves[1].size // 2]  # half a file: 8 words cannot be found
+    segments, pauses = yesno.word_segments(waves, words, [p.name for p in paths])
+    assert [w for _, w in segments] == words[0] + words[2] + words[3]
+    assert paths[1].name in capsys.readouterr().err  # the left-out file is named
+    assert len(pauses) == 3 * 9
+    with pytest.raises(ValueError, match="no words to recompose"):
+        yesno._recomposed(waves[1:2], words[1:2], [paths[1].name], 5, seed=0)
+    assert yesno._recomposed(waves[1:2], words[1:2], ["x"], 5, seed=0, required=False) == ([], [])
 
 
 def test_yesno_validation_adds_recomposed_utterances_of_its_own_files(tmp_path, monkeypatch):
@@ -228,14 +251,15 @@ def test_yesno_validation_adds_recomposed_utterances_of_its_own_files(tmp_path, 
     folder = write_yesno(tmp_path, files=40, words=8)
     calls = []
 
-    def fake(waves, words, align_with, n, seed):
+    def fake(waves, words, names, n, seed, required=True):
         calls.append((len(waves), n, seed))
         return [w.copy() for w in waves[:2]], [list(reversed(ws)) for ws in words[:2]]
 
     monkeypatch.setattr(yesno, "_recomposed", fake)
-    validation = list(yesno.load(str(folder), "validation", align_with="aligner").as_numpy_iterator())
+    validation = list(yesno.load(str(folder), "validation").as_numpy_iterator())
     assert len(validation) == 6 + 2 and calls == [(6, yesno.VALIDATION_RECOMPOSED, 1)]
-    assert len(list(yesno.load(str(folder), "test", align_with="aligner").as_numpy_iterator())) == 9
-    train = list(yesno.load(str(folder), "train", align_with="aligner", recomposed=5,
-                            all_files=True).as_numpy_iterator())
+    assert len(list(yesno.load(str(folder), "test").as_numpy_iterator())) == 9
+    assert len(calls) == 1  # the test split is the files alone
+    train = list(yesno.load(str(folder), "train", recomposed=5, all_files=True)
+                 .as_numpy_iterator())
     assert len(train) == 31 + 2 and calls[-1] == (31, 5, 0)

@@ -43,8 +43,9 @@ def write_fsdd(folder: str | Path, *, digits: int = 10, speakers: int = 2, takes
 
 
 def write_yesno(folder: str | Path, *, files: int = 8, words: int = 4, rate: int = RATE,
-                seed: int = 0) -> Path:
-    """A yesno-like folder: each file is ``words`` tone words (0 = no, 1 = yes) with gaps."""
+                seed: int = 0, gap: tuple[float, float] = (0.05, 0.15)) -> Path:
+    """A yesno-like folder: each file is ``words`` tone words (0 = no, 1 = yes) with pauses
+    of ``gap`` seconds (uniform) between them."""
     import soundfile as sf
 
     rng = np.random.default_rng(seed)
@@ -61,7 +62,7 @@ def write_yesno(folder: str | Path, *, files: int = 8, words: int = 4, rate: int
         parts = [np.zeros(int(0.1 * rate), np.float32)]
         for k, label in enumerate(labels):
             parts += [word(int(label) * 5, 0, seed=100 * n + k, rate=rate),
-                      np.zeros(int(rng.uniform(0.05, 0.15) * rate), np.float32)]
+                      np.zeros(int(rng.uniform(*gap) * rate), np.float32)]
         name = "_".join(str(int(v)) for v in labels)
         sf.write(folder / f"{name}.wav", np.concatenate(parts), rate)
     return folder

@@ -7,22 +7,24 @@ the final model trains on all 31 (``all_files``, split ``train+validation``).
 
 Every training file starts with "no" and every test file with "yes", so a model can learn the
 position of a word instead of its sound. Two things address that: ``recomposed`` training
-utterances (word segments cut with a CTC preset's alignments, ``align_with``, put together in a
-random order) and, with ``align_with``, a validation split that holds such recomposed
-utterances of its own files' words too, so that position bias shows before the test does.
+utterances (the training files' words, cut at the pauses between them by signal energy, put
+together in a random order between stretches of the files' own background noise) and a
+validation split that holds such recomposed utterances of its own files' words too, so that
+position bias shows before the test does.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from tasks.speech import sequences
+from tasks.speech import segment, sequences
 from tasks.speech.audio import load_many
-from tasks.speech.perturb import pad_or_cut, perturbed_copies
+from tasks.speech.perturb import perturbed_copies
 
 LABELS = ["no", "yes"]
 RATE = 8000
@@ -31,7 +33,8 @@ MAX_WORDS = 8
 TRAIN_FILES = 31
 VALIDATION_FILES = 6
 VALIDATION_RECOMPOSED = 40
-LEAD_IN = 0.4  # seconds of noise before the first word in every yesno file
+OPENING = (0.4, 1.3)  # seconds of noise before the first word of recomposed utterances
+CLOSING = (0.3, 1.2)  # and after the last (real files: 0.6-1.3 s and 0.6-1.9 s)
 NAME = re.compile(r"^[01](_[01])*\.wav$")
 
 
@@ -60,82 +63,93 @@ def split_files(path: str | Path, split: str) -> list[Path]:
     return chosen[split]
 
 
-def word_segments(model, waves: list[np.ndarray], words: list[list[str]], hop: int):
-    """(segment, word) pairs cut from ``waves`` where a CTC ``model`` emits each word.
-
-    A file is cut at the midpoints between the frames where consecutive words are first
-    emitted (greedy path); the first word starts as far before its frame as the second word
-    does (not at the file's start: the long silence that opens a recording would otherwise
-    come only with the first word, always "no" in the training files). Files whose greedy
-    transcript differs from the label are left out.
-    """
-    from tasks.speech.ctc import greedy
-
-    segments = []
-    for wave, labels in zip(waves, words):
-        samples = model.inputs[0].shape[1]
-        logits = np.asarray(model.predict_on_batch(pad_or_cut(wave, samples)[None]))[0]
-        best = logits.argmax(axis=-1)
-        starts = [t for t in range(len(best)) if best[t] and (t == 0 or best[t] != best[t - 1])]
-        if [LABELS[best[t] - 1] for t in starts] != labels or not greedy(logits[None])[0]:
+def word_segments(waves: list[np.ndarray], words: list[list[str]], names: list[str] = (),
+                  ) -> tuple[list[tuple[np.ndarray, str]], list[np.ndarray]]:
+    """``(segment, word)`` pairs and the pauses (background noise) of ``waves``, cut where
+    the signal energy splits each file into as many words as its label has
+    (`tasks.speech.segment`). Files no threshold splits right are left out and named."""
+    segments, pauses, missed = [], [], []
+    for i, (wave, labels) in enumerate(zip(waves, words)):
+        spans = segment.word_spans(wave, RATE, len(labels))
+        if spans is None:
+            missed.append(names[i] if i < len(names) else f"#{i}")
             continue
-        middles = [(a + b) // 2 * hop for a, b in zip(starts, starts[1:])]
-        first = max(0, starts[0] * hop - (starts[1] * hop - middles[0])) if middles else 0
-        cuts = [first, *middles, wave.size]
-        segments += [(wave[a:b], w) for a, b, w in zip(cuts, cuts[1:], labels)]
-    return segments
+        cut, gaps = segment.cut_words(wave, spans)
+        segments += list(zip(cut, labels))
+        pauses += gaps
+    if missed:
+        print(f"note: speech-yesno: {len(missed)} of {len(waves)} files had no clean "
+              f"{MAX_WORDS}-word split and give no recomposed words: {', '.join(missed)}",
+              file=sys.stderr, flush=True)
+    return segments, pauses
 
 
-def recompose(segments: list, n: int, seed: int = 0, lead_ins: list[np.ndarray] = (),
+def _noise(pauses: list[np.ndarray], seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """``seconds`` of background noise: random pauses joined end to end."""
+    size = int(seconds * RATE)
+    if not pauses or size <= 0:
+        return np.zeros(0, np.float32)
+    parts, total = [], 0
+    while total < size:
+        parts.append(pauses[int(rng.integers(0, len(pauses)))])
+        total += parts[-1].size
+    return np.concatenate(parts)[:size]
+
+
+def recompose(segments: list, n: int, seed: int = 0, pauses: list[np.ndarray] = (),
               ) -> tuple[list[np.ndarray], list[list[str]]]:
-    """``n`` new 8-word utterances of random word segments (any word anywhere), each opened
-    by 0.2-0.8 s of ``lead_ins`` (the noise before the first word of real files), so that
-    neither the start of a recording nor its length is a cue for the first word."""
+    """``n`` new 8-word utterances of random word segments (any word anywhere), opened by
+    `OPENING` and closed by `CLOSING` seconds (uniform) of the recordings' own pauses, as
+    real files are, so that neither the start of a recording nor its length is a cue."""
+    if not segments:
+        raise ValueError("no word segments to recompose utterances from")
     rng = np.random.default_rng(seed)
     waves, words = [], []
     limit = int(MAX_SECONDS * RATE)
     while len(waves) < n:
         picks = [segments[i] for i in rng.integers(0, len(segments), MAX_WORDS)]
-        lead = []
-        if len(lead_ins):
-            noise = np.concatenate([lead_ins[i] for i in rng.integers(0, len(lead_ins), 2)])
-            lead = [noise[: int(rng.uniform(0.2, 0.8) * RATE)]]
-        wave = np.concatenate([*lead, *[segment for segment, _ in picks]])
+        wave = np.concatenate([_noise(pauses, rng.uniform(*OPENING), rng),
+                               *[piece for piece, _ in picks],
+                               _noise(pauses, rng.uniform(*CLOSING), rng)])
         if wave.size <= limit:
             waves.append(wave.astype(np.float32))
             words.append([word for _, word in picks])
     return waves, words
 
 
-def _recomposed(waves, words, align_with: str, n: int, seed: int):
-    import zoo
-
-    aligner = zoo.load(align_with)
-    hop = aligner.model.get_layer("log_mel").hop_length
-    leads = [w[: int(LEAD_IN * RATE)] for w in waves]
-    return recompose(word_segments(aligner.model, waves, words, hop), n, seed=seed,
-                     lead_ins=leads)
+def _recomposed(waves, words, names, n: int, seed: int, required: bool = True):
+    """``n`` recomposed utterances of the words of ``waves``; with no words found, an error
+    when ``required`` (asked for in training), else none (the validation extra)."""
+    segments, pauses = word_segments(waves, words, names)
+    if not segments and not required:
+        return [], []
+    if not segments:
+        raise ValueError(f"none of the {len(waves)} files splits into its words at the pauses, "
+                         "so there are no words to recompose utterances from")
+    return recompose(segments, n, seed=seed, pauses=pauses)
 
 
 def load(path: str, split: str = "train", *, speeds: list[float] = (),
-         pitches: list[float] = (), strict: bool = False, align_with: str | None = None,
-         recomposed: int = 0, all_files: bool = False):
+         pitches: list[float] = (), strict: bool = False, recomposed: int = 0,
+         all_files: bool = False):
     """Unbatched ``(waveform [7.5 s at 8 kHz], targets [8])`` of one split.
 
-    Training extras: speed/pitch-perturbed copies, and ``recomposed`` utterances of word
-    segments cut with the alignments of the CTC preset ``align_with``. With ``align_with``,
-    the validation split adds 40 recomposed utterances of its own files' words (fixed seed).
-    ``all_files`` trains on the validation files too (see the module docstring).
+    Training extras: speed/pitch-perturbed copies and ``recomposed`` utterances of the
+    training files' words. The validation split adds `VALIDATION_RECOMPOSED` recomposed
+    utterances of its own files' words (fixed seed). ``all_files`` trains on the validation
+    files too (see the module docstring).
     """
     source = "train+validation" if split == "train" and all_files else split
     waves, kept, _ = load_many(split_files(path, source), RATE, strict=strict,
                                max_seconds=MAX_SECONDS)
     words = [[LABELS[int(v)] for v in p.stem.split("_")] for p in kept]
+    names = [p.name for p in kept]
     extra = ([], [])
-    if split == "train" and recomposed and align_with:
-        extra = _recomposed(waves, words, align_with, recomposed, seed=0)
-    elif split == "validation" and align_with:
-        extra = _recomposed(waves, words, align_with, VALIDATION_RECOMPOSED, seed=1)
+    if split == "train" and recomposed:
+        extra = _recomposed(waves, words, names, recomposed, seed=0)
+    elif split == "validation":
+        extra = _recomposed(waves, words, names, VALIDATION_RECOMPOSED, seed=1,
+                            required=False)
     if split == "train":
         waves, words = perturbed_copies(waves, words, RATE, speeds=tuple(speeds),
                                         pitches=tuple(pitches))
@@ -151,10 +165,9 @@ def representative(path: str, n: int = 100, **options) -> list[np.ndarray]:
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
     sequences.add_options(parser, "speech-yesno", units="48", conv="32", bidirectional=True)
-    parser.add_argument("--align-with", metavar="PRESET",
-                        help="a yesno CTC preset whose alignments cut the training words")
     parser.add_argument("--recomposed", type=int, default=0,
-                        help="extra training utterances recomposed from those words (default: 0)")
+                        help="extra training utterances of the training files' words in random "
+                             "order, cut at the pauses (default: 0)")
     parser.add_argument("--all-files", action="store_true",
                         help="train on the 6 validation files too (all 31 training files): for "
                              "the final model once settings are chosen")
@@ -164,7 +177,7 @@ TASK = sequences.ctc_task(
     name="speech-yesno",
     summary="OpenSLR yesno: CTC recognition of 8 yes/no words a file, WER",
     labels=LABELS, separator=" ", metric="wer", sample_rate=RATE, max_seconds=MAX_SECONDS,
-    option_keys=("speeds", "pitches", "strict", "align_with", "recomposed", "all_files"),
+    option_keys=("speeds", "pitches", "strict", "recomposed", "all_files"),
     load=load,
     representative=representative,
     add_options=_add_options,
