@@ -58,3 +58,19 @@ def test_cut_words_splits_pauses_in_the_middle_and_keeps_the_opening_out():
 def test_word_spans_handle_one_and_many_words(n):
     wave, truth = _recording([0.5] + [0.3] * (n - 1), seed=n)
     assert segment.word_spans(wave, RATE, n) is not None
+
+
+def test_real_yesno_files_split_into_their_eight_words(shared_data):
+    """On the yesno recordings, the pauses give each file's 8 words for nearly all files, and
+    every found word is 0.15-0.7 s long (a "yes" or "no", not a merge of two)."""
+    from tasks.speech import yesno
+    from tasks.speech.audio import load_audio
+
+    paths = yesno.split_files(shared_data / "yesno", "train+validation")
+    found = 0
+    for path in paths:
+        spans = segment.word_spans(load_audio(path, RATE), RATE, 8)
+        if spans is not None:
+            found += 1
+            assert all(0.15 * RATE <= end - start <= 0.7 * RATE for start, end in spans), path
+    assert found >= len(paths) - 2  # 30 of the 31 training files here
