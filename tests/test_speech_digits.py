@@ -136,3 +136,17 @@ def test_crnn_pooling_options():
         assert model.predict_on_batch(x).shape == (2, 10)
     with pytest.raises(ValueError, match="pooling"):
         zoo.build("speech-crnn", pooling="attention")
+
+
+def test_pooling_option_reaches_the_builder():
+    import argparse
+
+    from tasks.speech.digits import TASK
+
+    parser = argparse.ArgumentParser()
+    TASK.add_options(parser)
+    _, config = TASK.builder_config(parser.parse_args(["--pooling", "max"]))
+    assert config["pooling"] == "max"
+    assert TASK.builder_config(parser.parse_args([]))[1]["pooling"] == "last"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--pooling", "attention"])

@@ -118,6 +118,9 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                        help="feature normalization: BatchNorm over the log-mels, or per-utterance "
                             "mean and variance (default: batch, which won on validation: 99.2%% "
                             "against 94.8%%)")
+    group.add_argument("--pooling", choices=("last", "max", "mean"), default="last",
+                       help="how the recurrent outputs become one vector: the last state, or "
+                            "the maximum or mean over time (default: last)")
     group.add_argument("--freq-warp", type=float, default=0.0,
                        help="random frequency-axis warp in training, e.g. 0.15 (default: off)")
     group.add_argument("--holdout-speaker", help="leave-one-speaker-out: test on this speaker, "
@@ -146,7 +149,7 @@ def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
     return "speech-crnn", {
         "kind": args.kind, "units": args.units, "conv_filters": args.conv_filters,
         "bidirectional": args.bidirectional, "n_mels": args.n_mels, "features": args.features,
-        "normalize": args.normalize, "dropout": args.dropout,
+        "normalize": args.normalize, "dropout": args.dropout, "pooling": args.pooling,
         **augment_settings(args, max_shift=1600),
         **({"freq_warp": args.freq_warp} if args.freq_warp else {}),
     }
