@@ -176,7 +176,7 @@ def yesno_run(tmp_path_factory) -> tuple[Path, Path]:
     folder = write_yesno(tmp_path_factory.mktemp("yesno"), files=36, words=6)
     out = tmp_path_factory.mktemp("run") / "yesno"
     assert main(["train", "speech-yesno", "--data", str(folder), *TINY, "--no-bidirectional",
-                 "--epochs", "4", "--out", str(out)]) == 0
+                 "--epochs", "4", "--recomposed", "8", "--out", str(out)]) == 0
     return folder, out
 
 

@@ -62,3 +62,22 @@ def test_speech_connected_digits_preset_streams_the_bundled_clips():
         streamer.push(audio[start : start + 800])
     assert streamer.finish() == offline
     assert offline.split() == [p.name[0] for p in names]
+
+
+def test_speech_yesno_preset_transcribes_the_test_files(shared_data):
+    """Through the public entry (file in, transcript out), the shipped yesno model meets the
+    issue's target on the 29 test files: WER <= 1 %; every test file opens with "yes", a word
+    no training file opens with."""
+    import jiwer
+
+    import tasks.speech
+    from tasks.speech import yesno
+
+    preset = _preset("speech-yesno")
+    assert _size("speech-yesno") <= 5 * 2**20
+    assert preset.card["metrics"]["keras"]["utterances"] == 29
+    paths = yesno.split_files(shared_data / "yesno", "test")
+    truth = [" ".join(yesno.LABELS[int(v)] for v in p.stem.split("_")) for p in paths]
+    heard = [tasks.speech.transcribe(preset, str(p)) for p in paths]
+    assert all(t.startswith("yes") for t in truth)
+    assert jiwer.wer(truth, heard) <= 0.01

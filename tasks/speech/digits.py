@@ -83,8 +83,9 @@ def _ints(text: str) -> list[int]:
     return [int(v) for v in _floats(text)]
 
 
-def add_model_options(group, *, units: str, conv: str, bidirectional: bool) -> None:
-    """Options shared by the speech tasks' models."""
+def add_model_options(group, *, units: str, conv: str, bidirectional: bool,
+                      dropout: float = 0.2, spec_augment: bool = True) -> None:
+    """Options shared by the speech tasks' models (the keywords are each task's defaults)."""
     group.add_argument("--kind", choices=("gru", "lstm", "simple"), default="gru",
                        help="recurrent layer kind (default: gru)")
     group.add_argument("--units", type=_ints, default=_ints(units),
@@ -94,9 +95,11 @@ def add_model_options(group, *, units: str, conv: str, bidirectional: bool) -> N
     group.add_argument("--bidirectional", action=argparse.BooleanOptionalAction,
                        default=bidirectional, help=f"bidirectional recurrent layers (default: {bidirectional})")
     group.add_argument("--n-mels", type=int, default=40, help="mel bands (default: 40)")
-    group.add_argument("--dropout", type=float, default=0.2, help="dropout (default: 0.2)")
-    group.add_argument("--spec-augment", action=argparse.BooleanOptionalAction, default=True,
-                       help="SpecAugment time and frequency masks in training (default: on)")
+    group.add_argument("--dropout", type=float, default=dropout,
+                       help=f"dropout (default: {dropout})")
+    group.add_argument("--spec-augment", action=argparse.BooleanOptionalAction,
+                       default=spec_augment, help="SpecAugment time and frequency masks in "
+                       f"training (default: {'on' if spec_augment else 'off'})")
     group.add_argument("--wave-augment", action=argparse.BooleanOptionalAction, default=True,
                        help="random gain, noise and shift in training (default: on)")
     group.add_argument("--speeds", type=_floats, default=[],

@@ -16,10 +16,10 @@ from tasks.speech.perturb import pad_or_cut
 
 
 def add_options(parser: argparse.ArgumentParser, title: str, *, units: str, conv: str,
-                bidirectional: bool) -> None:
-    """The task options of a CTC task."""
+                bidirectional: bool, **defaults) -> None:
+    """The task options of a CTC task (``defaults``: dropout, spec_augment)."""
     group = parser.add_argument_group(title)
-    add_model_options(group, units=units, conv=conv, bidirectional=bidirectional)
+    add_model_options(group, units=units, conv=conv, bidirectional=bidirectional, **defaults)
     group.add_argument("--hop-ms", type=float, default=20.0,
                        help="feature frame step in milliseconds (default: 20)")
 

@@ -33,6 +33,7 @@ MAX_WORDS = 8
 TRAIN_FILES = 31
 VALIDATION_FILES = 6
 VALIDATION_RECOMPOSED = 40
+RECOMPOSED = 1000
 OPENING = (0.4, 1.3)  # seconds of noise before the first word of recomposed utterances
 CLOSING = (0.3, 1.2)  # and after the last (real files: 0.6-1.3 s and 0.6-1.9 s)
 NAME = re.compile(r"^[01](_[01])*\.wav$")
@@ -164,10 +165,11 @@ def representative(path: str, n: int = 100, **options) -> list[np.ndarray]:
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
-    sequences.add_options(parser, "speech-yesno", units="48", conv="32", bidirectional=True)
-    parser.add_argument("--recomposed", type=int, default=0,
+    sequences.add_options(parser, "speech-yesno", units="48", conv="32", bidirectional=True,
+                          dropout=0.0, spec_augment=False)
+    parser.add_argument("--recomposed", type=int, default=RECOMPOSED,
                         help="extra training utterances of the training files' words in random "
-                             "order, cut at the pauses (default: 0)")
+                             f"order, cut at the pauses (default: {RECOMPOSED})")
     parser.add_argument("--all-files", action="store_true",
                         help="train on the 6 validation files too (all 31 training files): for "
                              "the final model once settings are chosen")
@@ -184,5 +186,8 @@ TASK = sequences.ctc_task(
     data_license="OpenSLR SLR1 yesno terms (research use)",
     dataset_name="OpenSLR SLR1 yesno; train = first 25 files by name (31 with --all-files), "
                  "validation = files 26-31, test = the other 29",
-    train_defaults={"epochs": 40, "batch_size": 8, "learning_rate": 3e-3, "patience": 0},
+    # Chosen on validation (files 26-31 + 40 recomposed): 1000 recomposed utterances, speed
+    # copies, no dropout or SpecAugment, 20 epochs at 5e-3: WER 0 (12 epochs: 0.27 %; with
+    # SpecAugment and dropout 0.1 CTC did not converge in 20 epochs: 54 %).
+    train_defaults={"epochs": 20, "batch_size": 8, "learning_rate": 5e-3, "patience": 0},
 )
