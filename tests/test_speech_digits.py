@@ -150,3 +150,26 @@ def test_pooling_option_reaches_the_builder():
     assert TASK.builder_config(parser.parse_args([]))[1]["pooling"] == "last"
     with pytest.raises(SystemExit):
         parser.parse_args(["--pooling", "attention"])
+
+
+def test_crnn_freq_conv_shapes_round_trip_and_option(tmp_path):
+    """2-D convs over (time, band): the output per frame has bands/4 x filters values, the
+    model round-trips with safe_mode, and the option reaches the builder from the CLI."""
+    import argparse
+
+    import keras
+
+    import zoo
+    from tasks.speech.digits import TASK
+
+    model = zoo.build("speech-crnn", units=[8], conv_filters=[8], n_mels=16, features="logmel",
+                      normalize="batch", freq_conv=[4, 6])
+    assert model.get_layer("bands_flat").output.shape[-1] == 16 // 4 * 6
+    x = np.random.default_rng(0).normal(0, 0.1, (2, 8000)).astype(np.float32)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
+    parser = argparse.ArgumentParser()
+    TASK.add_options(parser)
+    assert TASK.builder_config(parser.parse_args(["--freq-conv", "16,32"]))[1]["freq_conv"] == [16, 32]
+    assert "freq_conv" not in TASK.builder_config(parser.parse_args([]))[1]

@@ -67,6 +67,23 @@ def _convs(x, filters: list[int], kernel: int, stride: int, causal: bool):
     return x
 
 
+def _freq_convs(x, filters: list[int]):
+    """2-D convolutions over (time, mel band), each halving the bands by max pooling, then
+    bands and filters flattened per frame: a formant or pitch shift moves a pattern along the
+    band axis, where these filters see it the same (a Conv1D over bands would not)."""
+    if not filters:
+        return x
+    bands = x.shape[-1]
+    x = keras.layers.Reshape((-1, bands, 1), name="bands_as_image")(x)
+    for i, f in enumerate(filters):
+        x = keras.layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"freq_conv_{i}")(x)
+        x = keras.layers.BatchNormalization(name=f"freq_conv_{i}_norm")(x)
+        x = keras.layers.ReLU(name=f"freq_conv_{i}_relu")(x)
+        x = keras.layers.MaxPooling2D((1, 2), name=f"freq_conv_{i}_pool")(x)
+        bands //= 2
+    return keras.layers.Reshape((-1, bands * filters[-1]), name="bands_flat")(x)
+
+
 def _samples(sample_rate: int, max_seconds: float | None) -> int | None:
     return None if max_seconds is None else int(round(max_seconds * sample_rate))
 
@@ -80,13 +97,14 @@ def speech_crnn(labels: list[str] = DIGIT_LABELS, sample_rate: int = 8000,
                 kind: str = "gru", units: list[int] = (64,), bidirectional: bool = True,
                 dropout: float = 0.2, wave_augment: dict | None = None,
                 spec_augment: dict | None = None, freq_warp: float | None = None,
-                pooling: str = "last") -> keras.Model:
+                pooling: str = "last", freq_conv: list[int] = ()) -> keras.Model:
     """Conv + GRU/LSTM classifier of fixed-length waveforms (``max_seconds``, zero-padded).
 
     Output: probabilities over ``labels``. ``units`` lists the recurrent layers' widths;
     ``freq_warp`` (e.g. 0.15) adds random frequency-axis warping in training; ``pooling``
     summarizes the last recurrent layer: its final state ("last") or the maximum or mean of
-    its outputs over time ("max", "mean").
+    its outputs over time ("max", "mean"); ``freq_conv`` lists 2-D conv widths applied over
+    (time, band) before the 1-D convs (each halves the bands).
     """
     if pooling not in ("last", "max", "mean"):
         raise ValueError(f"pooling must be 'last', 'max' or 'mean', got {pooling!r}")
@@ -95,6 +113,7 @@ def speech_crnn(labels: list[str] = DIGIT_LABELS, sample_rate: int = 8000,
                    n_mels=n_mels, fmin=fmin, fmax=fmax, features=features, n_mfcc=n_mfcc,
                    normalize=normalize, wave_augment=wave_augment, spec_augment=spec_augment,
                    freq_warp=freq_warp)
+    x = _freq_convs(x, list(freq_conv))
     x = _convs(x, list(conv_filters), conv_kernel, conv_stride, causal=False)
     units = list(units)
     for i, width in enumerate(units):

@@ -124,6 +124,9 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--pooling", choices=("last", "max", "mean"), default="last",
                        help="how the recurrent outputs become one vector: the last state, or "
                             "the maximum or mean over time (default: last)")
+    group.add_argument("--freq-conv", type=_ints, default=[],
+                       help="2-D conv widths over (time, mel band) before the 1-D convs, each "
+                            "halving the bands, e.g. 16,32 (default: none)")
     group.add_argument("--freq-warp", type=float, default=0.0,
                        help="random frequency-axis warp in training, e.g. 0.15 (default: off)")
     group.add_argument("--holdout-speaker", help="leave-one-speaker-out: test on this speaker, "
@@ -155,6 +158,7 @@ def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
         "normalize": args.normalize, "dropout": args.dropout, "pooling": args.pooling,
         **augment_settings(args, max_shift=1600),
         **({"freq_warp": args.freq_warp} if args.freq_warp else {}),
+        **({"freq_conv": args.freq_conv} if args.freq_conv else {}),
     }
 
 
