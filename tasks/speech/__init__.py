@@ -20,6 +20,9 @@ Choices (where DESIGN.md and the issue are silent):
   runner caches the dataset, so per-step randomness lives in the model); gain, noise and
   shift (`zoo.audio_frontend.WaveAugment`), frequency warping and SpecAugment are layers
   that act only in training.
+* yesno: every training file opens with "no" and every test file with "yes"; training adds
+  utterances recomposed from the training files' words, cut at the pauses by energy
+  (`tasks.speech.segment`), in random order (see `tasks.speech.yesno`).
 * CTC: blank is index 0, targets are 1-based label ids padded with 0; the loss treats every
   frame of the fixed-length input as valid (padding is silence, learned as blank).
 * Streaming (`tasks.speech.streaming`): unidirectional ``speech-ctc`` models only, through
