@@ -1,4 +1,4 @@
-"""speech-yesno: CTC recognition of the OpenSLR "yesno" corpus (8 Hebrew yes/no words a file).
+"""speech-yesno: CTC recognition of the OpenSLR "yesno" corpus (8 words "yes"/"no" a file).
 
 The label sequence is the file name (``0_1_1_0_...wav``: 0 = no, 1 = yes). Classic split: the
 first 31 files in sorted name order train, the other 29 test. yesno has no development set, so
