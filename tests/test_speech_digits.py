@@ -46,14 +46,29 @@ def test_conventional_and_speaker_splits(fake_fsdd):
         fsdd.select(clips, "test", holdout_speaker="zed")
 
 
+def test_tempo_changes_length_and_keeps_pitch():
+    from tasks.speech.perturb import tempo
+    from tasks.speech.synthetic import word
+
+    wave = word(3, seconds=0.4)
+    peak = np.argmax(np.abs(np.fft.rfft(wave))) / wave.size  # cycles per sample
+    for factor in (0.75, 1.3):
+        slower_or_faster = tempo(wave, 8000, factor)
+        assert abs(slower_or_faster.size - wave.size / factor) <= 2
+        moved = np.argmax(np.abs(np.fft.rfft(slower_or_faster))) / slower_or_faster.size
+        assert abs(moved - peak) / peak < 0.02  # same pitch (speed() would move it by the factor)
+    assert tempo(wave, 8000, 1.0) is wave
+
+
 def test_load_pads_and_perturbs_training_copies(fake_fsdd):
     from tasks.speech.digits import load
 
     plain = list(load(str(fake_fsdd), "train").as_numpy_iterator())
     assert len(plain) == 36 and plain[0][0].shape == (8000,) and plain[0][0].dtype == np.float32
-    more = list(load(str(fake_fsdd), "train", speeds=[0.9, 1.1], pitches=[2]).as_numpy_iterator())
-    assert len(more) == 4 * 36
-    assert sorted(int(y) for _, y in more) == sorted(4 * [int(y) for _, y in plain])
+    more = list(load(str(fake_fsdd), "train", speeds=[0.9, 1.1], pitches=[2], tempos=[0.8])
+                .as_numpy_iterator())
+    assert len(more) == 5 * 36
+    assert sorted(int(y) for _, y in more) == sorted(5 * [int(y) for _, y in plain])
     np.testing.assert_array_equal(more[0][0], plain[0][0])  # the originals come first
     assert len(list(load(str(fake_fsdd), "test", speeds=[0.9]).as_numpy_iterator())) == 30
     assert len(list(load(str(fake_fsdd), "train", all_takes=True).as_numpy_iterator())) == 36 + 30

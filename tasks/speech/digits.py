@@ -22,12 +22,13 @@ MAX_SECONDS = 1.0
 
 def load(path: str, split: str = "train", *, holdout_speaker: str | None = None,
          max_seconds: float = MAX_SECONDS, speeds: list[float] = (), pitches: list[float] = (),
-         strict: bool = False, all_takes: bool = False) -> tf.data.Dataset:
+         tempos: list[float] = (), strict: bool = False, all_takes: bool = False,
+         ) -> tf.data.Dataset:
     """Unbatched ``(waveform [max_seconds * 8000], digit)`` of one FSDD split.
 
     Leading and trailing silence is trimmed (`prepare`), then the clip is zero-padded.
 
-    ``speeds`` and ``pitches`` add perturbed copies of the *training* split only. Files longer
+    ``speeds``, ``pitches`` and ``tempos`` add perturbed copies of the *training* split only. Files longer
     than ``max_seconds`` (after speeding up or down) are cut; bad files are skipped and
     reported on stderr (``strict`` raises instead). ``all_takes`` makes the training split
     ``train+validation`` (every training take; for the final model once settings are chosen).
@@ -39,7 +40,8 @@ def load(path: str, split: str = "train", *, holdout_speaker: str | None = None,
     waves = [trim_silence(w) for w in waves]
     if split == "train":
         waves, labels = perturbed_copies(waves, labels, fsdd.SAMPLE_RATE,
-                                         speeds=tuple(speeds), pitches=tuple(pitches))
+                                         speeds=tuple(speeds), pitches=tuple(pitches),
+                                         tempos=tuple(tempos))
     if not waves:
         raise ValueError(f"{path}: no usable FSDD clips in the {split} split")
     length = int(round(max_seconds * fsdd.SAMPLE_RATE))
@@ -121,6 +123,9 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                        help="feature normalization: BatchNorm over the log-mels, or per-utterance "
                             "mean and variance (default: batch, which won on validation: 99.2%% "
                             "against 94.8%%)")
+    group.add_argument("--tempos", type=_floats, default=[],
+                       help="tempo-changed training copies at the same pitch, e.g. 0.75,1.3: "
+                            "word length then says less about the word (default: none)")
     group.add_argument("--pooling", choices=("last", "max", "mean"), default="last",
                        help="how the recurrent outputs become one vector: the last state, or "
                             "the maximum or mean over time (default: last)")
@@ -138,7 +143,8 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _data_options(args: argparse.Namespace) -> dict:
-    return given_options(args, ("holdout_speaker", "speeds", "pitches", "strict", "all_takes"))
+    return given_options(args, ("holdout_speaker", "speeds", "pitches", "tempos", "strict",
+                                "all_takes"))
 
 
 def augment_settings(args: argparse.Namespace, *, max_shift: int) -> dict:

@@ -2,7 +2,7 @@
 
 Speed perturbation (Ko et al. 2015) resamples the waveform by a factor and plays it at the
 original rate, changing tempo and pitch together; pitch shifting (librosa's phase vocoder
-and resampling) keeps the tempo. Both give extra training copies made once before training;
+and resampling) keeps the tempo, and tempo changes (phase vocoder) keep the pitch. Both give extra training copies made once before training;
 gain, noise and time shift are applied per step inside the model (`zoo.audio_frontend.
 WaveAugment`) and SpecAugment masks the features.
 """
@@ -34,10 +34,20 @@ def pitch(wave: np.ndarray, sample_rate: int, semitones: float) -> np.ndarray:
                                        res_type="soxr_hq").astype(np.float32)
 
 
+def tempo(wave: np.ndarray, sample_rate: int, factor: float) -> np.ndarray:
+    """``wave`` played ``factor`` times faster with the same pitch (phase vocoder)."""
+    import librosa
+
+    if factor == 1.0:
+        return wave
+    n_fft = 256 if sample_rate <= 8000 else 512
+    return librosa.effects.time_stretch(wave, rate=factor, n_fft=n_fft).astype(np.float32)
+
+
 def perturbed_copies(waves: list[np.ndarray], labels: list, sample_rate: int, *,
                      speeds: tuple[float, ...] = (), pitches: tuple[float, ...] = (),
-                     ) -> tuple[list[np.ndarray], list]:
-    """The originals followed by one copy per speed factor and per pitch shift."""
+                     tempos: tuple[float, ...] = ()) -> tuple[list[np.ndarray], list]:
+    """The originals followed by one copy per speed factor, pitch shift and tempo factor."""
     out_waves, out_labels = list(waves), list(labels)
     for factor in speeds:
         if factor != 1.0:
@@ -46,6 +56,10 @@ def perturbed_copies(waves: list[np.ndarray], labels: list, sample_rate: int, *,
     for semitones in pitches:
         if semitones != 0:
             out_waves += [pitch(w, sample_rate, semitones) for w in waves]
+            out_labels += labels
+    for factor in tempos:
+        if factor != 1.0:
+            out_waves += [tempo(w, sample_rate, factor) for w in waves]
             out_labels += labels
     return out_waves, out_labels
 
