@@ -225,6 +225,8 @@ def test_yesno_recompose_puts_words_anywhere():
     assert len(set(openings)) > 10  # the opening silence varies: its length is no cue
     with pytest.raises(ValueError, match="no word segments"):
         yesno.recompose([], 1)
+    with pytest.raises(ValueError, match="rarely fit"):  # 8 words of 1 s never fit in 7.5 s
+        yesno.recompose([(np.zeros(8000, np.float32), "no")], 3)
 
 
 def test_yesno_word_segments_follow_the_file_labels(tmp_path, capsys):

@@ -107,7 +107,9 @@ def recompose(segments: list, n: int, seed: int = 0, pauses: list[np.ndarray] = 
     rng = np.random.default_rng(seed)
     waves, words = [], []
     limit = int(MAX_SECONDS * RATE)
-    while len(waves) < n:
+    for _ in range(100 * n):
+        if len(waves) == n:
+            break
         picks = [segments[i] for i in rng.integers(0, len(segments), MAX_WORDS)]
         wave = np.concatenate([_noise(pauses, rng.uniform(*OPENING), rng),
                                *[piece for piece, _ in picks],
@@ -115,6 +117,9 @@ def recompose(segments: list, n: int, seed: int = 0, pauses: list[np.ndarray] = 
         if wave.size <= limit:
             waves.append(wave.astype(np.float32))
             words.append([word for _, word in picks])
+    if len(waves) < n:
+        raise ValueError(f"{MAX_WORDS} of these words rarely fit in {MAX_SECONDS} s: "
+                         f"{len(waves)} of {n} utterances made in {100 * n} tries")
     return waves, words
 
 
