@@ -162,7 +162,8 @@ def test_pooling_option_reaches_the_builder():
     TASK.add_options(parser)
     _, config = TASK.builder_config(parser.parse_args(["--pooling", "max"]))
     assert config["pooling"] == "max"
-    assert TASK.builder_config(parser.parse_args([]))[1]["pooling"] == "last"
+    assert TASK.builder_config(parser.parse_args([]))[1]["pooling"] == "max"
+    assert TASK.builder_config(parser.parse_args(["--pooling", "last"]))[1]["pooling"] == "last"
     with pytest.raises(SystemExit):
         parser.parse_args(["--pooling", "attention"])
 

@@ -114,11 +114,11 @@ def add_model_options(group, *, units: str, conv: str, bidirectional: bool,
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("speech-digits")
-    add_model_options(group, units="64", conv="64,64", bidirectional=True)
+    add_model_options(group, units="64", conv="64,64", bidirectional=True, dropout=0.3)
     group.add_argument("--features", choices=("logmel", "mfcc"), default="mfcc",
                        help="front-end features: 20 MFCCs of 40 mels, or the 40 log-mels "
                             "(default: mfcc, which won leave-one-speaker-out: mean 0.798 "
-                            "against 0.767)")
+                            "against 0.767 with the same other settings)")
     group.add_argument("--normalize", choices=("utterance", "batch", "none"), default="batch",
                        help="feature normalization: BatchNorm over the log-mels, or per-utterance "
                             "mean and variance (default: batch, which won on validation: 99.2%% "
@@ -126,9 +126,11 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tempos", type=_floats, default=[],
                        help="tempo-changed training copies at the same pitch, e.g. 0.75,1.3: "
                             "word length then says less about the word (default: none)")
-    group.add_argument("--pooling", choices=("last", "max", "mean"), default="last",
+    group.add_argument("--pooling", choices=("last", "max", "mean"), default="max",
                        help="how the recurrent outputs become one vector: the last state, or "
-                            "the maximum or mean over time (default: last)")
+                            "the maximum or mean over time (default: max; with dropout 0.3 and "
+                            "--tempos 0.75,1.3 it won leave-one-speaker-out: mean 0.829 "
+                            "against 0.798 for last state, dropout 0.2, no tempo copies)")
     group.add_argument("--freq-conv", type=_ints, default=[],
                        help="2-D conv widths over (time, mel band) before the 1-D convs, each "
                             "halving the bands, e.g. 16,32 (default: none)")
