@@ -187,5 +187,6 @@ def test_crnn_freq_conv_shapes_round_trip_and_option(tmp_path):
     np.testing.assert_allclose(loaded.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
     parser = argparse.ArgumentParser()
     TASK.add_options(parser)
-    assert TASK.builder_config(parser.parse_args(["--freq-conv", "16,32"]))[1]["freq_conv"] == [16, 32]
+    _, config = TASK.builder_config(parser.parse_args(["--freq-conv", "16,32"]))
+    assert config["freq_conv"] == [16, 32]
     assert "freq_conv" not in TASK.builder_config(parser.parse_args([]))[1]

@@ -28,8 +28,8 @@ def load(path: str, split: str = "train", *, holdout_speaker: str | None = None,
 
     Leading and trailing silence is trimmed (`prepare`), then the clip is zero-padded.
 
-    ``speeds``, ``pitches`` and ``tempos`` add perturbed copies of the *training* split only. Files longer
-    than ``max_seconds`` (after speeding up or down) are cut; bad files are skipped and
+    ``speeds``, ``pitches`` and ``tempos`` add perturbed copies of the *training* split only.
+    Files longer than ``max_seconds`` (after slowing down) are cut; bad files are skipped and
     reported on stderr (``strict`` raises instead). ``all_takes`` makes the training split
     ``train+validation`` (every training take; for the final model once settings are chosen).
     """
