@@ -65,13 +65,6 @@ def _converter(loaded, job: dict):
     return converter
 
 
-def _tensor_names(model: bytes) -> list[str]:
-    from export import tflite_file
-
-    return [tflite_file._text(t.name)  # noqa: SLF001 - the package's own helper
-            for graph in tflite_file.read(model).subgraphs for t in graph.tensors]
-
-
 def layer_tensors(names: list[str], layers: list[str]) -> list[str]:
     """The tensor names (op outputs) that belong to one of ``layers``.
 
@@ -95,9 +88,11 @@ def _quantize_keeping_float(converter, job: dict) -> tuple[bytes, list[str]]:
     import tensorflow as tf
     from tensorflow.lite.python import convert as lite_convert
 
+    from export import tflite_file
+
     converter._experimental_calibrate_only = True  # noqa: SLF001 - see docstring
     calibrated = converter.convert()
-    denied = layer_tensors(_tensor_names(calibrated), job["float_layers"])
+    denied = layer_tensors(tflite_file.tensor_names(calibrated), job["float_layers"])
     io = tf.int8 if job.get("io_dtype") == "int8" else tf.float32
     model = lite_convert.mlir_quantize(
         calibrated, disable_per_channel=not job.get("per_channel", True),

@@ -131,7 +131,7 @@ def _io_spec(model: "tflite_file.fb.ModelT") -> dict:
     def entry(m) -> dict:
         t = tensors[m.tensorIndex]
         shape = [int(d) for d in (t.shapeSignature if t.shapeSignature is not None else t.shape)]
-        spec = {"name": tflite_file._text(m.name), "shape": shape,
+        spec = {"name": tflite_file.as_text(m.name), "shape": shape,
                 "dtype": tflite_file._TYPE_NAMES.get(t.type, str(t.type)).lower()}
         q = t.quantization
         if q is not None and q.scale is not None and len(q.scale):
@@ -139,7 +139,7 @@ def _io_spec(model: "tflite_file.fb.ModelT") -> dict:
                                     "zero_point": [int(z) for z in q.zeroPoint]}
         return spec
 
-    return {"signature": tflite_file._text(sig.signatureKey),
+    return {"signature": tflite_file.as_text(sig.signatureKey),
             "inputs": [entry(m) for m in sig.inputs], "outputs": [entry(m) for m in sig.outputs]}
 
 

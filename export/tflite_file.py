@@ -49,8 +49,14 @@ def _ints(values) -> list[int]:
     return [] if values is None else [int(v) for v in values]
 
 
-def _text(value) -> str:
+def as_text(value) -> str:
+    """A flatbuffer string field (bytes, str or None) as str."""
     return value.decode() if isinstance(value, bytes) else (value or "")
+
+
+def tensor_names(data: bytes) -> list[str]:
+    """The names of every tensor of every subgraph of the model in ``data``."""
+    return [as_text(t.name) for graph in read(data).subgraphs for t in graph.tensors]
 
 
 def strip_tensor_names(model: fb.ModelT) -> fb.ModelT:
@@ -83,7 +89,7 @@ def add_metadata(model: fb.ModelT, payload: dict, name: str = METADATA_NAME) -> 
     buffer = fb.BufferT()
     buffer.data = np.frombuffer(data, dtype=np.uint8)
     model.buffers.append(buffer)
-    model.metadata = [m for m in (model.metadata or []) if _text(m.name) != name]
+    model.metadata = [m for m in (model.metadata or []) if as_text(m.name) != name]
     entry = fb.MetadataT()
     entry.name, entry.buffer = name, len(model.buffers) - 1
     model.metadata.append(entry)
@@ -95,7 +101,7 @@ def read_metadata(model: bytes, name: str = METADATA_NAME) -> dict | None:
     root = fb.Model.GetRootAsModel(bytearray(model), 0)
     for i in range(root.MetadataLength()):
         entry = root.Metadata(i)
-        if _text(entry.Name()) == name:
+        if as_text(entry.Name()) == name:
             data = root.Buffers(entry.Buffer()).DataAsNumpy()
             if isinstance(data, int):
                 return None
@@ -119,7 +125,7 @@ def op_summary(model: bytes) -> dict:
         for op in subgraph.operators or []:
             code = obj.operatorCodes[op.opcodeIndex]
             if code.customCode:
-                name = _text(code.customCode)
+                name = as_text(code.customCode)
                 (flex if name.startswith("Flex") else custom).add(name)
                 continue
             name = _OP_NAMES.get(max(code.builtinCode, code.deprecatedBuiltinCode), "UNKNOWN")
