@@ -18,6 +18,7 @@ import tensorflow as tf
 # dynamic-range mode (its min_elements_for_weights); smaller ones stay float.
 SMALL_CONSTANT = 1024
 
+
 def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float,
                    fmax: float | None) -> np.ndarray:
     """librosa.filters.mel (Slaney scale and norm), transposed to ``[1 + n_fft//2, n_mels]``."""

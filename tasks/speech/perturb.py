@@ -1,10 +1,11 @@
-"""Offline data augmentation that is too costly per step: speed and pitch perturbation.
+"""Offline data augmentation that is too costly per step: speed, pitch and tempo changes.
 
 Speed perturbation (Ko et al. 2015) resamples the waveform by a factor and plays it at the
 original rate, changing tempo and pitch together; pitch shifting (librosa's phase vocoder
-and resampling) keeps the tempo, and tempo changes (phase vocoder) keep the pitch. Both give extra training copies made once before training;
-gain, noise and time shift are applied per step inside the model (`zoo.audio_frontend.
-WaveAugment`) and SpecAugment masks the features.
+and resampling) keeps the tempo, and tempo changes (phase vocoder) keep the pitch. All three
+give extra training copies made once before training; gain, noise and time shift are applied
+per step inside the model (`zoo.audio_frontend.WaveAugment`) and SpecAugment masks the
+features.
 """
 
 from __future__ import annotations
