@@ -10,7 +10,8 @@ on the states that real sequences reach, not on zeros.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import keras
 import numpy as np

@@ -52,7 +52,7 @@ def _converter(loaded, job: dict):
         converter.representative_dataset = _representative(job["representative"], batch)
         builtins = tf.lite.OpsSet.TFLITE_BUILTINS_INT8
         if not job.get("per_channel", True):
-            converter._experimental_disable_per_channel = True  # noqa: SLF001 - documented in export.tflite
+            converter._experimental_disable_per_channel = True
         if job.get("io_dtype") == "int8":
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
@@ -90,7 +90,7 @@ def _quantize_keeping_float(converter, job: dict) -> tuple[bytes, list[str]]:
 
     from export import tflite_file
 
-    converter._experimental_calibrate_only = True  # noqa: SLF001 - see docstring
+    converter._experimental_calibrate_only = True
     calibrated = converter.convert()
     denied = layer_tensors(tflite_file.tensor_names(calibrated), job["float_layers"])
     io = tf.int8 if job.get("io_dtype") == "int8" else tf.float32

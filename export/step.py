@@ -23,8 +23,9 @@ as ``keras.Model.call`` does; tests cover it for the Keras version pinned in con
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import keras
 

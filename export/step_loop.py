@@ -31,7 +31,7 @@ the zero states take the batch of the input with SHAPE, GATHER and CONCATENATION
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 from tensorflow.lite.python import schema_py_generated as fb

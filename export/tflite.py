@@ -41,8 +41,8 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import keras
 import numpy as np
@@ -55,7 +55,15 @@ from export.child import ConversionError, run_jobs
 from export.files import write_file_atomic
 from export.float_layers import float_layers as default_float_layers, training_only
 from export.signatures import SEQUENCE_SIGNATURE, STEP_SIGNATURE, sequence_function, step_function
-from export.step import StepModelError, StepSpec, input_names, output_names, step_model, step_spec, unrolled
+from export.step import (
+    StepModelError,
+    StepSpec,
+    input_names,
+    output_names,
+    step_model,
+    step_spec,
+    unrolled,
+)
 from export.step_loop import loop_over_steps
 
 WORKER = "export.convert_worker"
@@ -124,7 +132,7 @@ def _failure(result: dict, label: str, model: keras.Model, allow_flex: bool) -> 
                            f"{op.get('message') or result.get('message')}")
 
 
-def _io_spec(model: "tflite_file.fb.ModelT") -> dict:
+def _io_spec(model: tflite_file.fb.ModelT) -> dict:
     sig = model.signatureDefs[0]
     tensors = model.subgraphs[sig.subgraphIndex].tensors
 

@@ -15,8 +15,9 @@ import itertools
 import math
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import keras
 import numpy as np

@@ -12,11 +12,10 @@ import sys
 from importlib import metadata
 
 
-
 class _Parser(argparse.ArgumentParser):
     """ArgumentParser that reports a usage error as one line and exit code 2."""
 
-    def error(self, message: str) -> None:  # noqa: D401
+    def error(self, message: str) -> None:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

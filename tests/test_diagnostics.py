@@ -6,13 +6,13 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
 
-from zoo.diagnostics import _patched_call, gradient_norms, plot_gradient_norms  # noqa: E402
-from zoo.layers import recurrent, recurrent_stack  # noqa: E402
+from zoo.diagnostics import _patched_call, gradient_norms, plot_gradient_norms
+from zoo.layers import recurrent, recurrent_stack
 
 B, T, D, U = 3, 6, 2, 4
 

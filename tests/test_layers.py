@@ -6,12 +6,12 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
 
-from zoo.layers import RecurrentStack, recurrent, recurrent_stack  # noqa: E402
+from zoo.layers import RecurrentStack, recurrent, recurrent_stack
 
 B, T, D, U = 2, 4, 3, 5  # batch, steps, input features, units
 

@@ -8,8 +8,14 @@ import pretty_midi
 import pytest
 
 from tasks.music.midi import (
-    MidiError, array_to_midi, choose_melody_track, notes_to_array, pianoroll_to_midi, read_many,
-    read_midi, read_notes,
+    MidiError,
+    array_to_midi,
+    choose_melody_track,
+    notes_to_array,
+    pianoroll_to_midi,
+    read_many,
+    read_midi,
+    read_notes,
 )
 
 

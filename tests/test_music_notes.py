@@ -12,7 +12,13 @@ import pytest
 import tasks
 import zoo
 from tasks.music.notes import (
-    NoteLoss, chunks, encode_inputs, midi_files, note_metrics, read_pieces, split_files,
+    NoteLoss,
+    chunks,
+    encode_inputs,
+    midi_files,
+    note_metrics,
+    read_pieces,
+    split_files,
 )
 from zoo.errors import RnnzooError
 

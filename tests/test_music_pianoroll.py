@@ -12,7 +12,12 @@ import pytest
 import tasks
 import zoo
 from tasks.music.pianoroll import (
-    frame_metrics, load_jsb, padded_examples, read_chorales, shifted, to_pianoroll,
+    frame_metrics,
+    load_jsb,
+    padded_examples,
+    read_chorales,
+    shifted,
+    to_pianoroll,
 )
 from zoo.errors import RnnzooError
 

@@ -11,7 +11,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from zoo.errors import PresetError, RnnzooError, UnknownNameError  # noqa: E402
+from zoo.errors import PresetError, RnnzooError, UnknownNameError
 
 _REGISTRY_NAMES = ("Preset", "build", "list_models", "list_presets", "load", "register",
                    "save", "update_card")

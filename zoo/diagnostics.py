@@ -16,8 +16,9 @@ is restored afterwards, even on error. Needs the TensorFlow backend.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import keras
 import numpy as np

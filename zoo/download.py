@@ -149,7 +149,7 @@ def _download(url: str, dest: Path, sha256: str) -> None:
     try:
         with os.fdopen(fd, "wb") as out:
             try:
-                response = urllib.request.urlopen(url, timeout=TIMEOUT_S)  # noqa: S310 (http/s)
+                response = urllib.request.urlopen(url, timeout=TIMEOUT_S)
             except urllib.error.HTTPError as error:
                 problem = f"download failed: HTTP {error.code} {error.reason}"
                 raise PresetError(url, problem) from None

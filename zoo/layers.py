@@ -227,7 +227,7 @@ class RecurrentStack(keras.layers.Layer):
         return config
 
     @classmethod
-    def from_config(cls, config: dict) -> "RecurrentStack":
+    def from_config(cls, config: dict) -> RecurrentStack:
         return cls(**config)
 
 

@@ -14,9 +14,10 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import keras
 
@@ -24,9 +25,20 @@ from zoo import download
 from zoo.card import render_card_md
 from zoo.errors import PresetError, UnknownNameError
 from zoo.preset_io import (
-    ASSETS_DIR, CARD_FILE, CARD_MD_FILE, CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE,
-    atomic_folder, find_code, list_files, read_json, relative_path_problem, sha256_file,
-    verify_folder, write_json,
+    ASSETS_DIR,
+    CARD_FILE,
+    CARD_MD_FILE,
+    CONFIG_FILE,
+    FORMAT_VERSION,
+    WEIGHTS_FILE,
+    atomic_folder,
+    find_code,
+    list_files,
+    read_json,
+    relative_path_problem,
+    sha256_file,
+    verify_folder,
+    write_json,
 )
 
 # Modules whose import registers builders; imported on first use of the registry.
@@ -352,8 +364,9 @@ def save(model: keras.Model, folder: str | os.PathLike, *, card: dict,
         raise ValueError(f"the model's weights do not fit a fresh build({builder!r}, **{config}); "
                          f"was it changed after build()? ({error})") from None
     target = Path(folder).expanduser().absolute()
-    import tensorflow as tf  # noqa: PLC0415 - the Keras backend; already imported by keras
-    from zoo import __version__  # noqa: PLC0415 - zoo/__init__ imports this module
+    import tensorflow as tf
+
+    from zoo import __version__
 
     with atomic_folder(target, overwrite=overwrite) as temp:
         write_json(temp / CONFIG_FILE, {

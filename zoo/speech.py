@@ -18,8 +18,14 @@ from __future__ import annotations
 
 import keras
 
-from zoo.audio_frontend import (MFCC, FrequencyWarp, MelSpectrogram, SpecAugment, UtteranceNorm,
-                                WaveAugment)
+from zoo.audio_frontend import (
+    MFCC,
+    FrequencyWarp,
+    MelSpectrogram,
+    SpecAugment,
+    UtteranceNorm,
+    WaveAugment,
+)
 from zoo.layers import recurrent
 from zoo.registry import register
 

@@ -7,8 +7,8 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from types import ModuleType
-from typing import Callable
 
 from zoo.errors import UnknownNameError
 

@@ -43,7 +43,6 @@ def _subset(dataset, n: int | None):
 
 
 def _tflite_figures(preset, task, test, data: str, folder: Path, quick: bool) -> dict:
-    import numpy as np
 
     import export
 

@@ -17,7 +17,7 @@ from zoo.errors import RnnzooError
 METADATA = "training_metadata.json"
 
 
-def _to_numpy(value) -> np.ndarray:  # noqa: D103 - shared with fit
+def _to_numpy(value) -> np.ndarray:
     return keras.ops.convert_to_numpy(value)
 
 

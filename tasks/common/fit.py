@@ -53,9 +53,10 @@ import importlib.util
 import math
 import os
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -63,7 +64,11 @@ import tensorflow as tf
 
 from tasks.common.atomic_files import write_json_atomic
 from tasks.common.callbacks import (
-    METADATA, AtomicModelCheckpoint, ResumableEarlyStopping, RunBackup, _to_numpy,
+    METADATA,
+    AtomicModelCheckpoint,
+    ResumableEarlyStopping,
+    RunBackup,
+    _to_numpy,
 )
 from tasks.common.optimizer import GlobalClipAdam
 from tasks.common.seeding import seed_everything

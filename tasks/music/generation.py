@@ -10,7 +10,12 @@ from typing import Any
 import numpy as np
 
 from tasks.music.midi import (
-    DEFAULT_TEMPO, array_to_midi, midi_facts, pianoroll_to_midi, read_frames, read_notes,
+    DEFAULT_TEMPO,
+    array_to_midi,
+    midi_facts,
+    pianoroll_to_midi,
+    read_frames,
+    read_notes,
 )
 from tasks.music.sampling import KerasStepper, generate_frames, generate_notes
 
@@ -22,7 +27,7 @@ SECONDS_PER_FRAME = 0.5  # a quarter note at 120 BPM
 def _preset(preset):
     if hasattr(preset, "model") and hasattr(preset, "card"):
         return preset
-    import zoo  # noqa: PLC0415
+    import zoo
 
     return zoo.load(preset)
 
@@ -30,7 +35,7 @@ def _preset(preset):
 def _stepper(preset, tflite: str | os.PathLike | None):
     if tflite is None:
         return KerasStepper(preset.model)
-    from tasks.music.tflite_sampler import TFLiteStepper  # noqa: PLC0415
+    from tasks.music.tflite_sampler import TFLiteStepper
 
     return TFLiteStepper(tflite)
 
@@ -89,7 +94,7 @@ def generate(preset, *, primer: str | os.PathLike | np.ndarray | None = None,
                           name=f"rnnzoo {preset.name}")
     plot_path = None
     if plot is not None:
-        from tasks.music.plot import plot_frames, plot_notes  # noqa: PLC0415
+        from tasks.music.plot import plot_frames, plot_notes
 
         draw = plot_frames if task in ROLL_TASKS else plot_notes
         plot_path = draw(primer_array, generated, plot,

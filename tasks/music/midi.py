@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -47,7 +47,7 @@ class MidiError(RnnzooError):
 
 
 def _pretty_midi():
-    import pretty_midi  # noqa: PLC0415 - heavy; only when MIDI is touched
+    import pretty_midi
 
     return pretty_midi
 

@@ -13,10 +13,10 @@ PRIMER_COLOR, NEW_COLOR = "#4c72b0", "#dd8452"
 
 
 def _figure(width_seconds: float):
-    import matplotlib  # noqa: PLC0415 - only when a picture is asked for
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     width = float(np.clip(4 + width_seconds / 4, 6, 24))
     return plt, *plt.subplots(figsize=(width, 4.5), dpi=100)

@@ -21,9 +21,9 @@ STATE_PREFIX = "state_"
 
 def _interpreter(path: str, threads: int):
     try:
-        from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+        from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # pragma: no cover - tensorflow ships one too
-        from tensorflow.lite.python.interpreter import Interpreter  # noqa: PLC0415
+        from tensorflow.lite.python.interpreter import Interpreter
     return Interpreter(model_path=path, num_threads=threads)
 
 

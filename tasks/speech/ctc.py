@@ -9,7 +9,7 @@ word labels such as digits or yes/no, "" for characters).
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
