@@ -291,8 +291,3 @@ def from_archive(path: Path, sha256: str | None = None, label: str | None = None
         raise PresetError(path, f"sha256 mismatch: expected {sha256.lower()}, the archive has "
                                 f"{actual}")
     return _unpack_into_cache(path, actual, label, archive_stem(path.name))
-
-
-def is_archive(path: Path) -> bool:
-    """Whether ``path`` is a file named like a preset archive."""
-    return path.is_file() and _suffix(path.name) != ""

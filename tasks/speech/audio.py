@@ -21,7 +21,6 @@ import numpy as np
 from zoo.errors import RnnzooError
 
 SILENCE_PEAK = 1e-4  # peak |sample| at or below this (about -80 dBFS) is "silence only"
-EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 
 
 class AudioError(RnnzooError):
