@@ -24,20 +24,30 @@ input's). The file stays as small as the step model (weights are stored once) an
 runs with builtin ops only.
 
 Outputs of the step model marked as per-step (the model returned sequences) are written into a
-``[1, T, ...]`` loop variable with DYNAMIC_UPDATE_SLICE; the others are the value of the last
-step. The length is fixed (``length``); the batch is the step model's, fixed or dynamic (then
-the zero states take the batch of the input with SHAPE, GATHER and CONCATENATION).
+``[batch, T, ...]`` loop variable with DYNAMIC_UPDATE_SLICE; the others are the value of the
+last step. The length is fixed (``length``) or open (``length=None``: the loop runs over the
+time axis of whatever it is given, read with SHAPE at run time); the batch is the step model's,
+fixed or dynamic. Zero states and per-step outputs take their open dimensions from the input's
+shape (SHAPE, GATHER, CONCATENATION).
+
+The file has three subgraphs: ``main`` (zero-initialised loop variables, the WHILE op, the
+results), ``step_cond`` (counter < length) and ``step_body`` (the step model's operators between
+a GATHER of step ``i`` and the updates of the loop variables).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 from tensorflow.lite.python import schema_py_generated as fb
 from tensorflow.lite.tools import flatbuffer_utils
 
+from export.tflite_file import as_text
+
 _FLOAT32, _INT32, _BOOL = fb.TensorType.FLOAT32, fb.TensorType.INT32, fb.TensorType.BOOL
+_BATCH, _TIME = 0, 1
 
 
 class _Graph:
@@ -49,7 +59,12 @@ class _Graph:
         self.sg.operators = self.sg.operators or []
 
     def tensor(self, name: str, shape: list[int], dtype: int, data: np.ndarray | None = None,
-               like: fb.TensorT | None = None, dynamic_batch: bool = False) -> int:
+               like: fb.TensorT | None = None, open_axes: Iterable[int] = ()) -> int:
+        """Append a tensor (a constant when ``data`` is given) and return its index.
+
+        ``like``: take its quantization parameters. ``open_axes``: axes of unknown size
+        (``-1`` in the shape signature; ``shape`` then holds a placeholder there).
+        """
         buffer = 0
         if data is not None:
             self.model.buffers.append(fb.BufferT())
@@ -60,10 +75,15 @@ class _Graph:
         t.name, t.shape, t.type, t.buffer = name, list(shape), dtype, buffer
         if like is not None:
             t.quantization = like.quantization
-        if dynamic_batch and shape:
-            t.shapeSignature = [-1, *shape[1:]]
+        open_axes = [a for a in open_axes if a < len(shape)]
+        if open_axes:
+            t.shapeSignature = [-1 if a in open_axes else d for a, d in enumerate(shape)]
         self.sg.tensors.append(t)
         return len(self.sg.tensors) - 1
+
+    def constant(self, name: str, value, dtype: int = _INT32) -> int:
+        array = np.asarray(value, np.int32 if dtype == _INT32 else np.float32)
+        return self.tensor(name, list(array.shape), dtype, array)
 
     def op(self, code: int, inputs: list[int], outputs: list[int], options_type: int = 0,
            options=None, version: int = 1) -> None:
@@ -72,6 +92,22 @@ class _Graph:
         o.inputs, o.outputs = list(inputs), list(outputs)
         o.builtinOptionsType, o.builtinOptions = options_type, options
         self.sg.operators.append(o)
+
+    def gather(self, params: int, indices: int, output: int, axis: int) -> None:
+        options = fb.GatherOptionsT()
+        options.axis, options.batchDims = axis, 0
+        self.op(fb.BuiltinOperator.GATHER, [params, indices], [output],
+                fb.BuiltinOptions.GatherOptions, options)
+
+    def shape_of(self, tensor: int, name: str) -> int:
+        """Append a SHAPE op: the int32 shape vector of ``tensor``."""
+        rank = len(self.sg.tensors[tensor].shape)
+        shape = self.tensor(name, [rank], _INT32)
+        options = fb.ShapeOptionsT()
+        options.outType = _INT32
+        self.op(fb.BuiltinOperator.SHAPE, [tensor], [shape], fb.BuiltinOptions.ShapeOptions,
+                options)
+        return shape
 
 
 def _opcode(model: fb.ModelT, code: int, version: int) -> int:
@@ -89,198 +125,256 @@ def _signature_maps(model: fb.ModelT) -> tuple[dict[str, int], dict[str, int]]:
     if not model.signatureDefs or len(model.signatureDefs) != 1:
         raise ValueError("the step model must have exactly one signature")
     sig = model.signatureDefs[0]
-    decode = lambda n: n.decode() if isinstance(n, bytes) else n  # noqa: E731
-    return ({decode(m.name): m.tensorIndex for m in sig.inputs},
-            {decode(m.name): m.tensorIndex for m in sig.outputs})
+    return ({as_text(m.name): m.tensorIndex for m in sig.inputs},
+            {as_text(m.name): m.tensorIndex for m in sig.outputs})
 
 
-def loop_over_steps(step_tflite: bytes, *, length: int, input_name: str,
-                    state_names: Iterable[str], sequence_outputs: Iterable[str] = (),
-                    int8_io: bool = False, signature_key: str = "serving_default") -> bytes:
-    """Return a TFLite sequence model that runs the step model ``length`` times.
+@dataclass
+class _LoopVar:
+    """One loop variable of the WHILE op (the same in main, cond and body)."""
 
-    ``step_tflite`` is a converted step model with one signature whose inputs are
-    ``input_name`` (one time step, ``[batch, ...]``) and ``state_names``, and whose outputs are
-    ``state_names`` (the next states) and the model outputs. The result has one signature,
-    ``signature_key``, with input ``input_name`` of shape ``[batch, length, ...]`` and the
-    model outputs: ``[batch, length, ...]`` for names in ``sequence_outputs``, else the value
-    after the last step. States start at zero. With ``int8_io`` the input and outputs are int8
-    tensors, with the scales the step model calibrated for its input and outputs.
+    name: str
+    shape: list[int]
+    dtype: int
+    like: fb.TensorT | None = None
+    open_axes: tuple[int, ...] = ()
+
+
+@dataclass
+class _Loop:
+    """What the three subgraphs are built from: the step model's signature and loop variables.
+
+    Loop variables, in order: the counter, the input sequence, the states, then the results
+    (the step model's other outputs: a whole sequence for ``sequence_outputs``, else the value
+    of the last step).
     """
-    if length < 1:
-        raise ValueError(f"length must be positive, got {length}")
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(step_tflite))
+
+    model: fb.ModelT
+    inputs: dict[str, int]
+    outputs: dict[str, int]
+    input_name: str
+    states: list[str]
+    results: list[str]
+    sequence_outputs: set[str]
+    length: int | None
+    open_batch: bool
+    variables: list[_LoopVar] = field(default_factory=list)
+
+    @property
+    def n_fixed(self) -> int:
+        """Loop variables before the results: counter, sequence, states."""
+        return 2 + len(self.states)
+
+
+def _plan_loop(model: fb.ModelT, length: int | None, input_name: str, states: list[str],
+               sequence_outputs: set[str]) -> _Loop:
     if len(model.subgraphs) != 1:
         raise ValueError("the step model must have one subgraph (no control flow)")
     inputs, outputs = _signature_maps(model)
-    states = list(state_names)
-    sequence_outputs = set(sequence_outputs)
     missing = [n for n in [input_name, *states] if n not in inputs]
     missing += [n for n in [*states, *sequence_outputs] if n not in outputs]
     if missing:
         raise ValueError(f"the step model's signature lacks {', '.join(sorted(set(missing)))}")
-    results = [n for n in outputs if n not in states]
-
-    body = _Graph(model, model.subgraphs[0])
-    step_tensors = body.sg.tensors
-    x_step = step_tensors[inputs[input_name]]
-    batch, *features = list(x_step.shape)
+    tensors = model.subgraphs[0].tensors
+    x_step = tensors[inputs[input_name]]
     signature = list(x_step.shapeSignature) if x_step.shapeSignature is not None else []
     if any(d < 0 for d in signature[1:]):
         raise ValueError("the step model must have a fixed feature shape")
-    dynamic = bool(signature) and signature[0] < 0
-    seq_shape = [batch, length, *features]
+    loop = _Loop(model=model, inputs=inputs, outputs=outputs, input_name=input_name,
+                 states=states, results=[n for n in outputs if n not in states],
+                 sequence_outputs=sequence_outputs, length=length,
+                 open_batch=bool(signature) and signature[0] < 0)
+    batch_axes = (_BATCH,) if loop.open_batch else ()
+    sequence_axes = batch_axes + (() if length is not None else (_TIME,))
 
-    def spec(index: int) -> tuple[list[int], int, fb.TensorT]:
-        t = step_tensors[index]
-        return list(t.shape), t.type, t
+    def as_sequence(shape: list[int]) -> list[int]:
+        return [shape[0], length or 1, *shape[1:]]
 
-    # Loop variables: counter, input sequence, states, outputs (last value or sequence).
-    loop_vars: list[tuple[str, list[int], int, fb.TensorT | None]] = [
-        ("counter", [], _INT32, None),
-        (input_name, seq_shape, x_step.type, x_step),
-    ]
-    loop_vars += [(n, *spec(inputs[n])) for n in states]
-    for n in results:
-        shape, dtype, like = spec(outputs[n])
+    loop.variables = [_LoopVar("counter", [], _INT32),
+                      _LoopVar(input_name, as_sequence(list(x_step.shape)), x_step.type, x_step,
+                               sequence_axes)]
+    loop.variables += [_LoopVar(n, list(tensors[inputs[n]].shape), tensors[inputs[n]].type,
+                                tensors[inputs[n]], batch_axes) for n in states]
+    for n in loop.results:
+        t = tensors[outputs[n]]
         if n in sequence_outputs:
-            shape = [shape[0], length, *shape[1:]]
-        loop_vars.append((n, shape, dtype, like))
-
-    # Body: GATHER step i of the sequence into the step input, the step subgraph's operators,
-    # the counter increment and the per-step output updates.
-    n_fixed = 2 + len(states)
-    b_in = [body.tensor("counter", [], _INT32),
-            body.tensor(input_name, seq_shape, x_step.type, like=x_step, dynamic_batch=dynamic)]
-    b_in += [inputs[n] for n in states]
-    result_inputs = [body.tensor(f"{n}_loop", shape, dtype, like=like, dynamic_batch=dynamic)
-                     for (n, shape, dtype, like) in loop_vars[n_fixed:]]
-    b_in += result_inputs
-    one = body.tensor("one", [], _INT32, np.array(1, np.int32))
-    next_counter = body.tensor("counter_next", [], _INT32)
-    step_ops, body.sg.operators = body.sg.operators, []
-    gather = fb.GatherOptionsT()
-    gather.axis, gather.batchDims = 1, 0
-    body.op(fb.BuiltinOperator.GATHER, [b_in[1], b_in[0]], [inputs[input_name]],
-            fb.BuiltinOptions.GatherOptions, gather)
-    body.sg.operators += step_ops
-    body.op(fb.BuiltinOperator.ADD, [b_in[0], one], [next_counter],
-            fb.BuiltinOptions.AddOptions, fb.AddOptionsT())
-    b_out_results = []
-    for n, loop_in in zip(results, result_inputs):
-        if n in sequence_outputs:
-            b_out_results.append(_write_step(body, n, outputs[n], loop_in, b_in[0], dynamic))
+            loop.variables.append(_LoopVar(n, as_sequence(list(t.shape)), t.type, t,
+                                           sequence_axes))
         else:
-            b_out_results.append(outputs[n])
-    body.sg.inputs = b_in
-    body.sg.outputs = [next_counter, b_in[1], *[outputs[n] for n in states], *b_out_results]
-    body.sg.name = "step_body"
+            loop.variables.append(_LoopVar(n, list(t.shape), t.type, t, batch_axes))
+    return loop
 
-    # Cond: counter < length.
-    cond = _Graph(model, fb.SubGraphT())
-    c_in = [cond.tensor(f"{n}_cond", shape, dtype, like=like, dynamic_batch=dynamic and i > 0)
-            for i, (n, shape, dtype, like) in enumerate(loop_vars)]
-    limit = cond.tensor("length", [], _INT32, np.array(length, np.int32))
+
+def _build_body(loop: _Loop) -> _Graph:
+    """The step subgraph between a GATHER of step ``counter`` and the loop-variable updates."""
+    body = _Graph(loop.model, loop.model.subgraphs[0])
+    sequence = loop.variables[1]
+    b_in = [body.tensor("counter", [], _INT32),
+            body.tensor(sequence.name, sequence.shape, sequence.dtype, like=sequence.like,
+                        open_axes=sequence.open_axes)]
+    b_in += [loop.inputs[n] for n in loop.states]
+    result_inputs = [body.tensor(f"{v.name}_loop", v.shape, v.dtype, like=v.like,
+                                 open_axes=v.open_axes)
+                     for v in loop.variables[loop.n_fixed:]]
+    b_in += result_inputs
+    step_ops, body.sg.operators = body.sg.operators, []
+    body.gather(b_in[1], b_in[0], loop.inputs[loop.input_name], axis=_TIME)
+    body.sg.operators += step_ops
+    next_counter = body.tensor("counter_next", [], _INT32)
+    body.op(fb.BuiltinOperator.ADD, [b_in[0], body.constant("one", 1)], [next_counter],
+            fb.BuiltinOptions.AddOptions, fb.AddOptionsT())
+    results = []
+    for n, loop_in in zip(loop.results, result_inputs):
+        if n in loop.sequence_outputs:
+            results.append(_write_step(body, n, loop.outputs[n], loop_in, b_in[0],
+                                       open_batch=loop.open_batch))
+        else:
+            results.append(loop.outputs[n])
+    body.sg.inputs = b_in
+    body.sg.outputs = [next_counter, b_in[1], *[loop.outputs[n] for n in loop.states], *results]
+    body.sg.name = "step_body"
+    return body
+
+
+def _build_cond(loop: _Loop) -> _Graph:
+    """``counter < length``; an open length is the input sequence's time axis."""
+    cond = _Graph(loop.model, fb.SubGraphT())
+    c_in = [cond.tensor(f"{v.name}_cond", v.shape, v.dtype, like=v.like, open_axes=v.open_axes)
+            for v in loop.variables]
+    if loop.length is not None:
+        limit = cond.constant("length", loop.length)
+    else:
+        limit = cond.tensor("length", [], _INT32)
+        cond.gather(cond.shape_of(c_in[1], "sequence_shape"), cond.constant("time_axis", _TIME),
+                    limit, axis=0)
     keep_going = cond.tensor("keep_going", [], _BOOL)
     cond.op(fb.BuiltinOperator.LESS, [c_in[0], limit], [keep_going],
             fb.BuiltinOptions.LessOptions, fb.LessOptionsT())
     cond.sg.inputs, cond.sg.outputs, cond.sg.name = c_in, [keep_going], "step_cond"
+    return cond
 
-    # Main: zero-initialised loop variables, the WHILE op, the results.
-    main = _Graph(model, fb.SubGraphT())
+
+def _zeros(main: _Graph, var: _LoopVar, input_shape: int | None, zero: int) -> int:
+    """Append ops making the zero initial value of ``var``: FILL at run time rather than stored
+    zeros, so the file keeps only the weights' size. A variable with open axes takes its leading
+    dimensions (batch, and time for sequences) from the input sequence's shape (``input_shape``,
+    its SHAPE vector): they are the same there."""
+    if var.dtype != _FLOAT32:
+        raise ValueError(f"step tensor {var.name!r} is {var.dtype}; convert the step model with "
+                         "float input and output tensors")
+    if var.open_axes:
+        lead = max(var.open_axes) + 1
+        taken = main.tensor(f"{var.name}_lead_dims", [lead], _INT32)
+        main.gather(input_shape, main.constant(f"{var.name}_lead_axes", list(range(lead))),
+                    taken, axis=0)
+        rest = main.constant(f"{var.name}_rest", var.shape[lead:])
+        dims = main.tensor(f"{var.name}_shape", [len(var.shape)], _INT32)
+        concat = fb.ConcatenationOptionsT()
+        concat.axis = 0
+        main.op(fb.BuiltinOperator.CONCATENATION, [taken, rest], [dims],
+                fb.BuiltinOptions.ConcatenationOptions, concat)
+    else:
+        dims = main.constant(f"{var.name}_shape", var.shape)
+    init = main.tensor(f"{var.name}_init", var.shape, var.dtype, open_axes=var.open_axes)
+    main.op(fb.BuiltinOperator.FILL, [dims, zero], [init], fb.BuiltinOptions.FillOptions,
+            fb.FillOptionsT())
+    return init
+
+
+def _build_main(loop: _Loop, body: _Graph, int8_io: bool) -> tuple[_Graph, int, list[int]]:
+    """Zero-initialised loop variables, the WHILE op and the results; returns the graph, its
+    input tensor and its result tensors."""
+    main = _Graph(loop.model, fb.SubGraphT())
+    sequence = loop.variables[1]
     if int8_io:
-        x_int8 = step_tensors[_quantized_input(body, inputs[input_name])]
-        m_in = main.tensor(input_name, seq_shape, fb.TensorType.INT8, like=x_int8,
-                           dynamic_batch=dynamic)
-        m_seq = main.tensor(f"{input_name}_float", seq_shape, x_step.type, dynamic_batch=dynamic)
+        x_int8 = body.sg.tensors[_quantized_input(body, loop.inputs[loop.input_name])]
+        m_in = main.tensor(sequence.name, sequence.shape, fb.TensorType.INT8, like=x_int8,
+                           open_axes=sequence.open_axes)
+        m_seq = main.tensor(f"{sequence.name}_float", sequence.shape, sequence.dtype,
+                            open_axes=sequence.open_axes)
         main.op(fb.BuiltinOperator.DEQUANTIZE, [m_in], [m_seq])
     else:
-        m_in = m_seq = main.tensor(input_name, seq_shape, x_step.type, like=x_step,
-                                   dynamic_batch=dynamic)
-    init = [main.tensor("counter_init", [], _INT32, np.array(0, np.int32)), m_seq]
-    zero = main.tensor("zero", [], _FLOAT32, np.array(0.0, np.float32))
-    batch_of_input = _batch_vector(main, m_seq) if dynamic else None
-    for n, shape, dtype, like in loop_vars[2:]:
-        if dtype != _FLOAT32:
-            raise ValueError(f"step tensor {n!r} is {dtype}; convert the step model with float "
-                             "input and output tensors")
-        # FILL at run time rather than stored zeros: the file keeps only the weights' size.
-        if dynamic:
-            rest = main.tensor(f"{n}_rest", [len(shape) - 1], _INT32, np.array(shape[1:], np.int32))
-            dims = main.tensor(f"{n}_shape", [len(shape)], _INT32)
-            concat = fb.ConcatenationOptionsT()
-            concat.axis = 0
-            main.op(fb.BuiltinOperator.CONCATENATION, [batch_of_input, rest], [dims],
-                    fb.BuiltinOptions.ConcatenationOptions, concat)
-        else:
-            dims = main.tensor(f"{n}_shape", [len(shape)], _INT32, np.array(shape, np.int32))
-        init.append(main.tensor(f"{n}_init", shape, dtype, dynamic_batch=dynamic))
-        main.op(fb.BuiltinOperator.FILL, [dims, zero], [init[-1]], fb.BuiltinOptions.FillOptions,
-                fb.FillOptionsT())
-    finals = [main.tensor(f"{n}_final", shape, dtype, dynamic_batch=dynamic and i > 0)
-              for i, (n, shape, dtype, _) in enumerate(loop_vars)]
+        m_in = m_seq = main.tensor(sequence.name, sequence.shape, sequence.dtype,
+                                   like=sequence.like, open_axes=sequence.open_axes)
+    input_shape = main.shape_of(m_seq, "input_shape") if sequence.open_axes else None
+    init = [main.constant("counter_init", 0), m_seq]
+    zero = main.constant("zero", 0.0, _FLOAT32)
+    init += [_zeros(main, v, input_shape, zero) for v in loop.variables[2:]]
+    finals = [main.tensor(f"{v.name}_final", v.shape, v.dtype, open_axes=v.open_axes)
+              for v in loop.variables]
     options = fb.WhileOptionsT()
     options.condSubgraphIndex, options.bodySubgraphIndex = 1, 2
     main.op(fb.BuiltinOperator.WHILE, init, finals, fb.BuiltinOptions.WhileOptions, options)
-    result_tensors = finals[n_fixed:]
+    results = finals[loop.n_fixed:]
     if int8_io:
         quantized = []
-        for n, index in zip(results, result_tensors):
-            source = step_tensors[_dequantized_output(body, outputs[n])]
-            out = main.tensor(n, list(main.sg.tensors[index].shape), fb.TensorType.INT8,
-                              like=source, dynamic_batch=dynamic)
+        for var, index in zip(loop.variables[loop.n_fixed:], results):
+            source = body.sg.tensors[_dequantized_output(body, loop.outputs[var.name])]
+            out = main.tensor(var.name, var.shape, fb.TensorType.INT8, like=source,
+                              open_axes=var.open_axes)
             main.op(fb.BuiltinOperator.QUANTIZE, [index], [out])
             quantized.append(out)
-        result_tensors = quantized
+        results = quantized
     else:
-        for n, index in zip(results, result_tensors):
-            main.sg.tensors[index].name = n
-    main.sg.inputs, main.sg.outputs, main.sg.name = [m_in], result_tensors, "main"
+        for var, index in zip(loop.variables[loop.n_fixed:], results):
+            main.sg.tensors[index].name = var.name
+    main.sg.inputs, main.sg.outputs, main.sg.name = [m_in], results, "main"
+    return main, m_in, results
 
+
+def loop_over_steps(step_tflite: bytes, *, length: int | None, input_name: str,
+                    state_names: Iterable[str], sequence_outputs: Iterable[str] = (),
+                    int8_io: bool = False, signature_key: str = "serving_default") -> bytes:
+    """Return a TFLite sequence model that runs the step model over the time axis.
+
+    ``step_tflite`` is a converted step model with one signature whose inputs are
+    ``input_name`` (one time step, ``[batch, ...]``) and ``state_names``, and whose outputs are
+    ``state_names`` (the next states) and the model outputs. The result has one signature,
+    ``signature_key``, with input ``input_name`` of shape ``[batch, length, ...]`` (``length``
+    None: any length) and the model outputs: ``[batch, length, ...]`` for names in
+    ``sequence_outputs``, else the value after the last step. States start at zero. With
+    ``int8_io`` the input and outputs are int8 tensors, with the scales the step model
+    calibrated for its input and outputs.
+    """
+    if length is not None and length < 1:
+        raise ValueError(f"length must be positive, got {length}")
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(step_tflite))
+    loop = _plan_loop(model, length, input_name, list(state_names), set(sequence_outputs))
+    body = _build_body(loop)
+    cond = _build_cond(loop)
+    main, m_in, results = _build_main(loop, body, int8_io)
     model.subgraphs = [main.sg, cond.sg, body.sg]
     sig = fb.SignatureDefT()
     sig.signatureKey, sig.subgraphIndex = signature_key, 0
     sig.inputs = [_tensor_map(input_name, m_in)]
-    sig.outputs = [_tensor_map(n, t) for n, t in zip(results, result_tensors)]
+    sig.outputs = [_tensor_map(v.name, t)
+                   for v, t in zip(loop.variables[loop.n_fixed:], results)]
     model.signatureDefs = [sig]
     return flatbuffer_utils.convert_object_to_bytearray(model)
 
 
-def _batch_vector(graph: _Graph, tensor: int) -> int:
-    """Append SHAPE + GATHER ops giving ``[batch]`` (int32, shape [1]) of ``tensor``."""
-    rank = len(graph.sg.tensors[tensor].shape)
-    shape = graph.tensor("input_shape", [rank], _INT32)
-    options = fb.ShapeOptionsT()
-    options.outType = _INT32
-    graph.op(fb.BuiltinOperator.SHAPE, [tensor], [shape], fb.BuiltinOptions.ShapeOptions, options)
-    first = graph.tensor("first", [1], _INT32, np.array([0], np.int32))
-    batch = graph.tensor("batch", [1], _INT32)
-    gather = fb.GatherOptionsT()
-    gather.axis, gather.batchDims = 0, 0
-    graph.op(fb.BuiltinOperator.GATHER, [shape, first], [batch], fb.BuiltinOptions.GatherOptions,
-             gather)
-    return batch
-
-
-def _write_step(body: _Graph, name: str, y_index: int, sequence: int, counter: int,
-                dynamic: bool) -> int:
+def _write_step(body: _Graph, name: str, y_index: int, sequence: int, counter: int, *,
+                open_batch: bool) -> int:
     """Append ops writing step output ``y_index`` at [:, counter] of loop variable ``sequence``."""
     y = body.sg.tensors[y_index]
     y_shape = list(y.shape)
+    batch_axes = (_BATCH,) if open_batch else ()
     step_shape = [y_shape[0], 1, *y_shape[1:]]
-    as_step = body.tensor(f"{name}_as_step", step_shape, y.type, like=y, dynamic_batch=dynamic)
-    shape = body.tensor(f"{name}_step_shape", [len(step_shape)], _INT32,
-                        np.array([-1 if dynamic else step_shape[0], *step_shape[1:]], np.int32))
+    as_step = body.tensor(f"{name}_as_step", step_shape, y.type, like=y, open_axes=batch_axes)
+    shape = body.constant(f"{name}_step_shape", [-1 if open_batch else step_shape[0],
+                                                 *step_shape[1:]])
     body.op(fb.BuiltinOperator.RESHAPE, [y_index, shape], [as_step],
             fb.BuiltinOptions.ReshapeOptions, fb.ReshapeOptionsT())
-    zero = body.tensor(f"{name}_zero", [], _INT32, np.array(0, np.int32))
+    zero = body.constant(f"{name}_zero", 0)
     parts = [zero, counter] + [zero] * (len(y_shape) - 1)
     index = body.tensor(f"{name}_index", [len(parts)], _INT32)
     pack = fb.PackOptionsT()
     pack.valuesCount, pack.axis = len(parts), 0
     body.op(fb.BuiltinOperator.PACK, parts, [index], fb.BuiltinOptions.PackOptions, pack)
-    updated = body.tensor(f"{name}_updated", list(body.sg.tensors[sequence].shape), y.type,
-                          like=y, dynamic_batch=dynamic)
+    target = body.sg.tensors[sequence]
+    updated = body.tensor(f"{name}_updated", list(target.shape), y.type, like=y,
+                          open_axes=[a for a, d in enumerate(target.shapeSignature or [])
+                                     if d < 0])
     body.op(fb.BuiltinOperator.DYNAMIC_UPDATE_SLICE, [sequence, as_step, index], [updated],
             fb.BuiltinOptions.DynamicUpdateSliceOptions, fb.DynamicUpdateSliceOptionsT())
     return updated
