@@ -20,18 +20,10 @@ EXPORT_MARKERS = ("metadata.json", "report.json", "saved_model.pb")
 
 
 def check_target(target: str | os.PathLike, *, overwrite: bool) -> Path:
-    """Refuse an existing ``target`` unless ``overwrite`` and it is an export or empty folder."""
-    target = Path(target).expanduser().absolute()
-    if target.exists() or target.is_symlink():
-        if not overwrite:
-            raise FileExistsError(f"{target}: already exists; pass --overwrite "
-                                  "(overwrite=True) to replace it")
-        if target.is_symlink() or not target.is_dir():
-            raise FileExistsError(f"{target}: exists and is not a folder; not replacing it")
-        if any(target.iterdir()) and not any((target / m).exists() for m in EXPORT_MARKERS):
-            raise FileExistsError(f"{target}: exists and is not an export folder; not "
-                                  "replacing it")
-    return target
+    """Refuse an existing ``target`` unless ``overwrite`` and it is an export or empty folder
+    (to call before slow work; `atomic_folder` checks the same)."""
+    return preset_io.check_replaceable(target, overwrite=overwrite, markers=EXPORT_MARKERS,
+                                       what="an export")
 
 
 @contextlib.contextmanager
@@ -41,9 +33,8 @@ def atomic_folder(target: str | os.PathLike, *, overwrite: bool = False) -> Iter
     On any error the temporary folder is removed and ``target`` is left as it was (the
     mechanism is `zoo.preset_io.atomic_folder`; only export folders are ever replaced).
     """
-    target = check_target(target, overwrite=overwrite)
     with preset_io.atomic_folder(target, overwrite=overwrite, markers=EXPORT_MARKERS,
-                                 what="export") as temp:
+                                 what="an export") as temp:
         yield temp
 
 

@@ -217,10 +217,29 @@ def verify_folder(folder: str | Path, known_builders: Collection[str]) -> tuple[
     return config, card
 
 
+def check_replaceable(target: str | Path, *, overwrite: bool,
+                      markers: tuple[str, ...] = (CONFIG_FILE, CARD_FILE),
+                      what: str = "a preset") -> Path:
+    """Refuse (`FileExistsError`) an existing ``target`` unless ``overwrite`` and it is an
+    empty folder or a ``what`` folder (one holding one of ``markers``); return its absolute
+    path."""
+    target = Path(target).expanduser().absolute()
+    if target.exists() or target.is_symlink():
+        if not overwrite:
+            raise FileExistsError(f"{target}: already exists; pass --overwrite "
+                                  "(overwrite=True) to replace it")
+        if target.is_symlink() or not target.is_dir():
+            raise FileExistsError(f"{target}: exists and is not a folder; not replacing it")
+        if any(target.iterdir()) and not any((target / m).exists() for m in markers):
+            raise FileExistsError(f"{target}: exists and is not {what} folder; not "
+                                  "replacing it")
+    return target
+
+
 @contextlib.contextmanager
 def atomic_folder(target: str | Path, *, overwrite: bool = False,
                   markers: tuple[str, ...] = (CONFIG_FILE, CARD_FILE),
-                  what: str = "preset") -> Iterator[Path]:
+                  what: str = "a preset") -> Iterator[Path]:
     """Yield a temporary folder next to ``target``; on success it becomes ``target``.
 
     On any error the temporary folder is removed and ``target`` is untouched. An existing
@@ -228,14 +247,7 @@ def atomic_folder(target: str | Path, *, overwrite: bool = False,
     replaced by the new folder and deleted. Only an empty folder or one holding one of
     ``markers`` (a ``what`` folder: a preset, an export) is ever replaced.
     """
-    target = Path(target).expanduser().absolute()
-    if target.exists() or target.is_symlink():
-        if not overwrite:
-            raise FileExistsError(f"{target}: already exists; pass overwrite=True to replace it")
-        if target.is_symlink() or not target.is_dir():
-            raise FileExistsError(f"{target}: exists and is not a folder; not replacing it")
-        if any(target.iterdir()) and not any((target / m).exists() for m in markers):
-            raise FileExistsError(f"{target}: exists and is not a {what} folder; not replacing it")
+    target = check_replaceable(target, overwrite=overwrite, markers=markers, what=what)
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
