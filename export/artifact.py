@@ -1,15 +1,36 @@
-"""The records that describe what an export wrote: `Variant` (what to convert) and `Artifact`."""
+"""The vocabulary of an export, defined once, and the records of what it makes.
+
+`FORMATS`, `QUANTIZE` and `ARTIFACT_KINDS` are the words of ``rnnzoo export --format``,
+``--quantize`` and ``--kinds``, of `export.export_model`'s arguments and of the report. A
+TFLite file is named after its kind and quantize mode, ``<kind>.<quantize>[.int8io].tflite``
+(``sequence.fp32.tflite``, ``step.int8.tflite``), so the word in the file name and in the report
+is the same. ``none`` (DESIGN.md's word for "no quantization") is accepted as ``fp32``.
+
+`Variant` says what to convert; `Artifact` records what was written.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-QUANTIZE_MODES = ("none", "fp16", "dynamic", "int8")
-KINDS = ("sequence", "step")
+FORMATS = ("savedmodel", "tflite")
+QUANTIZE = ("fp32", "fp16", "dynamic", "int8")
+QUANTIZE_ALIASES = {"none": "fp32"}
+ARTIFACT_KINDS = ("sequence", "step")
 IO_DTYPES = ("float32", "int8")
-# File name label of each quantize mode ("none" is float32).
-FILE_LABELS = {"none": "fp32", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8"}
+# How a TFLite file was made: the converter on the traced model, the int8 (or dynamic-batch)
+# step model run by a TFLite WHILE loop (`export.step_loop`), or an unrolled graph.
+METHODS = ("converter", "step-loop", "unrolled")
+
+
+def quantize_mode(name: str) -> str:
+    """The `QUANTIZE` word for ``name`` (aliases resolved); `ValueError` for an unknown one."""
+    mode = QUANTIZE_ALIASES.get(name, name)
+    if mode not in QUANTIZE:
+        raise ValueError(f"unknown quantize mode {name!r}; expected one of "
+                         f"{', '.join(QUANTIZE)} ('none' = fp32)")
+    return mode
 
 
 @dataclass(frozen=True)
@@ -18,17 +39,17 @@ class Variant:
     the dtype of its input and output tensors (``io_dtype``)."""
 
     kind: str = "sequence"
-    quantize: str = "none"
+    quantize: str = "fp32"
     io_dtype: str = "float32"
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown kind {self.kind!r}; expected one of {', '.join(KINDS)}")
-        if self.quantize not in QUANTIZE_MODES:
-            raise ValueError(f"unknown quantize mode {self.quantize!r}; expected one of "
-                             f"{', '.join(QUANTIZE_MODES)}")
+        if self.kind not in ARTIFACT_KINDS:
+            raise ValueError(f"unknown kind {self.kind!r}; expected one of "
+                             f"{', '.join(ARTIFACT_KINDS)}")
+        object.__setattr__(self, "quantize", quantize_mode(self.quantize))
         if self.io_dtype not in IO_DTYPES:
-            raise ValueError(f"unknown io dtype {self.io_dtype!r}; expected one of {', '.join(IO_DTYPES)}")
+            raise ValueError(f"unknown io dtype {self.io_dtype!r}; expected one of "
+                             f"{', '.join(IO_DTYPES)}")
         if self.io_dtype == "int8" and self.quantize != "int8":
             raise ValueError("int8 input/output tensors need quantize='int8'")
 
@@ -40,7 +61,7 @@ class Variant:
     @property
     def filename(self) -> str:
         io = ".int8io" if self.io_dtype == "int8" else ""
-        return f"{self.kind}.{FILE_LABELS[self.quantize]}{io}.tflite"
+        return f"{self.kind}.{self.quantize}{io}.tflite"
 
 
 @dataclass
@@ -49,19 +70,19 @@ class Artifact:
 
     ``format`` is ``tflite`` or ``savedmodel``; ``kind`` sequence or step (a SavedModel holds
     both signatures; its artifact has kind ``sequence``, and `export.verify` reports the step
-    signature as a second entry); ``method`` says how the file was made: ``converter`` (the
-    TFLite converter on the traced model), ``step-loop`` (int8 sequence assembled from the int8
-    step model, see `export.step_loop`) or ``unrolled`` (int8 sequence converted from an
-    unrolled graph, for models without a step form).
+    signature as a second entry); ``method`` says how the file was made (`METHODS`).
+    ``metadata``: what an app needs to run the file (input spec, states, length, batch size;
+    for TFLite the ``file`` entry of the metadata stored inside it).
     """
 
     path: Path
     format: str
     kind: str = "sequence"
-    quantize: str = "none"
+    quantize: str = "fp32"
     io_dtype: str = "float32"
     method: str = "converter"
     notes: list[str] = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"path": str(self.path), "format": self.format, "kind": self.kind,

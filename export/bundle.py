@@ -24,15 +24,14 @@ from pathlib import Path
 
 import keras
 
-from export.artifact import Artifact, Variant
+from export.artifact import ARTIFACT_KINDS, FORMATS, QUANTIZE, Artifact, Variant, quantize_mode
 from export.files import atomic_folder
+from export.plan import ModelFacts, model_facts
 from export.report import write_report
 from export.savedmodel import to_savedmodel
-from export.step import StepModelError, step_model
 from export.tflite import convert_variants
 from export.verify import verify
 
-FORMATS = ("savedmodel", "tflite")
 METADATA_FILE = "metadata.json"
 REPORT_FILE = "report.json"
 SAVEDMODEL_DIR = "savedmodel"
@@ -57,10 +56,38 @@ def _text_assets(folder: Path | None) -> dict[str, str]:
     return texts
 
 
+def _words(values: Iterable[str], allowed: tuple[str, ...], what: str) -> list[str]:
+    values = list(dict.fromkeys(values))
+    unknown = [v for v in values if v not in allowed]
+    if unknown or not values:
+        raise ValueError(f"unknown {what} {', '.join(unknown) or '(none)'}; expected "
+                         f"{', '.join(allowed)}")
+    return values
+
+
+def _variants(facts: ModelFacts, quantize: list[str], kinds: list[str], io_dtype: str,
+              batch_size: int | None, notes: list[str]) -> list[Variant]:
+    """The TFLite files to make; what the model cannot have is left out with a note."""
+    if "step" in kinds and facts.step is None:
+        kinds = [k for k in kinds if k != "step"]
+        notes.append(f"no step model: {facts.step_error}")
+    variants = []
+    for kind in kinds:
+        for mode in quantize:
+            loops = kind == "sequence" and (mode == "int8" or batch_size is None)
+            if loops and facts.step is None and facts.length is None:
+                notes.append(f"no sequence.{mode} file: without a step form it would be an "
+                             "unrolled graph of one fixed length, and the model's time axis "
+                             "is open (export.to_tflite(..., length=N) makes one)")
+                continue
+            variants.append(Variant(kind=kind, quantize=mode,
+                                    io_dtype=io_dtype if mode == "int8" else "float32"))
+    return variants
+
+
 def export_model(model: keras.Model, out: str | os.PathLike, *,
-                 formats: Iterable[str] = FORMATS,
-                 quantize: Iterable[str] = ("none", "fp16", "dynamic", "int8"),
-                 kinds: Iterable[str] = ("sequence", "step"), io_dtype: str = "float32",
+                 formats: Iterable[str] = FORMATS, quantize: Iterable[str] = QUANTIZE,
+                 kinds: Iterable[str] = ARTIFACT_KINDS, io_dtype: str = "float32",
                  representative: Iterable | None = None, dataset: Iterable | None = None,
                  metric: Callable | None = None, metric_name: str | None = None,
                  metadata: dict | None = None, assets: str | os.PathLike | None = None,
@@ -68,68 +95,89 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
                  overwrite: bool = False, name: str | None = None,
                  latency: bool = True, per_channel: bool = False,
                  float_layers: list[str] | None = None) -> dict:
-    """Export ``model`` into the folder ``out`` and return the report (or, without ``dataset``
-    and ``metric``, the metadata).
+    """Export ``model`` into the folder ``out``, verify every artifact, write the report.
 
-    ``formats``: savedmodel and/or tflite. ``quantize``/``kinds``: the TFLite variants (step
-    variants are skipped, with a note, for models without a step form). ``io_dtype`` applies
-    to int8 variants. ``metadata``: JSON-able facts for apps (task, data options, ...), stored
-    in metadata.json and in every .tflite. ``assets``: a folder copied to ``assets/``.
-    An existing ``out`` is refused unless ``overwrite``. Other arguments as `export.to_tflite`
-    and `export.verify`.
+    Args:
+        model: the Keras model (a preset's ``model``).
+        out: the export folder to create (written aside, renamed into place at the end).
+        formats: ``savedmodel`` and/or ``tflite``.
+        quantize: TFLite variants: ``fp32`` (or ``none``), ``fp16``, ``dynamic``, ``int8``.
+        kinds: ``sequence`` and/or ``step`` TFLite files; step files (and int8 sequence files
+            of models with an open time axis) are left out, with a note, for models without a
+            step form.
+        io_dtype: ``int8`` gives the int8 files int8 input and output tensors.
+        representative: int8 calibration samples (see `export.to_tflite`).
+        dataset: unbatched ``(inputs, targets)`` pairs every artifact is verified on.
+        metric: ``metric(model_fn, dataset)``, a task's metric; ``metric_name`` picks the
+            figure the report leads with.
+        metadata: JSON-able facts for apps (task, data options, ...), stored in
+            ``metadata.json`` and inside every ``.tflite``.
+        assets: a folder copied to ``assets/`` (small text assets also go inside each file).
+        overwrite: replace an existing export folder (never anything else).
+        name: the model's name in errors and the report (default: ``model.name``).
+        latency: measure one-thread batch-1 latencies.
+        allow_flex, batch_size, per_channel, float_layers: as `export.to_tflite`.
+
+    Returns:
+        The report (see `export.report`), or without ``dataset`` and ``metric`` the metadata
+        written to ``metadata.json``.
+
+    Raises:
+        FileExistsError: ``out`` exists and ``overwrite`` is not set (or it is not an export).
+        ConversionError: a conversion failed; nothing is left behind.
+        ValueError: unknown formats, modes or kinds, or bad representative data.
+
+    Example::
+
+        preset = zoo.load("adding-lstm")
+        task = tasks.get_task("adding")
+        report = export.export_model(
+            preset.model, "export/adding-lstm", quantize=["fp32", "int8"],
+            representative=task.representative(None, 100, length=100),
+            dataset=task.load(None, "validation", length=100).take(200),
+            metric=task.metric, metric_name="mse")
+        print(export.format_table(report))
     """
     from zoo import __version__
 
-    formats, quantize, kinds = list(formats), list(quantize), list(kinds)
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise ValueError(f"unknown format {', '.join(unknown) or '(none)'}; expected "
-                         f"{', '.join(FORMATS)}")
-    label = name or model.name
+    formats = _words(formats, FORMATS, "format")
+    quantize = _words([quantize_mode(q) for q in quantize], QUANTIZE, "quantize mode")
+    kinds = _words(kinds, ARTIFACT_KINDS, "kind")
+    facts = model_facts(model, name=name, float_layers=float_layers)
     notes: list[str] = []
-    if "step" in kinds:
-        try:
-            step_model(model)
-        except StepModelError as error:
-            kinds = [k for k in kinds if k != "step"]
-            notes.append(f"no step model: {error}")
-    variants = [Variant(kind=k, quantize=q, io_dtype=io_dtype if q == "int8" else "float32")
-                for k in kinds for q in quantize] if "tflite" in formats else []
+    variants = (_variants(facts, quantize, kinds, io_dtype, batch_size, notes)
+                if "tflite" in formats else [])
     import tensorflow as tf
 
-    common = {"format_version": METADATA_VERSION, "model": label, "rnnzoo_version": __version__,
-              "tensorflow_version": tf.__version__, "keras_version": keras.__version__,
-              **(metadata or {})}
-    texts = _text_assets(Path(assets) if assets else None)
+    common = {"format_version": METADATA_VERSION, "model": facts.label,
+              "rnnzoo_version": __version__, "tensorflow_version": tf.__version__,
+              "keras_version": keras.__version__, **(metadata or {})}
     with atomic_folder(out, overwrite=overwrite) as temp:
         artifacts: list[Artifact] = []
         if "savedmodel" in formats:
-            path = to_savedmodel(model, temp / SAVEDMODEL_DIR)
+            path = to_savedmodel(model, temp / SAVEDMODEL_DIR, facts=facts)
             artifacts.append(Artifact(path=path, format="savedmodel"))
         if variants:
             artifacts += convert_variants(
                 model, {v: temp / v.filename for v in variants}, representative=representative,
                 allow_flex=allow_flex, batch_size=batch_size,
-                metadata={**common, "assets": texts}, name=label, per_channel=per_channel,
-                float_layers=float_layers)
+                metadata={**common, "assets": _text_assets(Path(assets) if assets else None)},
+                per_channel=per_channel, facts=facts)
         if assets and Path(assets).is_dir():
             shutil.copytree(assets, temp / ASSETS_DIR)
         else:
             (temp / ASSETS_DIR).mkdir()
-        from export.tflite_file import read_metadata
-
-        files = {a.path.name: read_metadata(a.path.read_bytes())["file"]
-                 for a in artifacts if a.format == "tflite"}
         document = {**common,
                     "assets": sorted(p.relative_to(temp / ASSETS_DIR).as_posix()
                                      for p in (temp / ASSETS_DIR).rglob("*") if p.is_file()),
                     "savedmodel": SAVEDMODEL_DIR if "savedmodel" in formats else None,
-                    "files": files, "notes": notes}
+                    "files": {a.path.name: a.metadata for a in artifacts if a.format == "tflite"},
+                    "notes": notes}
         (temp / METADATA_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         if dataset is None or metric is None:
             return document
         report = verify(artifacts, model, dataset, metric, metric_name=metric_name,
-                        base=temp, name=label, latency=latency)
+                        base=temp, name=facts.label, latency=latency, facts=facts)
         report["notes"] = notes + report["notes"]
         write_report(report, temp / REPORT_FILE)
     return report

@@ -61,7 +61,8 @@ def check_representative(samples: Iterable | None, model: keras.Model, *,
             expected = tuple(tensor.shape)
             if array.ndim != len(expected):
                 raise ValueError(f"representative sample {index}, input {name!r}: shape "
-                                 f"{array.shape}, expected {_shape_text(expected)} (with a batch axis)")
+                                 f"{array.shape}, expected {_shape_text(expected)} "
+                                 "(with a batch axis)")
             wanted = list(expected)
             if length is not None and len(wanted) > 1 and wanted[1] is None:
                 wanted[1] = length

@@ -17,8 +17,6 @@ import sys
 import traceback
 from pathlib import Path
 
-QUANTIZE_MODES = ("none", "fp16", "dynamic", "int8")
-
 
 def _representative(path: str, batch: int):
     import numpy as np
@@ -56,7 +54,7 @@ def _converter(loaded, job: dict):
         if job.get("io_dtype") == "int8":
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
-    elif quantize != "none":
+    elif quantize != "fp32":
         raise ValueError(f"unknown quantize mode {quantize!r}")
     ops = [builtins]
     if job.get("allow_flex"):
@@ -110,7 +108,8 @@ def _unsupported_ops(error: Exception) -> list[dict]:
             locations = [c.name for c in data.location.call if c.name]
         if name:
             message = data.error_message.strip().splitlines()
-            found.append({"op": name.removeprefix("tf."), "location": locations[0] if locations else "",
+            found.append({"op": name.removeprefix("tf."),
+                          "location": locations[0] if locations else "",
                           "code": data.ErrorCode.Name(data.error_code),
                           "message": message[0] if message else ""})
     return found

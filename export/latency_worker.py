@@ -37,7 +37,8 @@ def _keras(job: dict) -> dict:
 
     from export.runner import median_ms
 
-    importlib.import_module("zoo.layers")  # registers the zoo's layers for loading
+    for module in job.get("modules", ["zoo.layers"]):  # they register the model's layers
+        importlib.import_module(module)
 
     model = keras.saving.load_model(job["path"], safe_mode=True, compile=False)
     arrays = _inputs(job["inputs"])

@@ -40,7 +40,8 @@ def _quiet_stderr() -> Iterator[None]:
 
 def _to_tensor(value: np.ndarray, detail: dict) -> np.ndarray:
     dtype = detail["dtype"]
-    if dtype in (np.int8, np.uint8, np.int16) and np.issubdtype(np.asarray(value).dtype, np.floating):
+    floating = np.issubdtype(np.asarray(value).dtype, np.floating)
+    if dtype in (np.int8, np.uint8, np.int16) and floating:
         scale, zero = detail["quantization"]
         info = np.iinfo(dtype)
         return np.clip(np.round(value / scale + zero), info.min, info.max).astype(dtype)
@@ -93,7 +94,6 @@ class TFLiteRunner:
         self.outputs += [n for n in self._out if n not in self.outputs and n not in self.states]
         self.sequence_outputs = set(info.get("sequence_outputs", []))
         self._signature_shapes = {n: d["shape_signature"] for n, d in self._in.items()}
-        self._refresh()
 
     def _refresh(self) -> None:
         # A SignatureRunner holds a reference that makes allocate_tensors() refuse to run, so
@@ -122,7 +122,8 @@ class TFLiteRunner:
             detail = self._in[name]
             self.interpreter.set_tensor(detail["index"], _to_tensor(value, detail))
         self.interpreter.invoke()
-        return {n: _from_tensor(self.interpreter.get_tensor(d["index"]), d) for n, d in self._out.items()}
+        return {n: _from_tensor(self.interpreter.get_tensor(d["index"]), d)
+                for n, d in self._out.items()}
 
     def _batch_of(self, name: str) -> int | None:
         first = self._signature_shapes[name][0]

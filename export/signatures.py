@@ -67,7 +67,8 @@ def step_input_specs(step: keras.Model, *, batch_size: int | None = None) -> lis
     return specs
 
 
-def step_function(step: keras.Model, *, batch_size: int | None = None) -> tf.types.experimental.GenericFunction:
+def step_function(step: keras.Model, *,
+                  batch_size: int | None = None) -> tf.types.experimental.GenericFunction:
     """``tf.function`` of a step model (from `export.step_model`): named inputs and states ->
     dict of named outputs and next states."""
     specs = step_input_specs(step, batch_size=batch_size)

@@ -170,7 +170,8 @@ class _Replay:
         return [x], [bool(stack.return_sequences)]
 
     # -- the graph walk --------------------------------------------------------------------
-    def run(self, model: keras.Model, inputs: list, per_step: list[bool]) -> tuple[list, list[bool]]:
+    def run(self, model: keras.Model, inputs: list,
+            per_step: list[bool]) -> tuple[list, list[bool]]:
         graph = _functional(model)
         values: dict[int, tuple[Any, bool]] = {
             id(k): (v, s) for k, v, s in zip(graph.inputs, inputs, per_step)}
@@ -194,8 +195,7 @@ class _Replay:
         kwargs.pop("mask", None)
         time_inputs = [values[id(t)][1] for t in node.arguments.keras_tensors]
         has_time = any(time_inputs)
-        if isinstance(op, RecurrentStack) or isinstance(op, keras.layers.RNN) \
-                or isinstance(op, keras.layers.Bidirectional):
+        if isinstance(op, (RecurrentStack, keras.layers.RNN, keras.layers.Bidirectional)):
             if not has_time:
                 raise StepModelError(f"recurrent layer {op.name!r} gets an input without a "
                                      "time axis: no step form")
@@ -245,7 +245,8 @@ def step_model(model: keras.Model) -> keras.Model:
             raise StepModelError(f"input {tensor.name!r} has shape {shape}: a sequence input "
                                  "needs a batch and a time axis")
         lengths.add(shape[1])
-        step_inputs.append(keras.Input(shape=shape[2:], name=_input_name(tensor), dtype=tensor.dtype))
+        step_inputs.append(keras.Input(shape=shape[2:], name=_input_name(tensor),
+                                       dtype=tensor.dtype))
     replay = _Replay()
     outputs, per_step = replay.run(model, step_inputs, [True] * len(step_inputs))
     if not replay.state_inputs:

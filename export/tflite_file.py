@@ -34,6 +34,11 @@ DATA_MOVEMENT = frozenset({
 })
 
 
+def type_name(tensor_type: int) -> str:
+    """The schema name of a tensor type (``FLOAT32``, ``INT8``, ...)."""
+    return _TYPE_NAMES.get(tensor_type, str(tensor_type))
+
+
 def read(model: bytes) -> fb.ModelT:
     """The object form of a flatbuffer model."""
     return flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
@@ -135,7 +140,7 @@ def op_summary(model: bytes) -> dict:
                 float_ops.add(name)
         for tensor in tensors:
             if tensor.buffer == 0 or obj.buffers[tensor.buffer].data is None:
-                types[_TYPE_NAMES.get(tensor.type, str(tensor.type))] += 1
+                types[type_name(tensor.type)] += 1
     return {"builtin": dict(sorted(builtin.items())), "float": sorted(float_ops),
             "custom": sorted(custom), "flex": sorted(flex),
             "activation_types": dict(sorted(types.items()))}

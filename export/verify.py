@@ -24,9 +24,10 @@ import numpy as np
 import tensorflow as tf
 
 from export import tflite_file
-from export.artifact import Artifact
+from export.artifact import Artifact, quantize_mode
 from export.child import ConversionError, run_jobs
 from export.files import folder_bytes
+from export.plan import ModelFacts, model_facts
 from export.runner import TFLiteRunner
 from export.signatures import SEQUENCE_SIGNATURE, STEP_SIGNATURE, input_specs
 from export.step import input_names, output_names
@@ -41,7 +42,7 @@ def _as_artifact(item: Artifact | str | os.PathLike) -> Artifact:
     if path.suffix == ".tflite":
         info = (tflite_file.read_metadata(path.read_bytes()) or {}).get("file", {})
         return Artifact(path=path, format="tflite", kind=info.get("kind", "sequence"),
-                        quantize=info.get("quantize", "none"),
+                        quantize=quantize_mode(info.get("quantize", "fp32")),
                         io_dtype=info.get("io_dtype", "float32"),
                         method=info.get("method", "converter"))
     if (path / "saved_model.pb").is_file():
@@ -72,7 +73,8 @@ def _flat(outputs: Any, names: list[str]) -> np.ndarray:
     if isinstance(outputs, dict):
         outputs = [outputs[n] for n in names if n in outputs]
     parts = keras.tree.flatten(outputs)
-    return np.concatenate([np.asarray(p, np.float64).reshape(len(np.asarray(p)), -1) for p in parts], axis=1)
+    return np.concatenate([np.asarray(p, np.float64).reshape(len(np.asarray(p)), -1)
+                           for p in parts], axis=1)
 
 
 def _metric_value(figures: Any, name: str | None) -> tuple[str, float]:
@@ -136,15 +138,29 @@ def _keras_predict(model: keras.Model) -> Callable[[Any], Any]:
 
     def predict(batch: Any) -> Any:
         feed = _feed(batch, names)
-        args = [feed[n].astype(spec.dtype.as_numpy_dtype, copy=False) for n, spec in zip(names, specs)]
+        args = [feed[n].astype(spec.dtype.as_numpy_dtype, copy=False)
+                for n, spec in zip(names, specs)]
         return keras.tree.map_structure(np.asarray, function(*args))
 
     return predict
 
 
+def layer_modules(model: keras.Model) -> list[str]:
+    """The modules to import before loading ``model`` from a ``.keras`` file elsewhere: those
+    that register its layers. The registry knows the builder's module; a model not built by the
+    registry gets every family module."""
+    from zoo import registry
+
+    builder = getattr(model, "rnnzoo_builder", None)
+    if builder is not None:
+        return ["zoo.layers", registry.builder_info(builder).fn.__module__]
+    return ["zoo.layers", *registry.FAMILY_MODULES]
+
+
 def _tf_latencies(keras_model: keras.Model, savedmodels: list[Path], example: Any,
-                  threads: int, work: Path) -> dict:
-    """One-thread latencies in a child: Keras call/predict and each SavedModel signature."""
+                  threads: int, work: Path, notes: list[str]) -> dict:
+    """One-thread latencies in a child: Keras call/predict and each SavedModel signature.
+    What cannot be measured is said in ``notes``."""
     names = input_names(keras_model)
     feed = _feed(example, names)
     sequence_file = work / "sequence.npz"
@@ -153,11 +169,14 @@ def _tf_latencies(keras_model: keras.Model, savedmodels: list[Path], example: An
     keras_file = work / "model.keras"
     try:
         keras_model.save(keras_file)
+    except Exception as error:  # noqa: BLE001 - reported, the rest is still measured
+        notes.append(f"Keras latency not measured: the model cannot be saved as .keras "
+                     f"({type(error).__name__}: {error})")
+    else:
         jobs.append({"type": "keras", "path": str(keras_file), "inputs": str(sequence_file),
-                     "order": names, "output": str(work / "keras")})
+                     "order": names, "modules": layer_modules(keras_model),
+                     "output": str(work / "keras")})
         keys.append("keras")
-    except Exception:  # noqa: BLE001 - a model Keras cannot save is timed in-process instead
-        pass
     for index, path in enumerate(savedmodels):
         signatures = tf.saved_model.load(str(path)).signatures
         jobs.append({"type": "savedmodel", "path": str(path), "signature": SEQUENCE_SIGNATURE,
@@ -177,13 +196,102 @@ def _tf_latencies(keras_model: keras.Model, savedmodels: list[Path], example: An
         return {}
     results = run_jobs("export.latency_worker", {"threads": threads}, jobs, work / "child",
                        labels=[f"latency of {k}" for k in keys], timeout=600)
+    for key, result in zip(keys, results):
+        if not result.get("ok"):
+            what = "Keras" if key == "keras" else f"SavedModel {key[1]} signature"
+            notes.append(f"{what} latency not measured: {result.get('message')}")
     return dict(zip(keys, results))
+
+
+class _Scorer:
+    """Scores prediction functions against the Keras model: the task metric on the whole
+    dataset and the largest output difference on the sample inputs."""
+
+    def __init__(self, keras_model: keras.Model, dataset: Iterable, metric: Metric,
+                 metric_name: str | None, samples: int, base: str | os.PathLike | None):
+        self.dataset, self.metric, self.base = dataset, metric, base
+        self.outputs = output_names(keras_model)
+        self.sample_inputs = _stack(_samples(dataset, samples))
+        keras_fn = _keras_predict(keras_model)
+        self.reference = _flat(keras_fn(self.sample_inputs), self.outputs)
+        self.metric_key, self.keras_value = _metric_value(metric(keras_fn, dataset),
+                                                          metric_name)
+
+    @property
+    def example(self) -> Any:
+        """The first sample input, batch 1 (for latencies)."""
+        x = self.sample_inputs
+        if isinstance(x, np.ndarray):
+            return x[:1]
+        return {k: v[:1] for k, v in x.items()} if isinstance(x, dict) else [v[:1] for v in x]
+
+    def relative(self, path: Path) -> str:
+        if self.base is None:
+            return str(path)
+        try:
+            return str(Path(path).resolve().relative_to(Path(self.base).resolve()))
+        except ValueError:
+            return str(path)
+
+    def entry(self, artifact: Artifact, kind: str, predict: Callable | None, size: int,
+              timing: float | None, ops: dict | None, notes: list[str]) -> dict:
+        """The report entry of one artifact (or SavedModel signature)."""
+        record = {"format": artifact.format, "quantize": artifact.quantize, "kind": kind,
+                  "path": self.relative(artifact.path), "bytes": size,
+                  "io_dtype": artifact.io_dtype, "method": artifact.method, "metric": None,
+                  "metric_delta": None, "max_abs_diff": None, "latency_ms": timing,
+                  "ops": ops, "notes": list(artifact.notes) + notes}
+        if predict is None:
+            return record
+        try:
+            value = _metric_value(self.metric(predict, self.dataset), self.metric_key)[1]
+            record["metric"] = {"name": self.metric_key, "value": value}
+            record["metric_delta"] = value - self.keras_value
+            record["max_abs_diff"] = float(np.max(np.abs(
+                _flat(predict(self.sample_inputs), self.outputs) - self.reference)))
+        except Exception as error:  # noqa: BLE001 - e.g. a Flex file the runtime cannot run
+            record["notes"].append(f"not run: {type(error).__name__}: {error}")
+        return record
+
+
+def _tflite_entry(scorer: _Scorer, artifact: Artifact, threads: int, latency: bool) -> dict:
+    data = artifact.path.read_bytes()
+    ops = tflite_file.op_summary(data)
+    try:
+        runner = TFLiteRunner(data, num_threads=threads)
+    except Exception as error:  # noqa: BLE001 - reported in the entry
+        return scorer.entry(artifact, artifact.kind, None, len(data), None, ops,
+                            [f"cannot load: {type(error).__name__}: {error}"])
+    notes, timing = [], None
+    if latency:
+        try:
+            timing = runner.latency_ms(scorer.example)
+        except Exception as error:  # noqa: BLE001 - reported in the entry
+            notes.append(f"latency not measured: {type(error).__name__}: {error}")
+    return scorer.entry(artifact, artifact.kind, runner.predict, len(data), timing, ops, notes)
+
+
+def _savedmodel_entries(scorer: _Scorer, artifact: Artifact, keras_model: keras.Model,
+                        timings: dict, facts: ModelFacts | None) -> list[dict]:
+    """A SavedModel's ``serving_default`` entry and, when it has one, its ``step`` entry."""
+    fns = _SavedModelFns(artifact.path, input_names(keras_model), scorer.outputs)
+    size = folder_bytes(artifact.path)
+    seq_time = timings.get((artifact.path, "sequence"), {}).get("latency_ms")
+    entries = [scorer.entry(artifact, "sequence", fns.sequence, size, seq_time, None, [])]
+    if STEP_SIGNATURE in fns.signatures:
+        facts = facts or model_facts(keras_model)
+        per_step = set(facts.spec.sequence_outputs)
+        step_time = timings.get((artifact.path, "step"), {}).get("latency_ms")
+        entries.append(scorer.entry(artifact, "step", lambda b: fns.step(b, per_step), size,
+                                    step_time, None, []))
+    return entries
 
 
 def verify(artifacts: Sequence[Artifact | str | os.PathLike], keras_model: keras.Model,
            dataset: Iterable, metric: Metric, *, metric_name: str | None = None,
            samples: int = 16, threads: int = 1, latency: bool = True,
-           base: str | os.PathLike | None = None, name: str | None = None) -> dict:
+           base: str | os.PathLike | None = None, name: str | None = None,
+           facts: ModelFacts | None = None) -> dict:
     """Check ``artifacts`` against ``keras_model`` and return the report (a JSON-able dict).
 
     ``dataset``: unbatched ``(inputs, targets)`` pairs (a ``tf.data.Dataset`` or an iterable),
@@ -191,18 +299,12 @@ def verify(artifacts: Sequence[Artifact | str | os.PathLike], keras_model: keras
     outputs (a task's ``metric``); it returns a number or a dict, whose ``metric_name`` entry
     (default: the first) is reported. ``samples``: how many examples the output differences
     are taken on. ``threads``: for every latency. ``base``: paths in the report are relative to
-    it. See `export.report` for the fields.
+    it. ``facts``: the model's `export.plan.ModelFacts` if the caller has them. A figure that
+    cannot be measured is None in its entry, and the report's notes say why. See
+    `export.report` for the fields.
     """
     artifacts = [_as_artifact(a) for a in artifacts]
-    inputs, outputs = input_names(keras_model), output_names(keras_model)
-    sample_inputs = _stack(_samples(dataset, samples))
-    example = (sample_inputs[:1] if isinstance(sample_inputs, np.ndarray) else
-               {k: v[:1] for k, v in sample_inputs.items()} if isinstance(sample_inputs, dict)
-               else [v[:1] for v in sample_inputs])
-    keras_fn = _keras_predict(keras_model)
-    reference = _flat(keras_fn(sample_inputs), outputs)
-    metric_key, keras_value = _metric_value(metric(keras_fn, dataset), metric_name)
-
+    scorer = _Scorer(keras_model, dataset, metric, metric_name, samples, base)
     timings: dict = {}
     notes: list[str] = []
     if latency:
@@ -210,77 +312,32 @@ def verify(artifacts: Sequence[Artifact | str | os.PathLike], keras_model: keras
             try:
                 timings = _tf_latencies(keras_model, [a.path for a in artifacts
                                                       if a.format == "savedmodel"],
-                                        example, threads, Path(work))
+                                        scorer.example, threads, Path(work), notes)
             except ConversionError as error:
                 notes.append(f"TensorFlow latencies not measured: {error}")
-    keras_entry = {"metric": {"name": metric_key, "value": keras_value}, "threads": threads}
-    if "keras" in timings and timings["keras"].get("ok"):
+    else:
+        notes.append("latencies not measured (turned off)")
+    keras_entry = {"metric": {"name": scorer.metric_key, "value": scorer.keras_value},
+                   "threads": threads}
+    if timings.get("keras", {}).get("ok"):
         keras_entry["latency_ms"] = timings["keras"]["latency_ms"]
         keras_entry["predict_latency_ms"] = timings["keras"]["predict_latency_ms"]
-
-    def relative(path: Path) -> str:
-        if base is None:
-            return str(path)
-        try:
-            return str(Path(path).resolve().relative_to(Path(base).resolve()))
-        except ValueError:
-            return str(path)
-
-    def entry(artifact: Artifact, kind: str, predict: Callable | None, size: int,
-              timing: float | None, ops: dict | None, extra_notes: list[str]) -> dict:
-        record = {"format": artifact.format, "quantize": artifact.quantize, "kind": kind,
-                  "path": relative(artifact.path), "bytes": size, "io_dtype": artifact.io_dtype,
-                  "method": artifact.method, "metric": None, "metric_delta": None,
-                  "max_abs_diff": None, "latency_ms": timing, "ops": ops,
-                  "notes": list(artifact.notes) + extra_notes}
-        if predict is None:
-            return record
-        try:
-            value = _metric_value(metric(predict, dataset), metric_key)[1]
-            record["metric"] = {"name": metric_key, "value": value}
-            record["metric_delta"] = value - keras_value
-            record["max_abs_diff"] = float(np.max(np.abs(
-                _flat(predict(sample_inputs), outputs) - reference)))
-        except Exception as error:  # noqa: BLE001 - e.g. a Flex file the runtime cannot run
-            record["notes"].append(f"not run: {type(error).__name__}: {error}")
-        return record
-
     entries = []
     for artifact in artifacts:
         if artifact.format == "tflite":
-            data = artifact.path.read_bytes()
-            try:
-                runner = TFLiteRunner(data, num_threads=threads)
-            except Exception as error:  # noqa: BLE001
-                entries.append(entry(artifact, artifact.kind, None, len(data), None,
-                                     tflite_file.op_summary(data),
-                                     [f"cannot load: {type(error).__name__}: {error}"]))
-                continue
-            timing = runner.latency_ms(example) if latency else None
-            entries.append(entry(artifact, artifact.kind, runner.predict, len(data), timing,
-                                 tflite_file.op_summary(data), []))
+            entries.append(_tflite_entry(scorer, artifact, threads, latency))
         else:
-            fns = _SavedModelFns(artifact.path, inputs, outputs)
-            size = folder_bytes(artifact.path)
-            seq_time = timings.get((artifact.path, "sequence"), {}).get("latency_ms")
-            entries.append(entry(artifact, "sequence", fns.sequence, size, seq_time, None, []))
-            if STEP_SIGNATURE in fns.signatures:
-                from export.step import step_model, step_spec
-
-                seq_out = set(step_spec(step_model(keras_model)).sequence_outputs)
-                step_time = timings.get((artifact.path, "step"), {}).get("latency_ms")
-                entries.append(entry(artifact, "step", lambda b: fns.step(b, seq_out), size,
-                                     step_time, None, []))
+            entries += _savedmodel_entries(scorer, artifact, keras_model, timings, facts)
     _add_size_ratios(entries)
-    return {"model": name or keras_model.name, "metric": metric_key,
-            "samples": int(reference.shape[0]), "threads": threads, "keras": keras_entry,
-            "artifacts": entries, "notes": notes}
+    return {"model": name or keras_model.name, "metric": scorer.metric_key,
+            "samples": int(scorer.reference.shape[0]), "threads": threads,
+            "keras": keras_entry, "artifacts": entries, "notes": notes}
 
 
 def _add_size_ratios(entries: list[dict]) -> None:
     """``size_ratio``: bytes over those of the float32 TFLite file of the same kind."""
     base = {e["kind"]: e["bytes"] for e in entries
-            if e["format"] == "tflite" and e["quantize"] == "none" and e["io_dtype"] == "float32"}
+            if e["format"] == "tflite" and e["quantize"] == "fp32" and e["io_dtype"] == "float32"}
     for e in entries:
         ratio = None
         if e["format"] == "tflite" and e["kind"] in base and base[e["kind"]]:

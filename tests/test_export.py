@@ -409,6 +409,14 @@ def test_unknown_variants_are_refused():
         Variant("sequence", "none", "int8")
 
 
+def test_none_is_the_word_fp32_files_are_named_by():
+    """One word for a float32 file: the quantize mode in the report is its file-name label."""
+    assert Variant("step", "none") == Variant("step", "fp32")
+    assert Variant("step", "none").quantize == "fp32"
+    assert Variant("sequence", "none").filename == "sequence.fp32.tflite"
+    assert Variant("sequence", "int8", "int8").filename == "sequence.int8.int8io.tflite"
+
+
 # -- export_model + verify + report -------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -429,8 +437,9 @@ def test_report_json_has_every_field_for_every_artifact(exported):
     assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(report))
     entries = report["artifacts"]
     assert {(e["format"], e["kind"], e["quantize"]) for e in entries} == {
-        ("savedmodel", "sequence", "none"), ("savedmodel", "step", "none"),
-        *{("tflite", k, q) for k in ("sequence", "step") for q in ("none", "fp16", "dynamic", "int8")}}
+        ("savedmodel", "sequence", "fp32"), ("savedmodel", "step", "fp32"),
+        *{("tflite", k, q) for k in ("sequence", "step")
+          for q in ("fp32", "fp16", "dynamic", "int8")}}
     keras_mse = report["keras"]["metric"]["value"]
     assert report["keras"]["latency_ms"] > 0 and report["keras"]["predict_latency_ms"] > 0
     for e in entries:
@@ -441,13 +450,13 @@ def test_report_json_has_every_field_for_every_artifact(exported):
         assert e["metric"]["name"] == "mse"
         assert e["metric_delta"] == pytest.approx(e["metric"]["value"] - keras_mse)
         assert e["latency_ms"] > 0
-        if e["quantize"] in ("none", "fp16"):
+        if e["quantize"] in ("fp32", "fp16"):
             assert e["max_abs_diff"] < 1e-3
         if e["format"] == "tflite":
             assert e["ops"]["builtin"] and not e["ops"]["flex"]
             assert ("FULLY_CONNECTED" in e["ops"]["float"]) == (e["quantize"] != "int8")
-    tflite_none = [e for e in entries if e["format"] == "tflite" and e["quantize"] == "none"]
-    assert all(e["max_abs_diff"] < 1e-4 and e["size_ratio"] == 1.0 for e in tflite_none)
+    tflite_fp32 = [e for e in entries if e["format"] == "tflite" and e["quantize"] == "fp32"]
+    assert all(e["max_abs_diff"] < 1e-4 and e["size_ratio"] == 1.0 for e in tflite_fp32)
     table = export.format_table(report)
     assert "tiny-lstm" in table and table.count("\n") >= len(entries) + 2
 

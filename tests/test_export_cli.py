@@ -98,9 +98,9 @@ def test_evaluate_scores_every_file_of_an_export_folder(exported, capsys):
     assert code == 0
     results = json.loads(out)
     assert {(r["kind"], r["quantize"]) for r in results} == {
-        ("sequence", "none"), ("sequence", "int8"), ("step", "none"), ("step", "int8")}
+        ("sequence", "fp32"), ("sequence", "int8"), ("step", "fp32"), ("step", "int8")}
     report = json.loads((exported / "report.json").read_text())
-    fp32 = next(r for r in results if r["kind"] == "sequence" and r["quantize"] == "none")
+    fp32 = next(r for r in results if r["kind"] == "sequence" and r["quantize"] == "fp32")
     keras_mse = report["keras"]["metric"]["value"]
     assert fp32["metrics"]["mse"] > 0 and keras_mse > 0
 
@@ -128,7 +128,7 @@ def test_bench_export_quick(tmp_path, capsys):
     (row,) = result["results"]
     assert row["model"] == "adding-lstm"
     formats = {(e["format"], e["kind"], e["quantize"]) for e in row["report"]["artifacts"]}
-    assert ("tflite", "sequence", "int8") in formats and ("savedmodel", "step", "none") in formats
+    assert ("tflite", "sequence", "int8") in formats and ("savedmodel", "step", "fp32") in formats
     checks = {c["check"]: c for c in row["checks"]}
     assert checks["fp32 sequence max|diff| vs Keras"]["passed"] is True
     assert "int8 sequence ms / SavedModel ms" in checks

@@ -37,7 +37,7 @@ def melody_steps(tmp_path_factory):
     model.fit(x, y, sample_weight=w, epochs=3, batch_size=8, verbose=0)
     folder = tmp_path_factory.mktemp("tflite")
     targets = {export.Variant(kind="step", quantize=q): folder / f"step-{q}.tflite"
-               for q in ("none", "int8")}
+               for q in ("fp32", "int8")}
     targets[export.Variant(kind="sequence")] = folder / "sequence.tflite"
     export.convert_variants(model, targets, representative=[x[i:i + 1] for i in range(20)],
                             length=16)
@@ -51,7 +51,7 @@ def test_float_tflite_generates_what_keras_generates(melody_steps):
     for seed, temperature, top_k in ((0, 1.0, None), (7, 1.5, 12)):
         settings = dict(primer=primer, length=60, seed=seed, temperature=temperature, top_k=top_k)
         keras_notes = generate_notes(KerasStepper(model), **settings)
-        lite_notes = generate_notes(TFLiteStepper(files["step-none"]), **settings)
+        lite_notes = generate_notes(TFLiteStepper(files["step-fp32"]), **settings)
         np.testing.assert_array_equal(lite_notes[:, 0], keras_notes[:, 0])
         np.testing.assert_allclose(lite_notes[:, 1:], keras_notes[:, 1:], atol=1e-4)
         assert len(set(keras_notes[:, 0])) > 5  # sampled, not a constant
@@ -70,7 +70,7 @@ def test_int8_tflite_generates_a_valid_midi_file(melody_steps, tmp_path):
 def test_stepwise_scoring_of_the_step_model_matches_the_keras_sequence_model(melody_steps):
     model, files = melody_steps
     x, _, _ = chunks(_pieces(2, 12, seed=3), 12)
-    stepped = stepwise_model_fn(TFLiteStepper(files["step-none"]))(x)
+    stepped = stepwise_model_fn(TFLiteStepper(files["step-fp32"]))(x)
     np.testing.assert_allclose(stepped, model.predict_on_batch(x), atol=1e-4)
 
 
@@ -78,4 +78,4 @@ def test_files_that_are_not_step_models_are_refused(melody_steps, tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.tflite"):
         TFLiteStepper(tmp_path / "nothing.tflite")
     with pytest.raises(ValueError, match="sequence.tflite: not a step model"):
-        TFLiteStepper(melody_steps[1]["sequence-none"])
+        TFLiteStepper(melody_steps[1]["sequence-fp32"])

@@ -75,7 +75,7 @@ def _checks(report: dict) -> list[dict]:
                        "note": why})
 
     for kind in ("sequence", "step"):
-        fp32, int8 = _find(report, "tflite", kind, "none"), _find(report, "tflite", kind, "int8")
+        fp32, int8 = _find(report, "tflite", kind, "fp32"), _find(report, "tflite", kind, "int8")
         if fp32 and fp32["max_abs_diff"] is not None:
             add(f"fp32 {kind} max|diff| vs Keras", fp32["max_abs_diff"], f"<= {FLOAT_TARGET:g}",
                 fp32["max_abs_diff"] <= FLOAT_TARGET)
@@ -88,13 +88,13 @@ def _checks(report: dict) -> list[dict]:
             relative = abs(int8["metric"]["value"] - base) / abs(base) if base else None
             add(f"int8 {kind} MSE vs fp32 (relative)", relative, f"<= {METRIC_TARGET:.0%}",
                 None if relative is None else relative <= METRIC_TARGET)
-    saved = _find(report, "savedmodel", "sequence", "none")
+    saved = _find(report, "savedmodel", "sequence", "fp32")
     int8 = _find(report, "tflite", "sequence", "int8")
     if saved and int8 and saved.get("latency_ms") and int8.get("latency_ms"):
         ratio = int8["latency_ms"] / saved["latency_ms"]
         add("int8 sequence ms / SavedModel ms", ratio, f"<= {LATENCY_TARGET:.2f}",
             ratio <= LATENCY_TARGET)
-    for fmt, quantize in (("tflite", "int8"), ("tflite", "none"), ("savedmodel", "none")):
+    for fmt, quantize in (("tflite", "int8"), ("tflite", "fp32"), ("savedmodel", "fp32")):
         step = _find(report, fmt, "step", quantize)
         if step and step.get("latency_ms"):
             ms = step["latency_ms"]

@@ -37,7 +37,7 @@ def _load(name: str):
     return preset, task, preset_dataset(preset, task, None, "test")
 
 
-def export_steps(preset, task, folder: Path, quantize=("none", "int8")) -> dict[str, Path]:
+def export_steps(preset, task, folder: Path, quantize=("fp32", "int8")) -> dict[str, Path]:
     """TFLite step models of ``preset`` (via `export`, one converter process), by quantize
     mode; int8 is calibrated on the task's representative training windows."""
     import export
@@ -114,8 +114,8 @@ def _generation(quick: bool, folder: Path) -> dict:
     files, problem = _try_export(preset, task, folder)
     if problem:
         result["tflite_problem"] = problem
-    if "none" in files:
-        float_notes, runs["tflite_float32"] = timed(TFLiteStepper(files["none"], threads=1))
+    if "fp32" in files:
+        float_notes, runs["tflite_float32"] = timed(TFLiteStepper(files["fp32"], threads=1))
         result["float32_same_pitches"] = bool(np.array_equal(float_notes[:, 0], keras_notes[:, 0]))
         result["float32_max_timing_diff"] = float(np.abs(float_notes[:, 1:] - keras_notes[:, 1:]).max())
     if "int8" in files:

@@ -51,7 +51,7 @@ def _tflite_figures(preset, task, test, data: str, folder: Path, quick: bool) ->
     seconds = preset.model.inputs[0].shape[1] / rate
     representative = task.representative(data, n=8 if quick else 100,
                                          **preset.card.get("data_options", {}))
-    for quantize in ("none", "dynamic", "int8"):
+    for quantize in ("fp32", "dynamic", "int8"):
         path = folder / f"{preset.name}-{quantize}.tflite"
         try:
             export.to_tflite(preset.model, path, quantize=quantize,
@@ -199,9 +199,9 @@ def table(result: dict) -> str:
             continue
         key = row["metric"]
         cells = [f"keras {row['keras'][key]:.4f}"]
-        for variant in ("none", "dynamic", "int8"):
+        for variant in ("fp32", "dynamic", "int8"):
             entry = row.get(variant, {})
-            label = {"none": "float", "dynamic": "dynamic-range int8"}.get(variant, variant)
+            label = {"fp32": "float", "dynamic": "dynamic-range int8"}.get(variant, variant)
             if "error" in entry:
                 cells.append(f"{label} failed: {entry['error'][:80]}")
             elif entry:

@@ -1,0 +1,189 @@
+"""What an export is made of, worked out once before anything is converted.
+
+`ModelFacts` (`model_facts`): the facts about one model that every export step needs: its step
+model (or why it has none), the layers int8 files keep in float, its time length. The
+SavedModel, the TFLite conversions and the verification all take them from here, so the step
+model is built once per export.
+
+`TFLitePlan` (`plan_tflite`): for each requested TFLite `Variant`, the converter job that makes
+it (which traced function, quantize mode, input/output dtype, calibration data) and the method
+(`export.artifact.METHODS`): several variants can share one job (the int8 step file and the
+int8 sequence file that loops over it). Representative data is checked here, before the
+converter starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from export.artifact import Variant
+from export.calibration import check_representative
+from export.float_layers import float_layers as default_float_layers
+from export.step import StepModelError, StepSpec, step_model, step_spec
+
+# Traced functions the converter runs on (`export.tflite` saves them in one SavedModel).
+SEQUENCE, STEP, UNROLLED = "sequence", "step", "unrolled"
+
+
+@dataclass
+class ModelFacts:
+    """What every export step needs to know about one model (see `model_facts`).
+
+    Attributes:
+        model: the Keras model.
+        label: its name in errors, notes and the report.
+        step: its single-step model (`export.step_model`), or None.
+        step_error: why it has no step model (None when it has one).
+        float_layers: the layers int8 files keep in float.
+        length: the model's fixed time length (axis 1 of its inputs), or None when open.
+    """
+
+    model: keras.Model
+    label: str
+    step: keras.Model | None
+    step_error: str | None
+    float_layers: list[str]
+    length: int | None
+
+    @property
+    def spec(self) -> StepSpec | None:
+        """The step model's `StepSpec` (None without a step model)."""
+        return step_spec(self.step) if self.step is not None else None
+
+    @property
+    def loops(self) -> bool:
+        """Whether a sequence file can loop over the step model (one sequence input)."""
+        return self.step is not None and len(self.spec.inputs) == 1
+
+
+def _model_length(model: keras.Model) -> int | None:
+    lengths = {tuple(t.shape)[1] for t in model.inputs if len(t.shape) > 1}
+    return lengths.pop() if len(lengths) == 1 else None
+
+
+def model_facts(model: keras.Model, *, name: str | None = None,
+                float_layers: list[str] | None = None) -> ModelFacts:
+    """Work out `ModelFacts` for ``model``.
+
+    ``float_layers``: the layers int8 files keep in float (default:
+    `export.float_layers.float_layers`, the audio front end and its normalization; ``[]``
+    quantizes everything); a name that is not a layer of the model is refused (`ValueError`).
+    """
+    label = name or model.name
+    keep_float = default_float_layers(model) if float_layers is None else list(float_layers)
+    unknown = sorted(set(keep_float) - {layer.name for layer in model.layers})
+    if unknown:
+        raise ValueError(f"model {label!r}: float_layers names no layer of the model: "
+                         f"{', '.join(unknown)}")
+    try:
+        step, step_error = step_model(model), None
+    except StepModelError as error:
+        step, step_error = None, str(error)
+    return ModelFacts(model=model, label=label, step=step, step_error=step_error,
+                      float_layers=keep_float, length=_model_length(model))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One converter run: a traced function (`SEQUENCE`, `STEP`, `UNROLLED`), a quantize mode
+    and the dtype of the converted file's input and output tensors."""
+
+    signature: str
+    quantize: str
+    io_dtype: str
+
+    @property
+    def calibration(self) -> str | None:
+        """Which representative data an int8 job is calibrated on: the sequences, or the
+        (input, state) samples the float step model reaches on them."""
+        if self.quantize != "int8":
+            return None
+        return STEP if self.signature == STEP else SEQUENCE
+
+
+@dataclass
+class PlannedFile:
+    """One TFLite file: its variant, where it goes, the job that makes it and how."""
+
+    variant: Variant
+    path: Path
+    job: Job
+    method: str
+
+
+@dataclass
+class TFLitePlan:
+    """Every TFLite file of one export and the jobs that make them (see `plan_tflite`).
+
+    ``length``: the time length the sequence function is traced with (None: open).
+    ``loop_length``: that of sequence files looping over the step model (None: any length).
+    ``unrolled_length``: that of unrolled int8 files. ``sequences``: the checked
+    representative sequences (int8 only).
+    """
+
+    facts: ModelFacts
+    files: list[PlannedFile]
+    batch_size: int | None
+    length: int | None
+    loop_length: int | None
+    unrolled_length: int | None
+    sequences: dict[str, np.ndarray] | None
+    allow_flex: bool = False
+    per_channel: bool = False
+
+    @property
+    def jobs(self) -> list[Job]:
+        """The distinct jobs, in the order of the files."""
+        return list(dict.fromkeys(f.job for f in self.files))
+
+    def file_length(self, planned: PlannedFile) -> int | None:
+        """The time length of a file's input (None: open, or a step file)."""
+        if planned.variant.kind == STEP:
+            return None
+        return {"step-loop": self.loop_length, "unrolled": self.unrolled_length}.get(
+            planned.method, self.length)
+
+
+def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,
+                representative: Iterable | None = None, batch_size: int | None = 1,
+                length: int | None = None, allow_flex: bool = False,
+                per_channel: bool = False) -> TFLitePlan:
+    """The jobs that make the files of ``targets`` (variant -> path); arguments as
+    `export.to_tflite`. Raises before any conversion: `StepModelError` for a step file of a
+    model without a step form, `ValueError` for bad representative data or an unrolled file
+    without a length."""
+    label = facts.label
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be positive or None, got {batch_size}")
+    if any(v.kind == STEP for v in targets) and facts.step is None:
+        raise StepModelError(f"model {label!r}: {facts.step_error}")
+    length = length or facts.length
+    sequences = None
+    if any(v.quantize == "int8" for v in targets):
+        sequences = check_representative(representative, facts.model, length=length)
+    unrolled_length = length or (next(iter(sequences.values())).shape[1] if sequences else None)
+    files = []
+    for variant, path in targets.items():
+        looped = variant.kind == SEQUENCE and (variant.quantize == "int8" or batch_size is None)
+        if variant.kind == STEP:
+            job, method = Job(STEP, variant.quantize, variant.io_dtype), "converter"
+        elif looped and facts.loops:
+            # the loop crosses float tensors at its boundary; int8 io is added around it
+            job, method = Job(STEP, variant.quantize, "float32"), "step-loop"
+        elif looped:
+            if unrolled_length is None:
+                raise ValueError(f"model {label!r}: without a step form, an int8 or dynamic-"
+                                 "batch sequence model is unrolled and needs a fixed length "
+                                 "(length=...)")
+            job, method = Job(UNROLLED, variant.quantize, variant.io_dtype), "unrolled"
+        else:
+            job, method = Job(SEQUENCE, variant.quantize, "float32"), "converter"
+        files.append(PlannedFile(variant, Path(path).expanduser().absolute(), job, method))
+    return TFLitePlan(facts=facts, files=files, batch_size=batch_size, length=length,
+                      loop_length=length, unrolled_length=unrolled_length, sequences=sequences,
+                      allow_flex=allow_flex, per_channel=per_channel)
