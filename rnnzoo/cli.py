@@ -11,12 +11,7 @@ import os
 import sys
 from importlib import metadata
 
-
-class _Parser(argparse.ArgumentParser):
-    """ArgumentParser that reports a usage error as one line and exit code 2."""
-
-    def error(self, message: str) -> None:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+from rnnzoo.parsing import Parser
 
 
 def _version() -> str:
@@ -28,13 +23,14 @@ def _version() -> str:
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     """The full parser; task options are added when ``argv`` names a known task."""
-    parser = _Parser(
+    parser = Parser(
         prog="rnnzoo",
-        description="Train, evaluate, diagnose, export and benchmark recurrent networks of the zoo.",
+        description="Train, evaluate, diagnose, export and benchmark recurrent networks of the "
+                    "zoo.",
         epilog="Run 'rnnzoo COMMAND --help' for the options of one command.",
     )
     parser.add_argument("--version", action="version", version=f"rnnzoo {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     from rnnzoo.commands import COMMANDS
 
     for command in COMMANDS:

@@ -25,7 +25,29 @@ def list_tasks() -> list[str]:
 
 
 def get_task(name: str) -> Task:
-    """The `Task` called ``name``; raises `UnknownNameError` naming close matches."""
+    """The `Task` called ``name``, importing its package on first use.
+
+    Args:
+        name: a task name as on the command line, one of `list_tasks` (``adding``,
+            ``speech-digits``, ...); a preset's card names its task under ``task``.
+
+    Returns:
+        The task's `Task` record: its data ``load``, ``metric``, ``loss``, option parsers
+        and the defaults of ``rnnzoo train``.
+
+    Raises:
+        UnknownNameError: no task is called ``name`` (the message suggests close names).
+
+    Example:
+        >>> import tasks
+        >>> import zoo
+        >>> preset = zoo.load("adding-lstm")
+        >>> task = tasks.get_task(preset.card["task"])
+        >>> data = task.load(None, "test", size=100, **preset.card["data_options"])
+        >>> figures = task.metric(preset.model.predict_on_batch, data)
+        >>> task.primary_metric, figures["mse"] < 0.01
+        ('mse', True)
+    """
     if name not in _TASK_MODULES:
         raise UnknownNameError("task", name, _TASK_MODULES)
     return importlib.import_module(_TASK_MODULES[name]).TASK

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 CLIPS = Path(__file__).resolve().parent / "data" / "fsdd-clips"
-PRESETS = Path(__file__).resolve().parents[1] / "zoo" / "presets"
 
 
 def _tiny_crnn(normalize: str):
@@ -59,8 +58,6 @@ def test_unknown_float_layer_is_refused(tmp_path):
 def test_int8_speech_digits_keeps_its_accuracy_on_the_bundled_clips(tmp_path):
     """The shipped preset in full int8: same answers as Keras on the ten bundled clips (one
     may differ), front end in float; quantizing everything instead loses most of them."""
-    if not (PRESETS / "speech-digits" / "config.json").is_file():
-        pytest.skip("preset speech-digits is not shipped in this checkout")
     import zoo
     from export import to_tflite
     from export.runner import TFLiteRunner
@@ -104,8 +101,6 @@ def test_dynamic_range_speech_digits_matches_keras_on_the_bundled_clips(tmp_path
     """Dynamic-range int8 quantizes weights of 1,024+ values; the mel filterbank is kept
     under that, so the power spectrum is not squeezed into 8 bits on the fly: the file's
     probabilities stay within 0.01 of Keras' (with one filterbank constant: up to 0.31)."""
-    if not (PRESETS / "speech-digits" / "config.json").is_file():
-        pytest.skip("preset speech-digits is not shipped in this checkout")
     import zoo
     from export import to_tflite
     from export.runner import TFLiteRunner

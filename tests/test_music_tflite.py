@@ -6,15 +6,12 @@ import keras
 import numpy as np
 import pytest
 
+import export
 import zoo
 from tasks.music.midi import array_to_midi, read_midi
 from tasks.music.notes import chunks
 from tasks.music.sampling import KerasStepper, generate_notes, stepwise_model_fn
 from tasks.music.tflite_sampler import TFLiteStepper
-
-export = pytest.importorskip("export")
-if not hasattr(export, "convert_variants"):
-    pytest.skip("export.convert_variants is not there yet (issue 4)", allow_module_level=True)
 
 
 def _pieces(count=12, length=40, seed=0):

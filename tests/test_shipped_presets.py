@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 
 import tasks
@@ -12,32 +15,89 @@ from zoo import registry
 
 MAX_PRESET_BYTES = 5 * 1024 * 1024
 MAX_TOTAL_BYTES = 40 * 1024 * 1024
-PACKAGED = sorted(p.name for p in Path(registry.PRESETS_DIR).iterdir() if (p / "config.json").exists())
+# Every preset rnnzoo ships, by name: one that disappears (or stops loading) fails the suite.
+# A new preset is added here too.
+SHIPPED = (
+    "adding-gru",
+    "adding-lstm",
+    "adding-simple",
+    "music-jsb-gru",
+    "music-melody-nottingham",
+    "music-piano",
+    "speech-connected-digits",
+    "speech-digits",
+    "speech-yesno",
+)
+PRESETS_DIR = Path(registry.PRESETS_DIR)
+PACKAGED = sorted(p.name for p in PRESETS_DIR.iterdir() if (p / "config.json").exists())
 
 
 def folder_bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
-def test_at_least_one_preset_is_shipped():
-    assert "adding-lstm" in PACKAGED
+@pytest.fixture
+def offline(monkeypatch):
+    """Any attempt to open a network connection fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access while loading a shipped preset: {args}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_every_shipped_preset_is_there():
+    missing = sorted(set(SHIPPED) - set(PACKAGED))
+    assert not missing, f"shipped presets missing from {PRESETS_DIR}: {missing}"
     assert set(PACKAGED) <= set(zoo.list_presets())
 
 
+def test_no_preset_is_shipped_without_being_named_here():
+    unlisted = sorted(set(PACKAGED) - set(SHIPPED))
+    assert not unlisted, f"presets in {PRESETS_DIR} not named in SHIPPED: {unlisted}"
+
+
 def test_size_budget():
-    sizes = {name: folder_bytes(Path(registry.PRESETS_DIR) / name) for name in PACKAGED}
+    sizes = {name: folder_bytes(PRESETS_DIR / name) for name in PACKAGED}
     assert all(size <= MAX_PRESET_BYTES for size in sizes.values()), sizes
     assert sum(sizes.values()) <= MAX_TOTAL_BYTES, sizes
 
 
-@pytest.mark.parametrize("name", PACKAGED)
+@pytest.mark.parametrize("name", SHIPPED)
+def test_preset_loads_offline_with_its_weights(name, offline):
+    preset = zoo.load(name)
+    assert preset.name == name
+    assert preset.path == (PRESETS_DIR / name).resolve()  # the packaged folder, no download
+    model = preset.model
+    assert model.built and model.count_params() > 0
+    assert preset.builder == preset.card["builder"] and preset.builder in zoo.list_models()
+    stored = []
+    with h5py.File(preset.path / "model.weights.h5", "r") as weights_file:
+        weights_file.visititems(
+            lambda key, item: stored.append(item[()]) if isinstance(item, h5py.Dataset) else None)
+    assert len(stored) == len(model.weights), (len(stored), len(model.weights))
+    for variable in model.weights:  # each variable holds one stored array, each array once
+        value = np.asarray(variable)
+        match = next((i for i, array in enumerate(stored)
+                      if array.shape == value.shape and np.array_equal(array, value)), None)
+        assert match is not None, f"{name}: {variable.path} does not hold the stored weights"
+        stored.pop(match)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_card_is_complete(name):
     card = zoo.load(name).card
     for key in ("task", "dataset", "split", "metrics", "training_command", "license", "files"):
         assert card.get(key), f"{name}: card lacks {key}"
     assert card["training_command"].startswith("rnnzoo train ")
     assert {"data", "weights"} <= set(card["license"])
-    assert card["split"] == "test", f"{name}: card figures must be test figures from rnnzoo evaluate"
+    assert card["split"] == "test", (
+        f"{name}: card figures must be test figures from rnnzoo evaluate")
+    assert card["name"] == name
+    assert tasks.get_task(card["task"]).name == card["task"]
+    assert all(card["license"][key] for key in ("data", "weights")), card["license"]
 
 
 def test_adding_lstm_solves_the_adding_problem_at_t100():

@@ -62,7 +62,8 @@ def register(name: str, *, task: str | None = None) -> Callable:
 
     def decorate(fn: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
         if name in _BUILDERS and _BUILDERS[name].fn is not fn:
-            raise ValueError(f"builder {name!r} is already registered by {_BUILDERS[name].fn.__module__}")
+            raise ValueError(f"builder {name!r} is already registered by "
+                             f"{_BUILDERS[name].fn.__module__}")
         _BUILDERS[name] = BuilderInfo(name, fn, task, inspect.getdoc(fn) or "")
         return fn
 
@@ -98,7 +99,8 @@ def build(name: str, **config: Any) -> keras.Model:
     try:
         signature.bind(**config)
     except TypeError as error:
-        raise ValueError(f"bad config for builder {name!r}: {error}; it takes {signature}") from None
+        raise ValueError(f"bad config for builder {name!r}: {error}; it takes "
+                         f"{signature}") from None
     model = info.fn(**config)
     model.rnnzoo_builder = name
     model.rnnzoo_config = dict(config)
@@ -248,16 +250,43 @@ def load(name_or_path_or_url: str | os.PathLike, *, sha256: str | None = None,
          compile: bool | dict = False) -> Preset:
     """Load a preset: verify its folder, build its model and load its weights.
 
-    ``name_or_path_or_url`` is tried as a packaged preset name, a name in the shipped index,
-    a local preset folder, training run folder (its ``preset/``) or ``.zip``/``.tar.gz``
-    archive, a ``file://`` URL (folder or archive), then an ``http(s)://`` archive URL, which
-    is downloaded into the cache (see `zoo.download.cache_home`). ``sha256`` is the trusted
-    hash of an archive; URLs need it unless the index lists them. ``compile=True`` compiles
-    with the card's ``compile`` entry; a dict is passed to ``model.compile``.
+    Works offline except for an ``http(s)://`` source (or an index name that points to one),
+    which is downloaded once; archives are unpacked into the cache (see
+    `zoo.download.cache_home`) and later loads use the cached copy.
 
-    Raises `PresetError` (naming the file and the problem) for any preset that fails
-    `zoo.preset_io.verify_folder` or whose weights do not load, and `UnknownNameError` for
-    an unknown preset name.
+    Args:
+        name_or_path_or_url: tried, in this order, as a packaged preset name (see
+            `list_presets`), a name in the shipped index, a local preset folder, a training
+            run folder (its ``preset/``), a ``.zip`` or ``.tar.gz`` archive, a ``file://``
+            URL (folder or archive), then an ``http(s)://`` archive URL.
+        sha256: the trusted sha256 of an archive (a hash inside the archive is never
+            trusted); URLs need it unless the index lists them. Folders take none.
+        compile: ``True`` compiles the model with the card's ``compile`` entry; a dict is
+            passed to ``model.compile`` as keyword arguments; ``False`` leaves the model
+            uncompiled.
+
+    Returns:
+        The `Preset`: its ``model`` built with its weights loaded, and its ``card``,
+        ``config``, ``assets`` folder, ``path`` and ``name``.
+
+    Raises:
+        UnknownNameError: ``name_or_path_or_url`` is a name that is no preset (the message
+            suggests close names).
+        PresetError: the preset fails `zoo.preset_io.verify_folder`, its builder fails with
+            its config, its weights do not load or it cannot be compiled; also a missing
+            path, a URL without a known sha256 or a failed download. The message names the
+            file (or URL) and the problem.
+        ValueError: ``sha256`` given for a folder or a packaged preset.
+        TypeError: ``name_or_path_or_url`` is neither a string nor a path.
+
+    Example:
+        >>> import numpy as np
+        >>> import zoo
+        >>> preset = zoo.load("adding-lstm")
+        >>> preset.card["task"]
+        'adding'
+        >>> preset.model.predict_on_batch(np.zeros((1, 100, 2), np.float32)).shape
+        (1, 1)
     """
     folder, name = _resolve(name_or_path_or_url, sha256)
     folder = folder.expanduser().resolve()
@@ -338,9 +367,10 @@ def save(model: keras.Model, folder: str | os.PathLike, *, card: dict,
     ``config.json``, ``model.weights.h5`` (model variables only, no optimizer state),
     ``assets/`` (a copy of a folder, or a dict of name -> text/bytes), ``card.md`` and
     ``card.json`` (``card`` plus ``name``, ``builder`` and the sha256 of every other file);
-    ``name`` defaults to the folder's name. The folder is written aside and renamed into place; an existing ``folder`` is refused
-    with `FileExistsError` unless ``overwrite``. Raises `ValueError` for a model not made by
-    `build`, a card or config that is not JSON, or assets a preset may not hold.
+    ``name`` defaults to the folder's name. The folder is written aside and renamed into
+    place; an existing ``folder`` is refused with `FileExistsError` unless ``overwrite``.
+    Raises `ValueError` for a model not made by `build`, a card or config that is not JSON,
+    or assets a preset may not hold.
     """
     builder = getattr(model, "rnnzoo_builder", None)
     config = getattr(model, "rnnzoo_config", None)

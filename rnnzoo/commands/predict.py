@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from rnnzoo.commands.common import load_preset, task_of
+from rnnzoo.parsing import Parser
 from rnnzoo.runtime import print_json
 
 
@@ -20,12 +21,10 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnnzoo.cli import _Parser
-
     preset = load_preset(args.model)
     task = task_of(preset)
-    parser = _Parser(prog=f"rnnzoo predict {args.model}",
-                     description=f"Run {preset.name} ({task.name}) on inputs.")
+    parser = Parser(prog=f"rnnzoo predict {args.model}",
+                    description=f"Run {preset.name} ({task.name}) on inputs.")
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="input files")
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     task.add_predict_options(parser)

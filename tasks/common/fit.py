@@ -131,7 +131,6 @@ def make_schedule(schedule: str, learning_rate: float, total_steps: int,
     return keras.optimizers.schedules.CosineDecay(float(learning_rate), decay_steps, alpha=alpha)
 
 
-
 def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
         validation: tf.data.Dataset | None, *, out_dir: str | Path, loss: Any,
         metrics: Sequence = (), epochs: int = 10, batch_size: int = 64,
@@ -177,8 +176,83 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
                      early_stopping_patience, shuffle_buffer)
     if isinstance(strategy, str):
         strategy = get_strategy(strategy)
+    run = _open_run(Path(out_dir), strategy, resume)
+    seed_everything(seed, deterministic=deterministic)
+    cached_train = train.cache()
+    run_config = _run_config(cached_train, batch_size, strategy.num_replicas_in_sync, seed,
+                             epochs)
+    if run.state is not None:
+        _check_resumable(run.state, run_config, run.backup_dir)
+    finished = run.finished(epochs)
+    total_steps = max(epochs * run_config["steps_per_epoch"], 1)
+    monitor = "val_loss" if validation is not None else "loss"
+
+    with strategy.scope():
+        model = build_model()
+        optimizer = _compile(
+            model, train, loss=loss, metrics=metrics, clipnorm=clipnorm,
+            learning_rate=make_schedule(schedule, learning_rate, total_steps, warmup_steps))
+        es_weights = None
+        if run.state is not None:
+            es_weights = _restore(model, optimizer, run, finished)
+
+    early_stopping, checkpoint, backup = _run_callbacks(
+        run, run_config, monitor, early_stopping_patience, es_weights)
+    if not finished:
+        run_callbacks = _callback_list(run, callbacks, early_stopping, checkpoint, backup,
+                                       tensorboard)
+        train_data, validation_data = _input_pipelines(
+            cached_train, validation, run.start_epoch, epochs, run_config["global_batch"], seed,
+            shuffle_buffer)
+        with _multiworker_keras_fixes(model, strategy, train_data.element_spec):
+            model.fit(train_data, validation_data=validation_data, epochs=epochs,
+                      initial_epoch=run.start_epoch,
+                      steps_per_epoch=run_config["steps_per_epoch"], callbacks=run_callbacks,
+                      verbose=verbose, shuffle=False)
+        stopped_early = bool(early_stopping is not None and early_stopping.stopped_epoch > 0)
+        backup.save_final(model, stopped_early=stopped_early)
+    else:
+        stopped_early = bool(run.state.get("stopped_early", run.es_state.get("stopped_epoch")))
+        if not run.state.get("finished"):
+            backup.save_final(model, stopped_early=stopped_early)
+    return _result(model, backup.state, stopped_early, run.work_dir)
+
+
+# ---------------------------------------------------------------------------------------------
+# the stages of fit: run state, restore, callbacks, input pipelines, result
+
+
+@dataclass
+class _Run:
+    """The run folder this process writes to and the committed state found there (None for a
+    new run)."""
+
+    work_dir: Path  # out_dir for the chief, out_dir/worker-<i> for other workers
+    backup_dir: Path  # work_dir/backup: where this process commits its epochs
+    restore_dir: Path  # where the state was read: backup_dir, or the chief's backup/
+    state: dict[str, Any] | None
+
+    @property
+    def start_epoch(self) -> int:
+        """Epochs completed before this session."""
+        return int(self.state["epoch"]) if self.state else 0
+
+    @property
+    def es_state(self) -> dict[str, Any]:
+        """The early-stopping state of the backup ({} for none)."""
+        return (self.state or {}).get("early_stopping") or {}
+
+    def finished(self, epochs: int) -> bool:
+        """Whether the backup holds a run of ``epochs`` epochs that has ended (all epochs
+        done, or stopped early)."""
+        return self.state is not None and (
+            self.start_epoch >= epochs or bool(self.es_state.get("stopped_epoch")))
+
+
+def _open_run(out_dir: Path, strategy: tf.distribute.Strategy, resume: bool) -> _Run:
+    """Find this process's run folder and its backup; refuse an existing run unless
+    ``resume``; create the folder."""
     _, worker_index, is_chief = worker_info(strategy)
-    out_dir = Path(out_dir)
     work_dir = out_dir if is_chief else out_dir / f"worker-{worker_index}"
     backup_dir = work_dir / "backup"
 
@@ -199,105 +273,127 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
     elif state is None:
         _note(f"no backup in {backup_dir}; starting a new run")
     work_dir.mkdir(parents=True, exist_ok=True)
+    return _Run(work_dir=work_dir, backup_dir=backup_dir, restore_dir=restore_dir, state=state)
 
-    seed_everything(seed, deterministic=deterministic)
-    replicas = strategy.num_replicas_in_sync
+
+def _run_config(cached_train: tf.data.Dataset, batch_size: int, replicas: int, seed: int,
+                epochs: int) -> dict[str, int]:
+    """The sizes of the run (kept in its state, so that a resume can check them)."""
     global_batch = batch_size * replicas
-    cached_train = train.cache()
     examples = _count(cached_train)
     steps_per_epoch = examples // global_batch
     if steps_per_epoch < 1:
         raise RnnzooError(
             f"the training data has {examples} examples, fewer than one batch of {global_batch}"
             f" ({batch_size} per replica x {replicas}); use a smaller batch size")
-    run_config = {"steps_per_epoch": steps_per_epoch, "global_batch": global_batch,
-                  "train_examples": examples, "seed": seed, "epochs": epochs}
-    if state is not None:
-        _check_resumable(state, run_config, backup_dir)
+    return {"steps_per_epoch": steps_per_epoch, "global_batch": global_batch,
+            "train_examples": examples, "seed": seed, "epochs": epochs}
 
-    start_epoch = int(state["epoch"]) if state else 0
-    es_state = (state or {}).get("early_stopping") or {}
-    finished = state is not None and (start_epoch >= epochs or bool(es_state.get("stopped_epoch")))
-    total_steps = max(epochs * steps_per_epoch, 1)
-    monitor = "val_loss" if validation is not None else "loss"
 
-    with strategy.scope():
-        model = build_model()
-        optimizer = GlobalClipAdam(
-            learning_rate=make_schedule(schedule, learning_rate, total_steps, warmup_steps),
-            global_clipnorm=clipnorm)
-        model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics) or None)
-        if not model.built:
-            inputs = next(iter(train.batch(1)))[0]
-            model(inputs)
-        optimizer.build(model.trainable_variables)
-        es_weights = None
-        if state is not None:
-            if es_state.get("weights"):
-                with np.load(restore_dir / es_state["weights"]) as stored:
-                    es_weights = [stored[f"arr_{i}"] for i in range(len(stored.files))]
-            use_final = finished and bool(state.get("final_weights"))
-            RunBackup.restore(model, restore_dir, state, final=use_final)
-            if finished and not use_final and es_weights is not None:
-                model.set_weights(es_weights)  # killed between early stop and the final save
-            steps = int(_to_numpy(optimizer.iterations))
-            if finished:
-                _note(f"the run in {work_dir} has finished ({start_epoch} epochs, {steps} "
-                      "optimizer steps); returning it without training")
-            else:
-                _note(f"resuming the run in {work_dir} after epoch {start_epoch} "
-                      f"({steps} optimizer steps)")
+def _compile(model: keras.Model, train: tf.data.Dataset, *, loss: Any, metrics: Sequence,
+             learning_rate: Any, clipnorm: float | None) -> GlobalClipAdam:
+    """Compile ``model`` with a new `GlobalClipAdam` and create the model's and the
+    optimizer's variables (a restore loads into them); returns the optimizer. Called in the
+    strategy scope."""
+    optimizer = GlobalClipAdam(learning_rate=learning_rate, global_clipnorm=clipnorm)
+    model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics) or None)
+    if not model.built:
+        inputs = next(iter(train.batch(1)))[0]
+        model(inputs)
+    optimizer.build(model.trainable_variables)
+    return optimizer
 
-    run_state = dict(state or {})
+
+def _restore(model: keras.Model, optimizer: keras.optimizers.Optimizer, run: _Run,
+             finished: bool) -> list[np.ndarray] | None:
+    """Load the backup into ``model`` (weights and optimizer state; a finished run's final
+    weights) and return the early-stopping best weights it holds, if any. Called in the
+    strategy scope."""
+    state, es_state = run.state, run.es_state
+    es_weights = None
+    if es_state.get("weights"):
+        with np.load(run.restore_dir / es_state["weights"]) as stored:
+            es_weights = [stored[f"arr_{i}"] for i in range(len(stored.files))]
+    use_final = finished and bool(state.get("final_weights"))
+    RunBackup.restore(model, run.restore_dir, state, final=use_final)
+    if finished and not use_final and es_weights is not None:
+        model.set_weights(es_weights)  # killed between early stop and the final save
+    steps = int(_to_numpy(optimizer.iterations))
+    if finished:
+        _note(f"the run in {run.work_dir} has finished ({run.start_epoch} epochs, {steps} "
+              "optimizer steps); returning it without training")
+    else:
+        _note(f"resuming the run in {run.work_dir} after epoch {run.start_epoch} "
+              f"({steps} optimizer steps)")
+    return es_weights
+
+
+def _run_callbacks(run: _Run, run_config: dict[str, int], monitor: str, patience: int | None,
+                   es_weights: list[np.ndarray] | None,
+                   ) -> tuple[ResumableEarlyStopping | None, AtomicModelCheckpoint, RunBackup]:
+    """The run's stateful callbacks, carrying on from the backup's state: early stopping
+    (None without a patience), the best-weights checkpoint and the backup, whose ``state``
+    (the backup's, with ``run_config``) collects the history of the run."""
+    run_state = dict(run.state or {})
     run_state["config"] = run_config
     early_stopping = None
-    if early_stopping_patience is not None:
+    if patience is not None:
         early_stopping = ResumableEarlyStopping(
-            monitor=monitor, patience=early_stopping_patience, restore_best_weights=True,
-            verbose=0, restored=es_state or None, restored_weights=es_weights)
+            monitor=monitor, patience=patience, restore_best_weights=True,
+            verbose=0, restored=run.es_state or None, restored_weights=es_weights)
     checkpoint = AtomicModelCheckpoint(
-        str(work_dir / "best.weights.h5"), monitor=monitor, save_best_only=True,
+        str(run.work_dir / "best.weights.h5"), monitor=monitor, save_best_only=True,
         save_weights_only=True, initial_value_threshold=run_state.get("checkpoint_best"))
-    backup = RunBackup(backup_dir, state=run_state, early_stopping=early_stopping,
+    backup = RunBackup(run.backup_dir, state=run_state, early_stopping=early_stopping,
                        checkpoint=checkpoint)
+    return early_stopping, checkpoint, backup
 
-    if not finished:
-        csv_path = work_dir / "history.csv"
-        if state is not None:
-            _truncate_csv(csv_path, start_epoch)  # rows of an epoch that was not committed
-        run_callbacks = [*callbacks, checkpoint]
-        if early_stopping is not None:
-            run_callbacks.append(early_stopping)
-        run_callbacks.append(keras.callbacks.CSVLogger(str(csv_path), append=state is not None))
-        if tensorboard and _tensorboard_installed():
-            run_callbacks.append(keras.callbacks.TensorBoard(str(work_dir / "logs")))
-        elif tensorboard:
-            _note("no TensorBoard logs: the tensorboard package is not installed "
-                  "(pip install tensorboard)")
-        run_callbacks.append(backup)  # last: commits after the others have seen the epoch
 
-        options = tf.data.Options()
-        options.deterministic = True
-        # from_tensor_slices / generated data has no files to shard by: shard by elements.
-        options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA)
-        train_data = _epochs_pipeline(cached_train, start_epoch, epochs, global_batch, seed,
-                                      shuffle_buffer).with_options(options)
-        validation_data = None
-        if validation is not None:
-            validation_data = (validation.cache().batch(global_batch)
-                               .prefetch(tf.data.AUTOTUNE).with_options(options))
-        with _multiworker_keras_fixes(model, strategy, train_data.element_spec):
-            model.fit(train_data, validation_data=validation_data, epochs=epochs,
-                      initial_epoch=start_epoch, steps_per_epoch=steps_per_epoch,
-                      callbacks=run_callbacks, verbose=verbose, shuffle=False)
-        stopped_early = bool(early_stopping is not None and early_stopping.stopped_epoch > 0)
-        backup.save_final(model, stopped_early=stopped_early)
-    else:
-        stopped_early = bool(state.get("stopped_early", es_state.get("stopped_epoch")))
-        if not state.get("finished"):
-            backup.save_final(model, stopped_early=stopped_early)
+def _callback_list(run: _Run, extra: Sequence[keras.callbacks.Callback],
+                   early_stopping: ResumableEarlyStopping | None,
+                   checkpoint: AtomicModelCheckpoint, backup: RunBackup,
+                   tensorboard: bool) -> list[keras.callbacks.Callback]:
+    """The callbacks of ``model.fit``: ``extra`` first, the backup last. A resumed run's
+    history.csv loses the rows of epochs that were not committed."""
+    csv_path = run.work_dir / "history.csv"
+    if run.state is not None:
+        _truncate_csv(csv_path, run.start_epoch)  # rows of an epoch that was not committed
+    run_callbacks = [*extra, checkpoint]
+    if early_stopping is not None:
+        run_callbacks.append(early_stopping)
+    run_callbacks.append(keras.callbacks.CSVLogger(str(csv_path), append=run.state is not None))
+    if tensorboard and _tensorboard_installed():
+        run_callbacks.append(keras.callbacks.TensorBoard(str(run.work_dir / "logs")))
+    elif tensorboard:
+        _note("no TensorBoard logs: the tensorboard package is not installed "
+              "(pip install tensorboard)")
+    run_callbacks.append(backup)  # last: commits after the others have seen the epoch
+    return run_callbacks
 
+
+def _input_pipelines(cached_train: tf.data.Dataset, validation: tf.data.Dataset | None,
+                     start_epoch: int, epochs: int, global_batch: int, seed: int,
+                     shuffle_buffer: int) -> tuple[tf.data.Dataset, tf.data.Dataset | None]:
+    """The batched training data from ``start_epoch`` on (see `_epochs_pipeline`) and the
+    batched validation data (None without it), deterministic and sharded by elements."""
+    options = tf.data.Options()
+    options.deterministic = True
+    # from_tensor_slices / generated data has no files to shard by: shard by elements.
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA)
+    train_data = _epochs_pipeline(cached_train, start_epoch, epochs, global_batch, seed,
+                                  shuffle_buffer).with_options(options)
+    validation_data = None
+    if validation is not None:
+        validation_data = (validation.cache().batch(global_batch)
+                           .prefetch(tf.data.AUTOTUNE).with_options(options))
+    return train_data, validation_data
+
+
+def _result(model: keras.Model, run_state: dict[str, Any], stopped_early: bool,
+            work_dir: Path) -> FitResult:
+    """The `FitResult` of the run in ``run_state``; writes summary.json and prints the
+    summary line."""
     history = {key: list(values) for key, values in run_state.get("history", {}).items()}
     best_val_loss = None
     if history.get("val_loss"):
@@ -332,7 +428,8 @@ def _check_arguments(epochs, batch_size, learning_rate, schedule, warmup_steps, 
     if clipnorm is not None and not clipnorm > 0:
         raise ValueError(f"clipnorm must be positive or None, got {clipnorm!r}")
     if patience is not None and (not isinstance(patience, int) or patience < 0):
-        raise ValueError(f"early_stopping_patience must be an integer >= 0 or None, got {patience!r}")
+        raise ValueError(
+            f"early_stopping_patience must be an integer >= 0 or None, got {patience!r}")
     if not isinstance(shuffle_buffer, int) or shuffle_buffer < 1:
         raise ValueError(f"shuffle_buffer must be a positive integer, got {shuffle_buffer!r}")
 
