@@ -1,0 +1,123 @@
+"""Every registered builder exports with `rnnzoo export`'s default options (float32 and int8).
+
+A tiny untrained model of each builder goes through `export.export_model` with the defaults of
+the export command (SavedModel and TFLite, sequence and step files, batch 1, float input and
+output tensors), verified on random inputs: every artifact must be written and must run, and
+float32 files must give the Keras outputs. Calibration sequences are shorter than the verified
+ones where the model's time axis is open (a fixed-length int8 file fed longer examples was the
+defect this test was written for). A builder registered without an entry in `TINY` fails the
+suite, so a new family cannot skip it.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+
+import export
+import zoo
+from zoo import registry
+
+# builder -> configurations of a tiny model (several where the structure differs).
+TINY = {
+    "adding-gru": [{"length": 10, "units": 4}],
+    "adding-lstm": [{"length": 10, "units": 4}],
+    "adding-simple": [{"length": 10, "units": 4}],
+    "music-notes-gru": [{"units": 4}],
+    "music-notes-lstm": [{"units": [4, 4]}],
+    "music-pianoroll-gru": [{"units": 4}],
+    "music-pianoroll-lstm": [{"units": 4}],
+    "music-pianoroll-simple": [{"units": 4}],
+    "speech-crnn": [{"max_seconds": 0.25, "n_mels": 8, "conv_filters": [4], "units": [4],
+                     "features": "mfcc", "n_mfcc": 6, "normalize": "batch", "pooling": "max"}],
+    "speech-ctc": [
+        {"max_seconds": 0.25, "n_mels": 8, "conv_filters": [4], "units": [4]},
+        {"max_seconds": 0.25, "n_mels": 8, "conv_filters": [4], "units": [4],
+         "bidirectional": True},
+    ],
+}
+CASES = [pytest.param(name, config, id=f"{name}-{i}")
+         for name, configs in sorted(TINY.items()) for i, config in enumerate(configs)]
+OPEN_LENGTH, CALIBRATION_LENGTH = 12, 7  # time steps verified / calibrated on (open axes)
+FLOAT_TOLERANCE = 1e-4  # max |TFLite float32 - Keras| on the sample inputs
+
+
+def test_every_registered_builder_has_a_tiny_export_case():
+    assert set(TINY) == set(zoo.list_models()), \
+        "add a tiny configuration of each new builder to TINY"
+    covered = {registry.builder_info(name).fn.__module__ for name in TINY}
+    assert covered == set(registry.FAMILY_MODULES)
+
+
+def _inputs(model, count: int, length: int, rng: np.random.Generator) -> np.ndarray:
+    (tensor,) = model.inputs
+    shape = [count, *(length if d is None else d for d in tensor.shape[1:])]
+    return rng.normal(0.0, 0.3, shape).astype(np.float32)
+
+
+def _mean_output(model_fn, dataset) -> dict:
+    """A task-free metric: the mean of every output over the dataset."""
+    inputs = np.stack([x for x, _ in dataset])
+    outputs = model_fn(inputs)
+    values = outputs.values() if isinstance(outputs, dict) else [outputs]
+    return {"mean_output": float(np.mean([np.mean(v) for v in values]))}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "config"), CASES)
+def test_builder_exports_with_the_default_options(name, config, tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = zoo.build(name, **config)
+    rng = np.random.default_rng(0)
+    calibration = _inputs(model, 8, CALIBRATION_LENGTH, rng)
+    examples = _inputs(model, 4, OPEN_LENGTH, rng)
+    report = export.export_model(
+        model, tmp_path / "export", quantize=["fp32", "int8"],
+        representative=[calibration[i:i + 1] for i in range(len(calibration))],
+        dataset=[(x, np.zeros(1, np.float32)) for x in examples], metric=_mean_output,
+        name=name, latency=False)
+
+    entries = {(e["format"], e["kind"], e["quantize"]): e for e in report["artifacts"]}
+    expected = {("savedmodel", "sequence", "fp32"), ("tflite", "sequence", "fp32")}
+    has_step = ("savedmodel", "step", "fp32") in entries
+    if has_step:
+        expected |= {("tflite", "step", "fp32"), ("tflite", "step", "int8"),
+                     ("tflite", "sequence", "int8")}
+    elif model.inputs[0].shape[1] is not None:  # no step form: int8 is unrolled at the length
+        expected.add(("tflite", "sequence", "int8"))
+    assert expected <= set(entries), (sorted(entries), report["notes"])
+    for key, entry in entries.items():
+        assert entry["metric"] is not None, (key, entry["notes"])
+        assert np.isfinite(entry["max_abs_diff"]), key
+        assert (tmp_path / "export" / entry["path"]).exists()
+        if key[2] == "fp32":
+            assert entry["max_abs_diff"] <= FLOAT_TOLERANCE, (key, entry["max_abs_diff"])
+
+
+def _speech_latency_report(tmp_path):
+    model = zoo.build("speech-crnn", **TINY["speech-crnn"][0])
+    examples = _inputs(model, 2, OPEN_LENGTH, np.random.default_rng(1))
+    return export.verify([], model, [(x, np.zeros(1, np.float32)) for x in examples],
+                         _mean_output, base=tmp_path)
+
+
+@pytest.mark.slow
+def test_keras_latency_is_measured_for_a_model_of_another_familys_layers(tmp_path):
+    """The latency child loads the model with its builder's module imported (the speech
+    front-end layers live outside zoo.layers)."""
+    report = _speech_latency_report(tmp_path)
+    assert report["keras"]["latency_ms"] > 0, report["notes"]
+    assert not [n for n in report["notes"] if "latency" in n]
+
+
+@pytest.mark.slow
+def test_a_latency_that_cannot_be_measured_is_noted(tmp_path, monkeypatch):
+    verify_module = importlib.import_module("export.verify")  # export.verify is the function
+    monkeypatch.setattr(verify_module, "layer_modules", lambda model: ["zoo.layers"])
+    report = _speech_latency_report(tmp_path)
+    assert "latency_ms" not in report["keras"]
+    assert any(n.startswith("Keras latency not measured:") for n in report["notes"])
