@@ -53,12 +53,24 @@ def main(argv: list[str] | None = None) -> int:
     train = load(split="train", length=args.length, size=args.train_size, seed=args.seed)
     validation = load(split="validation", length=args.length, size=args.validation_size,
                       seed=args.seed)
-    result = fit(lambda: adding_lstm(length=args.length, units=args.units), train, validation,
-                 out_dir=args.out, loss="mse", epochs=args.epochs, batch_size=args.batch_size,
-                 learning_rate=args.learning_rate, clipnorm=args.clipnorm or None, resume=args.resume, seed=args.seed,
-                 strategy=strategy, verbose=2, deterministic=args.deterministic,
-                 early_stopping_patience=None,
-                 callbacks=[Sleep()] if args.sleep else ())
+    result = fit(
+        lambda: adding_lstm(length=args.length, units=args.units),
+        train,
+        validation,
+        out_dir=args.out,
+        loss="mse",
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        clipnorm=args.clipnorm or None,
+        resume=args.resume,
+        seed=args.seed,
+        strategy=strategy,
+        verbose=2,
+        deterministic=args.deterministic,
+        early_stopping_patience=None,
+        callbacks=[Sleep()] if args.sleep else (),
+    )
     np.savez(args.weights_out, *result.model.get_weights())
     return 0
 

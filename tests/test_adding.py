@@ -31,7 +31,9 @@ def test_splits_are_fixed_and_disjoint():
 
 def test_baseline_of_predicting_one_is_a_sixth():
     task = tasks.get_task("adding")
-    figures = task.metric(lambda x: np.ones((len(x), 1), np.float32), task.load(None, "test", length=30))
+    figures = task.metric(
+        lambda x: np.ones((len(x), 1), np.float32), task.load(None, "test", length=30)
+    )
     assert figures["mse"] == pytest.approx(BASELINE_MSE, rel=0.05)
     assert figures["mse"] == pytest.approx(figures["baseline_mse"])
     assert figures["examples"] == 10_000

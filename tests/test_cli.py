@@ -127,8 +127,21 @@ def test_diagnose_prints_norms_and_writes_plot(capsys, trained_run, tmp_path):
 
 
 def test_fine_tune_from_a_preset(capsys, trained_run, tmp_path):
-    code, out, _ = run_cli(capsys, "train", "adding", "--from", str(trained_run), "--epochs", "1",
-                           "--train-size", "128", "--quiet", "--out", str(tmp_path / "ft"), "--json")
+    code, out, _ = run_cli(
+        capsys,
+        "train",
+        "adding",
+        "--from",
+        str(trained_run),
+        "--epochs",
+        "1",
+        "--train-size",
+        "128",
+        "--quiet",
+        "--out",
+        str(tmp_path / "ft"),
+        "--json",
+    )
     assert code == 0
     card = json.loads((tmp_path / "ft" / "preset" / "card.json").read_text())
     assert card["training"]["fine_tuned_from"] == str(trained_run)

@@ -170,7 +170,10 @@ def test_stack_of_bidirectional_and_nested_model(gen):
     x = gen.normal(size=(B, T, D)).astype("float32")
     y = gen.normal(size=(B, 1)).astype("float32")
     inner = keras.Sequential(
-        [keras.Input((T, D)), recurrent_stack("lstm", [U, U], bidirectional=True, merge_mode="ave")],
+        [
+            keras.Input((T, D)),
+            recurrent_stack("lstm", [U, U], bidirectional=True, merge_mode="ave"),
+        ],
         name="encoder",
     )
     inputs = keras.Input((T, D))
@@ -211,7 +214,9 @@ def test_masked_steps_get_zero_and_valid_steps_match_unpadded(gen):
     y = gen.normal(size=(1, 1)).astype("float32")
     padded = np.concatenate([x, np.zeros((1, 3, D), "float32")], axis=1)
     inputs = keras.Input((None, D))
-    model = keras.Model(inputs, keras.layers.Dense(1)(recurrent("lstm", U)(keras.layers.Masking(0.0)(inputs))))
+    model = keras.Model(
+        inputs, keras.layers.Dense(1)(recurrent("lstm", U)(keras.layers.Masking(0.0)(inputs)))
+    )
     norms = gradient_norms(model, (padded, y))
     np.testing.assert_array_equal(norms[T:], 0.0)
     np.testing.assert_allclose(norms[:T], gradient_norms(model, (x, y)), rtol=1e-5)
@@ -248,7 +253,9 @@ def test_errors_name_the_model(gen):
     with pytest.raises(ValueError, match="head.*mymodel.*not a recurrent"):
         gradient_norms(model, (x, y), layer="head")
     inputs = keras.Input((T, D))
-    dense_only = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(inputs)), name="flat")
+    dense_only = keras.Model(
+        inputs, keras.layers.Dense(1)(keras.layers.Flatten()(inputs)), name="flat"
+    )
     with pytest.raises(ValueError, match="flat.*no recurrent layer"):
         gradient_norms(dense_only, (x, y))
     with pytest.raises(ValueError):

@@ -281,7 +281,9 @@ def test_int8_io_gives_int8_tensors(converted):
     xs = _sequences(4, 2, seed=7)
     float_io = export.TFLiteRunner(files[Variant("sequence", "int8")]).predict(xs)
     int8_io = export.TFLiteRunner(files[Variant("sequence", "int8", "int8")]).predict(xs)
-    scale = export.TFLiteRunner(files[Variant("sequence", "int8", "int8")])._out["sum"]["quantization"][0]
+    scale = export.TFLiteRunner(files[Variant("sequence", "int8", "int8")])._out["sum"][
+        "quantization"
+    ][0]
     np.testing.assert_allclose(int8_io, float_io, atol=2 * scale)
 
 

@@ -157,13 +157,18 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     assert "Epoch 1/4" not in resumed_output and f"Epoch {killed_at + 1}/4" in resumed_output
     ref_summary = json.loads((tmp_path / "reference" / "summary.json").read_text())
     run_summary = json.loads((run / "summary.json").read_text())
-    assert run_summary["optimizer_steps"] == ref_summary["optimizer_steps"] == epochs * steps_per_epoch
+    assert (
+        run_summary["optimizer_steps"] == ref_summary["optimizer_steps"] == epochs * steps_per_epoch
+    )
     assert run_summary["epochs_completed"] == epochs
     np.testing.assert_allclose(run_summary["history"]["loss"], ref_summary["history"]["loss"],
                                rtol=1e-6)
     np.testing.assert_allclose(run_summary["history"]["val_loss"],
                                ref_summary["history"]["val_loss"], rtol=1e-6)
-    ref_weights, run_weights = np.load(tmp_path / "reference.npz"), np.load(tmp_path / "resumed.npz")
+    ref_weights, run_weights = (
+        np.load(tmp_path / "reference.npz"),
+        np.load(tmp_path / "resumed.npz"),
+    )
     for name in ref_weights.files:
         np.testing.assert_allclose(run_weights[name], ref_weights[name], rtol=0, atol=1e-6)
     with (run / "history.csv").open() as handle:

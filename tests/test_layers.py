@@ -28,7 +28,9 @@ def _sigmoid(z):
 
 def _randomize(layer, rng, scale=0.5):
     """Give every weight of a built layer random values (so biases are not all zero)."""
-    layer.set_weights([rng.normal(scale=scale, size=w.shape).astype(w.dtype) for w in layer.get_weights()])
+    layer.set_weights(
+        [rng.normal(scale=scale, size=w.shape).astype(w.dtype) for w in layer.get_weights()]
+    )
 
 
 # --- recurrent(): the formulas by hand -------------------------------------------------
@@ -136,7 +138,13 @@ def test_bidirectional_merge_modes(rng):
 
 @pytest.mark.parametrize(
     "kind,bidirectional,n_states",
-    [("simple", False, 1), ("gru", False, 1), ("lstm", False, 2), ("lstm", True, 4), ("gru", True, 2)],
+    [
+        ("simple", False, 1),
+        ("gru", False, 1),
+        ("lstm", False, 2),
+        ("lstm", True, 4),
+        ("gru", True, 2),
+    ],
 )
 def test_return_state_count(rng, kind, bidirectional, n_states):
     x = rng.normal(size=(B, T, D)).astype("float32")
@@ -285,7 +293,9 @@ def test_stack_mask_passes_through(rng):
     masked = keras.layers.Masking(0.0)(inputs)
     stack = recurrent_stack("gru", [4, 4], residual=True, layer_norm=True)
     model = keras.Model(inputs, stack(masked))
-    np.testing.assert_allclose(np.asarray(model(padded)), np.asarray(model(x)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(model(padded)), np.asarray(model(x)), rtol=1e-5, atol=1e-6
+    )
     assert stack.compute_mask(x, tf.constant([[True] * T])) is None
 
 
@@ -316,7 +326,11 @@ def test_stack_config_round_trip():
         return_sequences=True, dropout=0.25, activation="relu", name="s",
     )
     config = stack.get_config()
-    assert config["units"] == [3, 5] and config["merge_mode"] == "ave" and config["activation"] == "relu"
+    assert (
+        config["units"] == [3, 5]
+        and config["merge_mode"] == "ave"
+        and config["activation"] == "relu"
+    )
     again = RecurrentStack.from_config(config)
     assert again.get_config() == config
     serialized = keras.saving.serialize_keras_object(stack)

@@ -58,7 +58,9 @@ def test_top_k_one_and_low_temperature_pick_the_most_likely_pitch():
     logits = np.random.default_rng(0).normal(size=128)
     rng = np.random.default_rng(1)
     assert {sample_pitch(logits, rng, top_k=1) for _ in range(50)} == {int(logits.argmax())}
-    assert {sample_pitch(logits, rng, temperature=1e-3) for _ in range(50)} == {int(logits.argmax())}
+    assert {sample_pitch(logits, rng, temperature=1e-3) for _ in range(50)} == {
+        int(logits.argmax())
+    }
 
 
 def test_sampling_follows_the_softmax_and_top_k_cuts_the_tail():
@@ -66,9 +68,14 @@ def test_sampling_follows_the_softmax_and_top_k_cuts_the_tail():
     rng = np.random.default_rng(0)
     counts = np.bincount([sample_pitch(logits, rng) for _ in range(20000)], minlength=4) / 20000
     np.testing.assert_allclose(counts, [0.5, 0.3, 0.15, 0.05], atol=0.015)
-    top2 = np.bincount([sample_pitch(logits, rng, top_k=2) for _ in range(5000)], minlength=4) / 5000
+    top2 = (
+        np.bincount([sample_pitch(logits, rng, top_k=2) for _ in range(5000)], minlength=4) / 5000
+    )
     assert top2[2:].sum() == 0 and top2[0] == pytest.approx(0.5 / 0.8, abs=0.03)
-    hot = np.bincount([sample_pitch(logits, rng, temperature=4.0) for _ in range(5000)], minlength=4) / 5000
+    hot = (
+        np.bincount([sample_pitch(logits, rng, temperature=4.0) for _ in range(5000)], minlength=4)
+        / 5000
+    )
     assert hot[3] > 0.15  # a high temperature flattens the distribution
 
 
@@ -97,8 +104,10 @@ def test_bad_sampling_settings_are_refused(bad):
         generate_notes(Recorder(np.zeros(130)), **bad)
 
 
-@pytest.mark.parametrize("builder, features", [("music-notes-lstm", 130), ("music-pianoroll-gru", 88),
-                                               ("music-pianoroll-simple", 88)])
+@pytest.mark.parametrize(
+    "builder, features",
+    [("music-notes-lstm", 130), ("music-pianoroll-gru", 88), ("music-pianoroll-simple", 88)],
+)
 def test_keras_stepper_matches_the_sequence_model(builder, features):
     model = zoo.build(builder, units=[6, 5])
     x = np.random.default_rng(0).random((1, 9, features)).astype(np.float32)

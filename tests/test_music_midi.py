@@ -25,7 +25,9 @@ def write_tracks(path, tracks, tempo=120.0):
     for pitches, offset, name, drum in tracks:
         instrument = pretty_midi.Instrument(program=0, name=name, is_drum=drum)
         for i, pitch in enumerate(pitches):
-            instrument.notes.append(pretty_midi.Note(80, pitch, offset + 0.5 * i, offset + 0.5 * i + 0.4))
+            instrument.notes.append(
+                pretty_midi.Note(80, pitch, offset + 0.5 * i, offset + 0.5 * i + 0.4)
+            )
         midi.instruments.append(instrument)
     midi.write(str(path))
     return path
@@ -43,7 +45,9 @@ def write_meta(path, *messages):
 
 
 def test_notes_round_trip_through_a_midi_file(tmp_path):
-    notes = np.array([[60, 0.0, 0.5], [64, 0.5, 0.25], [67, 0.0, 1.0], [72, 1.25, 0.75]], np.float32)
+    notes = np.array(
+        [[60, 0.0, 0.5], [64, 0.5, 0.25], [67, 0.0, 1.0], [72, 1.25, 0.75]], np.float32
+    )
     array_to_midi(notes, tmp_path / "x.mid", program=40, tempo=90)
     back = read_notes(tmp_path / "x.mid", "all")
     order = np.lexsort((notes[:, 0], np.cumsum(notes[:, 1])))  # by start, then pitch
@@ -62,9 +66,15 @@ def test_generated_notes_that_are_too_short_are_lengthened(tmp_path):
 
 
 def test_steps_are_onset_differences_and_chords_reduce_to_their_top_in_melodies():
-    notes = [pretty_midi.Note(80, p, s, s + 0.5) for p, s in [(67, 1.0), (60, 1.0), (64, 1.5), (62, 9.0)]]
-    np.testing.assert_allclose(notes_to_array(notes), [[60, 0, 0.5], [67, 0, 0.5], [64, 0.5, 0.5], [62, 4.0, 0.5]])
-    np.testing.assert_allclose(notes_to_array(notes, top_line=True)[:, :2], [[67, 0], [64, 0.5], [62, 4.0]])
+    notes = [
+        pretty_midi.Note(80, p, s, s + 0.5) for p, s in [(67, 1.0), (60, 1.0), (64, 1.5), (62, 9.0)]
+    ]
+    np.testing.assert_allclose(
+        notes_to_array(notes), [[60, 0, 0.5], [67, 0, 0.5], [64, 0.5, 0.5], [62, 4.0, 0.5]]
+    )
+    np.testing.assert_allclose(
+        notes_to_array(notes, top_line=True)[:, :2], [[67, 0], [64, 0.5], [62, 4.0]]
+    )
 
 
 def test_melody_is_the_clear_top_line(tmp_path):
@@ -88,22 +98,41 @@ def test_a_track_named_melody_wins_and_track_chooses_explicitly(tmp_path):
 def test_ambiguous_melody_names_the_file_and_lists_the_tracks(tmp_path):
     path = write_tracks(tmp_path / "duet.mid", [([60, 64], 0.0, "flute", False),
                                                 ([62, 65], 0.0, "oboe", False)])
-    with pytest.raises(MidiError, match=r"duet.mid: ambiguous melody.*0: 'flute'.*1: 'oboe'.*track=N"):
+    with pytest.raises(
+        MidiError, match=r"duet.mid: ambiguous melody.*0: 'flute'.*1: 'oboe'.*track=N"
+    ):
         read_notes(path)
 
 
-@pytest.mark.parametrize("make, problem", [
-    (lambda p: p.write_text("MTrk not a header"), "not a MIDI file"),
-    (lambda p: p.write_bytes(b""), "not a MIDI file"),
-    (lambda p: p.write_bytes(write_tracks(p, [([60, 62, 64], 0.0, "", False)]).read_bytes()[:40]),
-     "truncated or corrupt"),
-    (lambda p: write_tracks(p, [([], 0.0, "", False)]), "no notes"),
-    (lambda p: write_tracks(p, [([36, 38, 42], 0.0, "kit", True)]), "drum notes only"),
-    (lambda p: write_meta(p, mido.MetaMessage("set_tempo", tempo=100)), "absurd tempo 600000 BPM"),
-    (lambda p: write_meta(p, mido.MetaMessage("set_tempo", tempo=16_000_000)), "absurd tempo 3.75 BPM"),
-    (lambda p: write_meta(p, mido.MetaMessage("time_signature", numerator=99, denominator=4)),
-     "absurd time signature 99/4"),
-])
+@pytest.mark.parametrize(
+    "make, problem",
+    [
+        (lambda p: p.write_text("MTrk not a header"), "not a MIDI file"),
+        (lambda p: p.write_bytes(b""), "not a MIDI file"),
+        (
+            lambda p: p.write_bytes(
+                write_tracks(p, [([60, 62, 64], 0.0, "", False)]).read_bytes()[:40]
+            ),
+            "truncated or corrupt",
+        ),
+        (lambda p: write_tracks(p, [([], 0.0, "", False)]), "no notes"),
+        (lambda p: write_tracks(p, [([36, 38, 42], 0.0, "kit", True)]), "drum notes only"),
+        (
+            lambda p: write_meta(p, mido.MetaMessage("set_tempo", tempo=100)),
+            "absurd tempo 600000 BPM",
+        ),
+        (
+            lambda p: write_meta(p, mido.MetaMessage("set_tempo", tempo=16_000_000)),
+            "absurd tempo 3.75 BPM",
+        ),
+        (
+            lambda p: write_meta(
+                p, mido.MetaMessage("time_signature", numerator=99, denominator=4)
+            ),
+            "absurd time signature 99/4",
+        ),
+    ],
+)
 def test_bad_files_get_one_clear_error_naming_them(tmp_path, make, problem):
     path = tmp_path / "bad.mid"
     make(path)
@@ -137,7 +166,9 @@ def test_pianoroll_runs_become_notes(tmp_path):
     roll[3, 39] = 1
     roll[1, 0] = 1
     midi = pianoroll_to_midi(roll, tmp_path / "roll.mid", seconds_per_step=0.5)
-    notes = sorted((n.pitch, n.start, n.end) for n in read_midi(tmp_path / "roll.mid").instruments[0].notes)
+    notes = sorted(
+        (n.pitch, n.start, n.end) for n in read_midi(tmp_path / "roll.mid").instruments[0].notes
+    )
     np.testing.assert_allclose(notes, [(21, 0.5, 1.0), (60, 0.0, 1.0), (60, 1.5, 2.0)], atol=1e-3)
     assert midi.get_tempo_changes()[1][0] == pytest.approx(120)
 

@@ -67,7 +67,11 @@ def test_files_are_sorted_by_relative_path(tmp_path):
     for name in ("b/x.mid", "a/z.MID", "a/y.midi", "c.txt"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(b"")
-    assert [p.relative_to(tmp_path).as_posix() for p in midi_files(tmp_path)] == ["a/y.midi", "a/z.MID", "b/x.mid"]
+    assert [p.relative_to(tmp_path).as_posix() for p in midi_files(tmp_path)] == [
+        "a/y.midi",
+        "a/z.MID",
+        "b/x.mid",
+    ]
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="empty: no .mid"):
         midi_files(tmp_path / "empty")
@@ -83,7 +87,9 @@ def test_inputs_are_the_previous_note_after_a_start_vector():
 
 
 def test_windows_cover_every_note_and_pad_the_last():
-    piece = np.stack([np.arange(60, 65), np.full(5, 0.5), np.full(5, 0.5)], axis=1).astype(np.float32)
+    piece = np.stack([np.arange(60, 65), np.full(5, 0.5), np.full(5, 0.5)], axis=1).astype(
+        np.float32
+    )
     inputs, targets, weights = chunks([piece], 2)
     assert inputs.shape == (3, 2, 130) and weights.sum() == 5
     np.testing.assert_array_equal(targets[weights > 0][:, 0], np.arange(60, 65))
@@ -133,7 +139,9 @@ def test_loss_is_cross_entropy_plus_timing_error():
     y_pred[0, 0, 128:] = [0.0, 0.5]
     expected = math.log(128) + 0.25 + 0.25
     assert float(NoteLoss()(y_true, y_pred)) == pytest.approx(expected, rel=1e-5)
-    assert float(NoteLoss(timing_weight=0.0)(y_true, y_pred)) == pytest.approx(math.log(128), rel=1e-5)
+    assert float(NoteLoss(timing_weight=0.0)(y_true, y_pred)) == pytest.approx(
+        math.log(128), rel=1e-5
+    )
 
 
 @pytest.mark.parametrize("builder", ["music-notes-lstm", "music-notes-gru"])

@@ -151,5 +151,8 @@ def test_real_jsb_quarter_split_has_the_published_sizes(shared_data):
     data = task.load(shared_data / "jsb_chorales", "test")
     figures = task.metric(lambda x: np.full(x.shape, -3.0, np.float32), data)
     assert figures["steps"] == 4725
-    sizes = {s: len(read_chorales(shared_data / "jsb_chorales", s)) for s in ("train", "validation", "test")}
+    sizes = {
+        s: len(read_chorales(shared_data / "jsb_chorales", s))
+        for s in ("train", "validation", "test")
+    }
     assert sizes == {"train": 229, "validation": 76, "test": 77}

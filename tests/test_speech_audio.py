@@ -20,7 +20,9 @@ def _tone(seconds=0.5, rate=RATE, freq=440.0, seed=0):
 def _chirp(seconds=0.7, rate=RATE):
     t = np.arange(int(seconds * rate)) / rate
     rng = np.random.default_rng(1)
-    return (0.4 * np.sin(2 * np.pi * (100 + 1500 * t) * t) + rng.normal(0, 0.02, t.size)).astype(np.float32)
+    return (0.4 * np.sin(2 * np.pi * (100 + 1500 * t) * t) + rng.normal(0, 0.02, t.size)).astype(
+        np.float32
+    )
 
 
 @pytest.mark.parametrize("fmt,ext", [("WAV", ".wav"), ("FLAC", ".flac"), ("OGG", ".ogg")])
@@ -75,7 +77,9 @@ def test_bad_files_raise_naming_the_file(tmp_path):
 def test_too_long_is_refused_or_truncated(tmp_path):
     path = tmp_path / "long.wav"
     sf.write(path, _tone(seconds=2.0), RATE)
-    with pytest.raises(AudioError, match=r"long.wav: 2.00 s is longer than this model's maximum of 1 s"):
+    with pytest.raises(
+        AudioError, match=r"long.wav: 2.00 s is longer than this model's maximum of 1 s"
+    ):
         load_audio(path, RATE, max_seconds=1.0)
     assert load_audio(path, RATE, max_seconds=1.0, on_long="truncate").size == RATE
     with pytest.raises(AudioError, match="infinite"):
@@ -97,10 +101,20 @@ def test_load_many_skips_and_reports(tmp_path, capsys):
 # front end
 
 
-@pytest.mark.parametrize("settings", [
-    {"n_fft": 256, "hop_length": 80, "n_mels": 40},
-    {"n_fft": 512, "hop_length": 128, "win_length": 400, "n_mels": 64, "fmin": 20.0, "fmax": 3800.0},
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"n_fft": 256, "hop_length": 80, "n_mels": 40},
+        {
+            "n_fft": 512,
+            "hop_length": 128,
+            "win_length": 400,
+            "n_mels": 64,
+            "fmin": 20.0,
+            "fmax": 3800.0,
+        },
+    ],
+)
 def test_log_mel_matches_librosa(settings):
     import librosa
 

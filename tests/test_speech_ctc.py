@@ -122,8 +122,14 @@ def _random_ctc(kind: str):
     for layer in model.layers:  # moving statistics that make the normalization matter
         if isinstance(layer, keras.layers.BatchNormalization):
             gamma, beta, _, _ = layer.get_weights()
-            layer.set_weights([gamma * rng.uniform(0.5, 2, gamma.shape), rng.normal(0, 1, beta.shape),
-                               rng.normal(-5, 1, beta.shape), rng.uniform(1, 4, beta.shape)])
+            layer.set_weights(
+                [
+                    gamma * rng.uniform(0.5, 2, gamma.shape),
+                    rng.normal(0, 1, beta.shape),
+                    rng.normal(-5, 1, beta.shape),
+                    rng.uniform(1, 4, beta.shape),
+                ]
+            )
     return model
 
 

@@ -12,9 +12,29 @@ from rnnzoo.cli import main
 from tasks.speech import fsdd
 from tasks.speech.synthetic import write_fsdd
 
-TINY = ["--features", "logmel", "--normalize", "utterance", "--units", "8", "--conv-filters", "8", "--n-mels", "16",
-        "--epochs", "15", "--no-spec-augment", "--no-wave-augment",
-        "--batch-size", "8", "--learning-rate", "0.02", "--clipnorm", "0", "--quiet"]
+TINY = [
+    "--features",
+    "logmel",
+    "--normalize",
+    "utterance",
+    "--units",
+    "8",
+    "--conv-filters",
+    "8",
+    "--n-mels",
+    "16",
+    "--epochs",
+    "15",
+    "--no-spec-augment",
+    "--no-wave-augment",
+    "--batch-size",
+    "8",
+    "--learning-rate",
+    "0.02",
+    "--clipnorm",
+    "0",
+    "--quiet",
+]
 
 
 @pytest.fixture(scope="module")

@@ -65,7 +65,11 @@ class MelSpectrogram(keras.layers.Layer):
         if not 0 < hop_length <= n_fft or not 0 < win_length <= n_fft:
             raise ValueError(f"need 0 < hop_length, win_length <= n_fft; got hop {hop_length}, "
                              f"win {win_length}, n_fft {n_fft}")
-        self.sample_rate, self.n_fft, self.hop_length = int(sample_rate), int(n_fft), int(hop_length)
+        self.sample_rate, self.n_fft, self.hop_length = (
+            int(sample_rate),
+            int(n_fft),
+            int(hop_length),
+        )
         self.win_length, self.n_mels = int(win_length), int(n_mels)
         self.fmin, self.fmax = float(fmin), None if fmax is None else float(fmax)
         self.log, self.floor = bool(log), float(floor)

@@ -64,7 +64,8 @@ def _find_layer(model, layer):
     if not matches:
         known = ", ".join(lay.name for lay in recurrent) or "none"
         raise ValueError(
-            f"model {_model_name(model)!r} has no layer named {label!r}; its recurrent layers: {known}"
+            f"model {_model_name(model)!r} has no layer named {label!r}; its recurrent "
+            f"layers: {known}"
         )
     found = matches[0]
     if not isinstance(found, _RECURRENT_TYPES):
@@ -99,7 +100,9 @@ def _unroll_rnn(rnn, sequences, initial_state, mask, training, tape, record: lis
     if steps is None:
         raise ValueError(f"layer {rnn.name!r}: the number of time steps must be known")
     if initial_state is None:
-        initial_state = rnn.states if rnn.stateful else rnn.get_initial_state(batch_size=ops.shape(x)[0])
+        initial_state = (
+            rnn.states if rnn.stateful else rnn.get_initial_state(batch_size=ops.shape(x)[0])
+        )
     states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
     states = [ops.convert_to_tensor(s, dtype=cell.compute_dtype) for s in states]
     cell_kwargs = {"training": training} if getattr(cell, "_call_has_training_arg", False) else {}
@@ -135,12 +138,16 @@ def _patched_call(target, tape, record: list) -> Callable:
 
     def rnn_call(sequences, initial_state=None, mask=None, training=False, **kwargs):
         if record:  # a shared layer called again: only its first call is diagnosed
-            return original(sequences, initial_state=initial_state, mask=mask, training=training, **kwargs)
+            return original(
+                sequences, initial_state=initial_state, mask=mask, training=training, **kwargs
+            )
         return _unroll_rnn(target, sequences, initial_state, mask, training, tape, record)
 
     def bidirectional_call(sequences, initial_state=None, mask=None, training=None, **kwargs):
         if record:
-            return original(sequences, initial_state=initial_state, mask=mask, training=training, **kwargs)
+            return original(
+                sequences, initial_state=initial_state, mask=mask, training=training, **kwargs
+            )
         fw, bw = target.forward_layer, target.backward_layer
         fw_state = bw_state = None
         if initial_state is not None:
@@ -182,8 +189,14 @@ def _patched_call(target, tape, record: list) -> Callable:
 
 
 def _batch_loss(model, x, y, y_pred, sample_weight, loss):
-    if loss is None and getattr(model, "compiled", False) and getattr(model, "loss", None) is not None:
-        return model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
+    if (
+        loss is None
+        and getattr(model, "compiled", False)
+        and getattr(model, "loss", None) is not None
+    ):
+        return model.compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
+        )
     fn = keras.losses.get(loss if loss is not None else "mean_squared_error")
     if fn is None:
         raise ValueError(f"unknown loss {loss!r}")
@@ -272,7 +285,11 @@ def plot_gradient_norms(norms: Any, path: str | Path, title: str | None = None) 
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     steps = np.arange(1, values.size + 1)
-    ax.plot(steps, np.maximum(values, np.finfo(np.float64).tiny), marker="." if values.size <= 100 else None)
+    ax.plot(
+        steps,
+        np.maximum(values, np.finfo(np.float64).tiny),
+        marker="." if values.size <= 100 else None,
+    )
     ax.set_yscale("log")
     ax.set_xlabel("time step t")
     ax.set_ylabel("||dLoss/dh_t||")

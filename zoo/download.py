@@ -13,6 +13,7 @@ is created until a URL or archive is actually loaded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -177,10 +178,8 @@ def _download(url: str, dest: Path, sha256: str) -> None:
             raise PresetError(url, f"sha256 mismatch: expected {sha256}, the download has {actual}")
         os.replace(temp, dest)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
-        except FileNotFoundError:
-            pass
         raise
 
 

@@ -52,7 +52,9 @@ def recurrent(
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     if bidirectional and merge_mode not in MERGE_MODES:
-        raise ValueError(f"unknown merge_mode {merge_mode!r}; expected one of {', '.join(MERGE_MODES)}")
+        raise ValueError(
+            f"unknown merge_mode {merge_mode!r}; expected one of {', '.join(MERGE_MODES)}"
+        )
     layer = _LAYER_CLASSES[kind](
         units,
         activation=activation,
@@ -122,7 +124,9 @@ class RecurrentStack(keras.layers.Layer):
         _check_kind(kind)
         units = _check_units_list(units)
         if bidirectional and merge_mode not in MERGE_MODES:
-            raise ValueError(f"unknown merge_mode {merge_mode!r}; expected one of {', '.join(MERGE_MODES)}")
+            raise ValueError(
+                f"unknown merge_mode {merge_mode!r}; expected one of {', '.join(MERGE_MODES)}"
+            )
         self.kind = kind
         self.units = units
         self.residual = bool(residual)
@@ -200,7 +204,11 @@ class RecurrentStack(keras.layers.Layer):
         ``start - 1`` (or the stack's input for ``start=0``). ``start == len(layers)``
         returns ``inputs`` unchanged.
         """
-        if isinstance(start, bool) or not isinstance(start, numbers.Integral) or not 0 <= start <= len(self.layers):
+        if (
+            isinstance(start, bool)
+            or not isinstance(start, numbers.Integral)
+            or not 0 <= start <= len(self.layers)
+        ):
             raise ValueError(f"start must be in [0, {len(self.layers)}], got {start!r}")
         x = inputs
         for i in range(int(start), len(self.layers)):

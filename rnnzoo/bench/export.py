@@ -136,8 +136,11 @@ def run(quick: bool = False) -> dict:
 
 def table(result: dict) -> str:
     s = result["settings"]
-    source = (f"shipped presets {', '.join(s['presets'])}" if "presets" in s else
-              f"{s['units']} units trained {s['epochs']} epoch(s) on {s['train_examples']} examples")
+    source = (
+        f"shipped presets {', '.join(s['presets'])}"
+        if "presets" in s
+        else f"{s['units']} units trained {s['epochs']} epoch(s) on {s['train_examples']} examples"
+    )
     lines = [f"export: adding problem, T={s['length']}, {source}; MSE on "
              f"{s['eval_examples']} validation examples; latency median batch-1 ms, 1 thread"]
     for row in result["results"]:

@@ -38,9 +38,15 @@ def run(quick: bool = False) -> dict:
             layer = recurrent(kind, units, return_sequences=True)
             layer.build(x.shape)
             step = _forward_backward(layer, x)
-            seconds = median_seconds(lambda: [g.numpy() for g in step()], repeats)
-            rows.append({"kind": kind, "units": units, "ms_per_batch": seconds * 1e3,
-                         "parameters": int(sum(np.prod(v.shape) for v in layer.trainable_variables))})
+            seconds = median_seconds(lambda step=step: [g.numpy() for g in step()], repeats)
+            rows.append(
+                {
+                    "kind": kind,
+                    "units": units,
+                    "ms_per_batch": seconds * 1e3,
+                    "parameters": int(sum(np.prod(v.shape) for v in layer.trainable_variables)),
+                }
+            )
     return {"settings": {"batch": BATCH, "length": LENGTH, "features": FEATURES,
                          "repeats": repeats, "statistic": "median"},
             "results": rows}

@@ -160,7 +160,7 @@ def throughput(quick: bool) -> dict:
         loss_fn = keras.losses.SparseCategoricalCrossentropy()
 
         @tf.function
-        def step(inputs, targets, net=net, optimizer=optimizer):
+        def step(inputs, targets, net=net, optimizer=optimizer, loss_fn=loss_fn):
             with tf.GradientTape() as tape:
                 loss = loss_fn(targets, net(inputs, training=True))
             grads = tape.gradient(loss, net.trainable_variables)

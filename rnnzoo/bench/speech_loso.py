@@ -19,18 +19,18 @@ import sys
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd"
-# The settings that won on the folds: MFCC (20 coefficients of 40 mels), BatchNorm, speed
-# copies 0.9/1.1 and tempo copies 0.75/1.3 (same pitch), gain/noise/shift and SpecAugment, max
-# pooling over time, dropout 0.3, 10 epochs (mean 0.829, min 0.644), against: the same with the
-# last state, dropout 0.2 and no tempo copies (0.798 / 0.698); that with max pooling and
-# dropout 0.3 (0.805 / 0.644); four tempo copies 0.7/0.85/1.2/1.45 (0.834 / 0.642: within the
-# +-5 points a single fold moves between runs, for twice the copies); log-mels instead of MFCC
-# (0.767 / 0.640); BatchNorm without augmentation (0.722 / 0.632). On the two hardest folds (george, jackson): tempo copies alone
-# 0.622 / 0.800; speed copies 0.85-1.15 with max pooling 0.610 / 0.750; log-mels with 2-D convs
-# over (time, band) 0.680 / 0.746, with per-utterance normalization 0.680 / 0.636 (and 2-D
-# convs 0.710 / 0.666), with frequency warping 0.15 0.628 / 0.676; a 128-unit GRU trained 30
-# epochs 0.626 on george (more training fits the four training voices better and the fifth
-# worse); pitch shifts up to +6 semitones 0.663 over three folds.
+# The settings that won on the folds: MFCC (20 coefficients of 40 mels), BatchNorm, speed copies
+# 0.9/1.1 and tempo copies 0.75/1.3 (same pitch), gain/noise/shift and SpecAugment, max pooling over
+# time, dropout 0.3, 10 epochs (mean 0.829, min 0.644), against: the same with the last state,
+# dropout 0.2 and no tempo copies (0.798 / 0.698); that with max pooling and dropout 0.3 (0.805 /
+# 0.644); four tempo copies 0.7/0.85/1.2/1.45 (0.834 / 0.642: within the +-5 points a single fold
+# moves between runs, for twice the copies); log-mels instead of MFCC (0.767 / 0.640); BatchNorm
+# without augmentation (0.722 / 0.632). On the two hardest folds (george, jackson): tempo copies
+# alone 0.622 / 0.800; speed copies 0.85-1.15 with max pooling 0.610 / 0.750; log-mels with 2-D
+# convs over (time, band) 0.680 / 0.746, with per-utterance normalization 0.680 / 0.636 (and 2-D
+# convs 0.710 / 0.666), with frequency warping 0.15 0.628 / 0.676; a 128-unit GRU trained 30 epochs
+# 0.626 on george (more training fits the four training voices better and the fifth worse); pitch
+# shifts up to +6 semitones 0.663 over three folds.
 TRAIN_ARGS = ("--features mfcc --normalize batch --speeds 0.9,1.1 --tempos 0.75,1.3 "
               "--pooling max --dropout 0.3 --epochs 10 --patience 0")
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "yweweler")
@@ -61,7 +61,9 @@ def run(quick: bool = False) -> dict:
         result = json.loads(_rnnzoo("evaluate", str(out), "--split", "test", "--json"))
         summary = json.loads((out / "summary.json").read_text())
         folds[speaker] = {**result["metrics"], "train_seconds": summary["seconds"]}
-        print(f"  {speaker}: accuracy {folds[speaker]['accuracy']:.4f}", file=sys.stderr, flush=True)
+        print(
+            f"  {speaker}: accuracy {folds[speaker]['accuracy']:.4f}", file=sys.stderr, flush=True
+        )
     accuracies = [f["accuracy"] for f in folds.values()]
     return {"settings": {"train_args": train_args, "run_folders": str(root)},
             "folds": folds, "mean_accuracy": statistics.mean(accuracies),
