@@ -15,6 +15,7 @@ import tensorflow as tf
 from tasks.common.metrics import batched_predictions
 from tasks.common.task import Task, given_options
 from tasks.speech import fsdd
+from tasks.speech.model_options import add_model_options, augment_settings, floats, ints
 from tasks.speech.perturb import pad_or_cut, perturbed_copies, trim_silence
 
 MAX_SECONDS = 1.0
@@ -74,44 +75,6 @@ def metric(model_fn, dataset) -> dict[str, float]:
             "examples": int(len(targets))}
 
 
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-
-
-def _ints(text: str) -> list[int]:
-    return [int(v) for v in _floats(text)]
-
-
-def add_model_options(group, *, units: str, conv: str, bidirectional: bool,
-                      dropout: float = 0.2, spec_augment: bool = True) -> None:
-    """Options shared by the speech tasks' models (the keywords are each task's defaults)."""
-    group.add_argument("--kind", choices=("gru", "lstm", "simple"), default="gru",
-                       help="recurrent layer kind (default: gru)")
-    group.add_argument("--units", type=_ints, default=_ints(units),
-                       help=f"recurrent layer widths, comma-separated (default: {units})")
-    group.add_argument("--conv-filters", type=_ints, default=_ints(conv),
-                       help=f"conv layer widths, comma-separated (default: {conv})")
-    group.add_argument("--bidirectional", action=argparse.BooleanOptionalAction,
-                       default=bidirectional, help=f"bidirectional recurrent layers (default: {bidirectional})")
-    group.add_argument("--n-mels", type=int, default=40, help="mel bands (default: 40)")
-    group.add_argument("--dropout", type=float, default=dropout,
-                       help=f"dropout (default: {dropout})")
-    group.add_argument("--spec-augment", action=argparse.BooleanOptionalAction,
-                       default=spec_augment, help="SpecAugment time and frequency masks in "
-                       f"training (default: {'on' if spec_augment else 'off'})")
-    group.add_argument("--wave-augment", action=argparse.BooleanOptionalAction, default=True,
-                       help="random gain, noise and shift in training (default: on)")
-    group.add_argument("--speeds", type=_floats, default=[],
-                       help="speed-perturbed training copies, e.g. 0.9,1.1 (default: none)")
-    group.add_argument("--pitches", type=_floats, default=[],
-                       help="pitch-shifted training copies in semitones, e.g. -2,2 (default: none)")
-    group.add_argument("--strict", action="store_true",
-                       help="fail on the first bad audio file instead of skipping it")
-
-
 def _add_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("speech-digits")
     add_model_options(group, units="64", conv="64,64", bidirectional=True, dropout=0.3)
@@ -123,7 +86,7 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                        help="feature normalization: BatchNorm over the log-mels, or per-utterance "
                             "mean and variance (default: batch, which won on validation: 99.2%% "
                             "against 94.8%%)")
-    group.add_argument("--tempos", type=_floats, default=[],
+    group.add_argument("--tempos", type=floats, default=[],
                        help="tempo-changed training copies at the same pitch, e.g. 0.75,1.3: "
                             "word length then says less about the word (default: none)")
     group.add_argument("--pooling", choices=("last", "max", "mean"), default="max",
@@ -131,7 +94,7 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                             "the maximum or mean over time (default: max; with dropout 0.3 and "
                             "--tempos 0.75,1.3 it won leave-one-speaker-out: mean 0.829 "
                             "against 0.798 for last state, dropout 0.2, no tempo copies)")
-    group.add_argument("--freq-conv", type=_ints, default=[],
+    group.add_argument("--freq-conv", type=ints, default=[],
                        help="2-D conv widths over (time, mel band) before the 1-D convs, each "
                             "halving the bands, e.g. 16,32 (default: none)")
     group.add_argument("--freq-warp", type=float, default=0.0,
@@ -147,16 +110,6 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
 def _data_options(args: argparse.Namespace) -> dict:
     return given_options(args, ("holdout_speaker", "speeds", "pitches", "tempos", "strict",
                                 "all_takes"))
-
-
-def augment_settings(args: argparse.Namespace, *, max_shift: int) -> dict:
-    """The ``wave_augment`` and ``spec_augment`` builder settings the options ask for."""
-    return {
-        "wave_augment": {"gain_db": 6.0, "snr_min": 10.0, "snr_max": 40.0, "max_shift": max_shift}
-        if args.wave_augment else None,
-        "spec_augment": {"time_masks": 2, "max_time": 8, "freq_masks": 2, "max_freq": 6}
-        if args.spec_augment else None,
-    }
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:

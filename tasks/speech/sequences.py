@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from tasks.common.task import Task, given_options
 from tasks.speech.ctc import CTCLoss, add_ctc_predict_options, encode, metric_for
-from tasks.speech.digits import add_model_options, augment_settings
+from tasks.speech.model_options import add_model_options, augment_settings
 from tasks.speech.perturb import pad_or_cut
 
 
