@@ -40,12 +40,19 @@ def task_of(preset) -> Any:
     return tasks.get_task(name)
 
 
-def preset_dataset(preset, task, data: str | None, split: str):
-    """The unbatched ``split`` of the data a preset is scored on: ``data`` or its card's."""
+def preset_data(preset, task, data: str | None) -> str | None:
+    """The dataset a preset is scored on: ``data`` when given, else its card's."""
     data = data or preset.card.get("data_path")
     if task.needs_data and not data:
         raise ValueError(f"task {task.name} needs --data PATH")
-    return task.load(data, split, **preset.card.get("data_options", {}))
+    return data
+
+
+def preset_dataset(preset, task, data: str | None, split: str):
+    """The unbatched ``split`` of the data a preset is scored on (`preset_data`), read with
+    the data options of its card."""
+    return task.load(preset_data(preset, task, data), split,
+                     **preset.card.get("data_options", {}))
 
 
 def task_in_argv(argv: list[str], command: str) -> str | None:

@@ -9,9 +9,14 @@ verifies every artifact with, and the task name and data options stored next to 
 from __future__ import annotations
 
 import argparse
-import inspect
 
-from rnnzoo.commands.common import add_json_option, load_preset, task_of
+from rnnzoo.commands.common import (
+    add_json_option,
+    load_preset,
+    preset_data,
+    preset_dataset,
+    task_of,
+)
 from rnnzoo.runtime import print_json
 
 FORMATS = ("savedmodel", "tflite")
@@ -31,12 +36,13 @@ def _choices(text: str, allowed: tuple[str, ...], option: str) -> list[str]:
 def _batch_size(text: str) -> int | None:
     if text == "dynamic":
         return None
+    problem = f"expected a positive number or 'dynamic', got {text!r}"
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number or 'dynamic', got {text!r}") from None
+        raise argparse.ArgumentTypeError(problem) from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number or 'dynamic', got {text!r}")
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 
@@ -72,22 +78,16 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
                         help="examples of that split used for verification (default: 1000)")
     parser.add_argument("--representative", type=int, default=200,
                         help="representative sequences for int8 calibration (default: 200)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing export folder")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing export folder")
     parser.add_argument("--allow-flex", action="store_true",
-                        help="let TensorFlow (Flex) ops into the TFLite files (default: builtin only)")
+                        help="let TensorFlow (Flex) ops into the TFLite files "
+                             "(default: builtin only)")
     parser.add_argument("--float-layers", metavar="NAMES",
                         help="comma-separated layers that int8 files keep in float, or 'none' "
                              "(default: the audio front end and the normalization after it)")
     add_json_option(parser)
     parser.set_defaults(run=run)
-
-
-def _accepted(function, options: dict) -> dict:
-    """The entries of ``options`` that ``function`` takes as keyword arguments."""
-    parameters = inspect.signature(function).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return dict(options)
-    return {k: v for k, v in options.items() if k in parameters}
 
 
 def _float_layers(text: str | None) -> list[str] | None:
@@ -107,15 +107,12 @@ def run(args: argparse.Namespace) -> int:
     check_target(args.out, overwrite=args.overwrite)  # refuse before any slow work
     preset = load_preset(args.model)
     task = task_of(preset)
-    data = args.data or preset.card.get("data_path")
-    if task.needs_data and not data:
-        raise ValueError(f"task {task.name} needs --data PATH")
+    data = preset_data(preset, task, args.data)
     options = dict(preset.card.get("data_options", {}))
     representative = None
     if "tflite" in formats and "int8" in quantize:
-        representative = task.representative(data, args.representative,
-                                             **_accepted(task.representative, options))
-    dataset = task.load(data, args.split, **options).take(args.eval_examples)
+        representative = task.representative(data, args.representative, **options)
+    dataset = preset_dataset(preset, task, args.data, args.split).take(args.eval_examples)
     metadata = {
         "task": task.name, "data_options": options, "data_path": str(data) if data else None,
         "split": args.split, "preset": preset.name, "preset_path": str(preset.path),

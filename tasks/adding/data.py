@@ -53,7 +53,12 @@ def load(path: str | None = None, split: str = "train", *, length: int = 100,
 
 
 def representative(path: str | None = None, n: int = 100, *, length: int = 100,
+                   size: int | None = None, train_size: int | None = None,
                    seed: int = 0) -> list[np.ndarray]:
-    """``n`` training inputs, each of shape ``[1, length, 2]``, for int8 calibration."""
+    """``n`` training inputs, each of shape ``[1, length, 2]``, for int8 calibration.
+
+    Takes the options of `load`; ``size`` and ``train_size`` (how many examples a split has)
+    do not apply, as ``n`` says how many to make.
+    """
     inputs, _ = generate(n, length, seed=1000 * seed + SPLIT_SEEDS["train"])
     return [inputs[i : i + 1] for i in range(n)]

@@ -12,13 +12,21 @@ import numpy as np
 ModelFn = Callable[[Any], np.ndarray]
 
 
-def given_options(args: argparse.Namespace, keys: tuple[str, ...]) -> dict:
-    """The options among ``keys`` that were given (set and not empty), for ``Task.load``."""
+def given_options(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
+    """The options among ``names`` that were given on the command line, for ``Task.load``.
+
+    An option counts as given unless it is None, False or empty (a flag left off, a list
+    option left at ``[]``); 0 is a value the user gave, so ``--length 0`` reaches the loader
+    and its error instead of being dropped for the default.
+    """
     options = {}
-    for key in keys:
-        value = getattr(args, key, None)
-        if value:
-            options[key] = value
+    for name in names:
+        value = getattr(args, name, None)
+        if value is None or value is False:
+            continue
+        if isinstance(value, (str, list, tuple, dict)) and not value:
+            continue
+        options[name] = value
     return options
 
 
@@ -30,6 +38,12 @@ def _no_options(parser: argparse.ArgumentParser) -> None:
 class Task:
     """What the CLI, training runner and export need to know about one task.
 
+    A task's *data options* are the keyword options of its loader that a user can set (the
+    adding problem's ``length``, FSDD's ``holdout_speaker``): ``rnnzoo train`` reads the ones
+    named in ``data_option_names`` from its parsed options (`data_options`), stores them in
+    the preset card's ``data_options``, and every later command passes them back as
+    ``**data_options`` to ``load`` and ``representative`` alike.
+
     Attributes:
         name: task name as on the command line (``adding``, ``speech-digits``).
         summary: one line for ``rnnzoo list --tasks``.
@@ -38,13 +52,17 @@ class Task:
             ``(inputs, targets)``; ``path`` may be None for synthetic tasks.
         metric: ``metric(model_fn, dataset)`` -> dict of named figures; ``model_fn`` maps a
             numpy batch of inputs to numpy outputs, ``dataset`` is what ``load`` returns.
-        representative: ``representative(path, n, **data_options)`` -> list of input samples
-            (each with a batch axis of 1) for int8 calibration.
+        representative: ``representative(path, n, **data_options)`` -> up to ``n`` input
+            samples (each with a batch axis of 1) of the *training* split of ``path``, for int8
+            calibration. It takes every keyword option ``load`` takes (using those that choose
+            the data, ignoring augmentation) and raises ``ValueError`` naming ``path`` when it
+            holds no training data; it never falls back to another split.
         loss: Keras loss for training.
         primary_metric: the key of ``metric``'s dict that cards and benchmarks lead with.
         lower_is_better: direction of ``primary_metric``.
         add_options: adds the task's own options to an argparse parser.
-        data_options: maps parsed options to the ``**data_options`` of ``load``.
+        data_option_names: the options added by ``add_options`` (argparse ``dest`` names) that
+            are data options, i.e. keywords of ``load`` and ``representative``.
         builder_config: maps parsed options to ``(builder name, builder config)``.
         needs_data: whether ``--data`` is required (False for synthetic tasks).
         data_license: licence of the training data, for the preset card.
@@ -67,7 +85,7 @@ class Task:
     primary_metric: str
     lower_is_better: bool = True
     add_options: Callable[[argparse.ArgumentParser], None] = _no_options
-    data_options: Callable[[argparse.Namespace], dict] = field(default=lambda args: {})
+    data_option_names: tuple[str, ...] = ()
     builder_config: Callable[[argparse.Namespace], tuple[str, dict]] | None = None
     needs_data: bool = True
     data_license: str = "see the dataset's terms"
@@ -75,3 +93,7 @@ class Task:
     train_defaults: dict = field(default_factory=dict)
     add_predict_options: Callable[[argparse.ArgumentParser], None] = _no_options
     predict: Callable[[Any, argparse.Namespace], Any] | None = None
+
+    def data_options(self, args: argparse.Namespace) -> dict:
+        """The data options given in parsed ``args`` (see `given_options`)."""
+        return given_options(args, self.data_option_names)

@@ -6,7 +6,7 @@ import argparse
 
 import keras
 
-from tasks.common.task import Task, given_options
+from tasks.common.task import Task
 from tasks.music.model_options import add_model_options, builder_config
 from tasks.music.pianoroll import load_jsb, metric, representative_jsb
 
@@ -21,10 +21,6 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                        help="JSB time resolution (default: quarter, the published split)")
     group.add_argument("--limit", type=int, default=None,
                        help="use only the first N chorales of each split (quick runs)")
-
-
-def _data_options(args: argparse.Namespace) -> dict:
-    return given_options(args, ("resolution", "limit"))
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
@@ -54,7 +50,7 @@ TASK = Task(
     primary_metric="nll",
     lower_is_better=True,
     add_options=_add_options,
-    data_options=_data_options,
+    data_option_names=("resolution", "limit"),
     builder_config=_builder_config,
     needs_data=True,
     data_license="public domain music (J. S. Bach); research copy of the Boulanger-Lewandowski "

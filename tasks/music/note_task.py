@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from functools import partial
 
-from tasks.common.task import Task, given_options
+from tasks.common.task import Task
 from tasks.music.model_options import add_model_options, builder_config
 from tasks.music.notes import NoteLoss, load_notes, metric, representative_notes
 
@@ -22,10 +22,6 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                        help="use only the first N files of each split (quick runs)")
     group.add_argument("--strict", action="store_true",
                        help="fail on the first bad MIDI file instead of skipping it")
-
-
-def _data_options(mode: str, args: argparse.Namespace) -> dict:
-    return {"mode": mode, **given_options(args, ("window", "limit", "strict"))}
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
@@ -58,7 +54,7 @@ def make_task(name: str, *, mode: str, summary: str, dataset_name: str, data_lic
         primary_metric="pitch_nll",
         lower_is_better=True,
         add_options=_add_options,
-        data_options=partial(_data_options, mode),
+        data_option_names=("window", "limit", "strict"),
         builder_config=_builder_config,
         needs_data=True,
         data_license=data_license,

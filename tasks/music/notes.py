@@ -131,9 +131,10 @@ def load_notes(path: str | os.PathLike, split: str = "train", *, mode: str = "me
 
 
 def representative_notes(path: str | os.PathLike, n: int = 100, *, mode: str = "melody",
-                         window: int = 64, strict: bool = False, limit: int | None = None,
-                         **_ignored) -> list[np.ndarray]:
-    """Up to ``n`` training windows ``[1, window, 130]`` for int8 calibration."""
+                         window: int = 64, eval_length: int = 1024, strict: bool = False,
+                         limit: int | None = None) -> list[np.ndarray]:
+    """Up to ``n`` training windows ``[1, window, 130]`` for int8 calibration (options as
+    `load_notes`; ``eval_length``, for validation and test pieces, does not apply)."""
     pieces = read_pieces(path, "train", mode=mode, strict=strict, limit=limit)
     inputs, _, _ = chunks(pieces, window)
     return [inputs[i:i + 1] for i in range(min(n, len(inputs)))]

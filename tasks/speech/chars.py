@@ -81,9 +81,10 @@ def load(path: str, split: str = "train", *, strict: bool = False):
                                 LABELS, int(MAX_SECONDS * RATE), MAX_CHARS)
 
 
-def representative(path: str, n: int = 100, **options) -> list[np.ndarray]:
-    """Up to ``n`` training clips ``[1, samples]`` for int8 calibration."""
-    return [x[None] for x, _ in load(path, "train").take(n).as_numpy_iterator()]
+def representative(path: str, n: int = 100, *, strict: bool = False) -> list[np.ndarray]:
+    """Up to ``n`` training clips ``[1, samples]`` for int8 calibration (options as `load`)."""
+    data = load(path, "train", strict=strict)
+    return [x[None] for x, _ in data.take(n).as_numpy_iterator()]
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
@@ -94,7 +95,7 @@ TASK = sequences.ctc_task(
     name="speech-chars",
     summary="Characters from LJ Speech (CTC): the end-to-end path, CER",
     labels=LABELS, separator="", metric="cer", sample_rate=RATE, max_seconds=MAX_SECONDS,
-    option_keys=("strict",),
+    data_option_names=("strict",),
     load=load,
     representative=representative,
     add_options=_add_options,

@@ -28,7 +28,7 @@ def compose(clips: list[np.ndarray], digits: list[int], rng: np.random.Generator
             ) -> tuple[np.ndarray, list[str]] | None:
     """One utterance from trimmed ``clips``; None when it would exceed ``max_samples``."""
     parts = [np.zeros(int(rng.uniform(0.05, 0.3) * rate), np.float32)]
-    for i, clip in enumerate(clips):
+    for clip in clips:
         parts.append(clip)
         gap = rng.uniform(0.05, 0.3)  # between digits, and the tail after the last
         parts.append(np.zeros(int(gap * rate), np.float32))
@@ -84,9 +84,16 @@ def load(path: str, split: str = "train", *, size: int | None = None, train_size
                                 MAX_DIGITS)
 
 
-def representative(path: str, n: int = 100, **options) -> list[np.ndarray]:
-    """``n`` training utterances ``[1, samples]`` for int8 calibration."""
-    data = load(path, "train", size=n)
+def representative(path: str, n: int = 100, *, size: int | None = None,
+                   train_size: int | None = None, max_seconds: float = MAX_SECONDS,
+                   speeds: list[float] = (), pitches: list[float] = (), strict: bool = False,
+                   seed: int = 0) -> list[np.ndarray]:
+    """``n`` training utterances ``[1, samples]`` for int8 calibration.
+
+    Takes the options of `load`; the split sizes (``n`` says how many) and the perturbed
+    copies (``speeds``, ``pitches``) do not apply.
+    """
+    data = load(path, "train", size=n, max_seconds=max_seconds, strict=strict, seed=seed)
     return [x[None] for x, _ in data.as_numpy_iterator()]
 
 
@@ -101,7 +108,7 @@ TASK = sequences.ctc_task(
     name="speech-connected-digits",
     summary="Connected digits (2-7 FSDD digits with gaps and noise): CTC, WER",
     labels=LABELS, separator=" ", metric="wer", sample_rate=fsdd.SAMPLE_RATE,
-    max_seconds=MAX_SECONDS, option_keys=("speeds", "pitches", "strict", "train_size"),
+    max_seconds=MAX_SECONDS, data_option_names=("speeds", "pitches", "strict", "train_size"),
     load=load,
     representative=representative,
     add_options=_add_options,

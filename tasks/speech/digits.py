@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tasks.common.metrics import batched_predictions
-from tasks.common.task import Task, given_options
+from tasks.common.task import Task
 from tasks.speech import fsdd
 from tasks.speech.model_options import add_model_options, augment_settings, floats, ints
 from tasks.speech.perturb import pad_or_cut, perturbed_copies, trim_silence
@@ -50,13 +50,20 @@ def load(path: str, split: str = "train", *, holdout_speaker: str | None = None,
     return tf.data.Dataset.from_tensor_slices((inputs, np.asarray(labels, np.int32)))
 
 
-def representative(path: str, n: int = 100, **options) -> list[np.ndarray]:
+def representative(path: str, n: int = 100, *, holdout_speaker: str | None = None,
+                   max_seconds: float = MAX_SECONDS, speeds: list[float] = (),
+                   pitches: list[float] = (), tempos: list[float] = (), strict: bool = False,
+                   all_takes: bool = False) -> list[np.ndarray]:
     """``n`` training waveforms ``[1, samples]`` for int8 calibration (spread over digits).
+
+    Takes the options of `load`; the perturbed copies (``speeds``, ``pitches``, ``tempos``)
+    and ``all_takes`` do not apply: calibration reads the training takes proper (10-49, or
+    the other speakers' takes 5-49 with ``holdout_speaker``), never the validation takes.
 
     A folder without training takes (such as the bundled demo clips, all test takes)
     calibrates on its test takes instead.
     """
-    options = {k: v for k, v in options.items() if k in ("holdout_speaker", "max_seconds")}
+    options = {"holdout_speaker": holdout_speaker, "max_seconds": max_seconds}
     try:
         data = load(path, "train", **options)
     except ValueError:
@@ -105,11 +112,6 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                        help="train on the validation takes too (every take but the test ones): "
                             "for the final model once the settings are chosen; its validation "
                             "figures are then on takes it trained on")
-
-
-def _data_options(args: argparse.Namespace) -> dict:
-    return given_options(args, ("holdout_speaker", "speeds", "pitches", "tempos", "strict",
-                                "all_takes"))
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
@@ -167,7 +169,8 @@ TASK = Task(
     primary_metric="accuracy",
     lower_is_better=False,
     add_options=_add_options,
-    data_options=_data_options,
+    data_option_names=("holdout_speaker", "speeds", "pitches", "tempos", "strict",
+                       "all_takes"),
     builder_config=_builder_config,
     needs_data=True,
     data_license="CC BY-SA 4.0 (Free Spoken Digit Dataset, Jakobovski et al.)",

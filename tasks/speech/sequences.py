@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from tasks.common.task import Task, given_options
+from tasks.common.task import Task
 from tasks.speech.ctc import CTCLoss, add_ctc_predict_options, encode, metric_for
 from tasks.speech.model_options import add_model_options, augment_settings
 from tasks.speech.perturb import pad_or_cut
@@ -39,18 +39,18 @@ def builder_config(args: argparse.Namespace, *, labels: list[str], sample_rate: 
 
 
 def ctc_task(*, name: str, summary: str, labels: list[str], separator: str, metric: str,
-             sample_rate: int, max_seconds: float, option_keys: tuple[str, ...],
+             sample_rate: int, max_seconds: float, data_option_names: tuple[str, ...],
              **fields) -> Task:
     """The `Task` of a CTC speech task: the speech-ctc builder, CTC loss, WER/CER metric
     (``metric`` names the primary one), the shared predict hook and builder settings from the
-    options; ``option_keys`` are the task options passed to its loader; ``fields`` are the
+    options; ``data_option_names`` are the task options passed to its loader; ``fields`` are the
     rest (load, representative, add_options, data_license, dataset_name, train_defaults)."""
     return Task(name=name, summary=summary, builders=("speech-ctc",),
                 builder_config=lambda args: builder_config(
                     args, labels=labels, sample_rate=sample_rate, max_seconds=max_seconds),
                 metric=metric_for(labels, separator), loss=CTCLoss(), primary_metric=metric,
                 lower_is_better=True, needs_data=True,
-                data_options=lambda args: given_options(args, option_keys),
+                data_option_names=data_option_names,
                 add_predict_options=add_ctc_predict_options, predict=predict, **fields)
 
 

@@ -164,9 +164,17 @@ def load(path: str, split: str = "train", *, speeds: list[float] = (),
     return sequences.to_dataset(waves, words, LABELS, int(MAX_SECONDS * RATE), MAX_WORDS)
 
 
-def representative(path: str, n: int = 100, **options) -> list[np.ndarray]:
-    """Up to ``n`` training files ``[1, samples]`` for int8 calibration."""
-    return [x[None] for x, _ in load(path, "train").take(n).as_numpy_iterator()]
+def representative(path: str, n: int = 100, *, speeds: list[float] = (),
+                   pitches: list[float] = (), strict: bool = False, recomposed: int = 0,
+                   all_files: bool = False) -> list[np.ndarray]:
+    """Up to ``n`` training files ``[1, samples]`` for int8 calibration.
+
+    Takes the options of `load`; the extra training utterances (``speeds``, ``pitches``,
+    ``recomposed``) and ``all_files`` do not apply: calibration reads the 25 training files
+    proper, never the validation files.
+    """
+    data = load(path, "train", strict=strict)
+    return [x[None] for x, _ in data.take(n).as_numpy_iterator()]
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
@@ -184,7 +192,7 @@ TASK = sequences.ctc_task(
     name="speech-yesno",
     summary="OpenSLR yesno: CTC recognition of 8 yes/no words a file, WER",
     labels=LABELS, separator=" ", metric="wer", sample_rate=RATE, max_seconds=MAX_SECONDS,
-    option_keys=("speeds", "pitches", "strict", "recomposed", "all_files"),
+    data_option_names=("speeds", "pitches", "strict", "recomposed", "all_files"),
     load=load,
     representative=representative,
     add_options=_add_options,
