@@ -10,7 +10,8 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("RNNZOO_SHARED_DATA", REPO.parent / "shared" / "data"))
+# The data root as rnnzoo finds it (tasks.common.data_paths): $RNNZOO_DATA, else ../shared/data.
+SHARED_DATA = Path(os.environ.get("RNNZOO_DATA") or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """Render a preset's ``card.json`` as ``card.md`` for people.
 
 Card keys that get their own section (all optional; others are listed at the end):
-``name``, ``builder``, ``summary`` (or ``description``), ``task``, ``dataset``, ``split``,
+``name``, ``builder``, ``summary`` (or ``description``), ``task``, ``dataset``, ``data``
+(``{"name", "path"}`` relative to the data root, or ``{"name", "given"}``), ``split``,
 ``data_options``, ``metrics`` (``{metric: value}`` or ``{variant: {metric: value}}``, e.g.
 variants ``keras``, ``tflite-int8``), ``training_command``, ``license`` (``{"data": ...,
 "weights": ...}``; ``data_license`` / ``weights_license`` also work), ``files``
@@ -14,7 +15,8 @@ import json
 from typing import Any
 
 _SECTIONED = {
-    "name", "builder", "summary", "description", "task", "dataset", "split", "data_options",
+    "name", "builder", "summary", "description", "task", "dataset", "data", "split",
+    "data_options",
     "metrics", "training_command", "license", "data_license", "weights_license", "files",
 }
 
@@ -71,8 +73,14 @@ def render_card_md(card: dict) -> str:
         out += [str(summary), ""]
     out += [f"- builder: `{card.get('builder', '?')}`",
             f"- task: {_text(card.get('task', 'not stated'))}",
-            f"- dataset: {_text(card.get('dataset', 'not stated'))}",
-            f"- split: {_text(card.get('split', 'not stated'))}"]
+            f"- dataset: {_text(card.get('dataset', 'not stated'))}"]
+    data = card.get("data")
+    if isinstance(data, dict):
+        where = (f"`{data['path']}` in the data root ($RNNZOO_DATA, else ../shared/data)"
+                 if data.get("path") else f"`{data['given']}`" if data.get("given")
+                 else "location not recorded")
+        out.append(f"- data: {_text(data.get('name', '?'))}, {where}")
+    out.append(f"- split: {_text(card.get('split', 'not stated'))}")
     if "data_options" in card:
         out.append(f"- data options: {_text(card['data_options'])}")
     out += ["", "## Metrics", ""] + (_metrics_table(card["metrics"]) if "metrics" in card

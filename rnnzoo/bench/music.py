@@ -41,11 +41,12 @@ def export_steps(preset, task, folder: Path, quantize=("fp32", "int8")) -> dict[
     """TFLite step models of ``preset`` (via `export`, one converter process), by quantize
     mode; int8 is calibrated on the task's representative training windows."""
     import export
+    from rnnzoo.commands.common import preset_data
 
-    samples = task.representative(preset.card.get("data_path"), 100,
+    samples = task.representative(preset_data(preset, task, None), 100,
                                   **preset.card.get("data_options", {}))
-    targets = {export.Variant(kind="step", quantize=mode): folder / f"{preset.name}-step-{mode}.tflite"
-               for mode in quantize}
+    targets = {export.Variant(kind="step", quantize=mode):
+               folder / f"{preset.name}-step-{mode}.tflite" for mode in quantize}
     folder.mkdir(parents=True, exist_ok=True)
     export.convert_variants(preset.model, targets, representative=samples, name=preset.name)
     return {variant.quantize: path for variant, path in targets.items()}
@@ -116,8 +117,10 @@ def _generation(quick: bool, folder: Path) -> dict:
         result["tflite_problem"] = problem
     if "fp32" in files:
         float_notes, runs["tflite_float32"] = timed(TFLiteStepper(files["fp32"], threads=1))
-        result["float32_same_pitches"] = bool(np.array_equal(float_notes[:, 0], keras_notes[:, 0]))
-        result["float32_max_timing_diff"] = float(np.abs(float_notes[:, 1:] - keras_notes[:, 1:]).max())
+        result["float32_same_pitches"] = bool(np.array_equal(float_notes[:, 0],
+                                                             keras_notes[:, 0]))
+        result["float32_max_timing_diff"] = float(
+            np.abs(float_notes[:, 1:] - keras_notes[:, 1:]).max())
     if "int8" in files:
         int8_notes, runs["tflite_int8"] = timed(TFLiteStepper(files["int8"], threads=1))
         path = folder / "int8.mid"
@@ -149,17 +152,19 @@ def _throughput(builder: str, config: dict, x, y, w, loss, batch: int, steps: in
 
 
 def _training(quick: bool) -> dict:
+    from rnnzoo.commands.common import preset_data
     from tasks.music.notes import chunks, read_pieces
     from tasks.music.pianoroll import padded_examples, read_chorales
 
     steps = 5 if quick else 40
     jsb, jsb_task, _ = _load(JSB)
-    rolls = read_chorales(jsb.card["data_path"], "train")
+    rolls = read_chorales(preset_data(jsb, jsb_task, None), "train")
     x, y, w = padded_examples(rolls)
     result = {"jsb": _throughput(jsb.builder, jsb.config["config"], x, y, w, jsb_task.loss,
                                  4, steps)}
     melody, melody_task, _ = _load(MELODY)
-    pieces = read_pieces(melody.card["data_path"], "train", mode="melody", limit=80)
+    pieces = read_pieces(preset_data(melody, melody_task, None), "train", mode="melody",
+                         limit=80)
     x, y, w = chunks(pieces, 64, 32)
     result["melody"] = _throughput(melody.builder, melody.config["config"], x, y, w,
                                    melody_task.loss, 64, steps)
@@ -219,7 +224,8 @@ def table(result: dict) -> str:
     if gen.get("tflite_problem"):
         lines.append(f"TFLite generation: not run ({gen['tflite_problem']})")
     lines.append("")
-    lines.append(f"{'training':<10}{'builder':<22}{'batch':>6}{'T':>5}{'steps/s':>9}{'time steps/s':>14}")
+    lines.append(f"{'training':<10}{'builder':<22}{'batch':>6}{'T':>5}{'steps/s':>9}"
+                 f"{'time steps/s':>14}")
     for key, row in result["training"].items():
         lines.append(f"{key:<10}{row['builder']:<22}{row['batch']:>6}{row['length']:>5}"
                      f"{row['steps_per_second']:>9.2f}{row['time_steps_per_second']:>14.0f}")

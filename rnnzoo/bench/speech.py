@@ -1,10 +1,10 @@
 """Speech presets: accuracy/WER for Keras, float and int8 TFLite; real-time factor; training
 throughput with the in-model front end vs precomputed features; peak training memory.
 
-* Accuracy: each shipped speech preset on its test split (its card's data path, else
-  ../shared/data), through the task metric, for the Keras model and for float32,
-  dynamic-range and full-int8 TFLite files made by `export.to_tflite` (int8 calibrated on
-  ``task.representative``).
+* Accuracy: each shipped speech preset on its test split (the dataset its card records,
+  found under the data root: `tasks.common.data_paths`), through the task metric, for the
+  Keras model and for float32, dynamic-range and full-int8 TFLite files made by
+  `export.to_tflite` (int8 calibrated on ``task.representative``).
 * RTF: median batch-1 latency of the int8 TFLite file on one thread over the seconds of audio
   one call covers (digits: the 1 s input; connected digits: the 100 ms streaming chunk model
   and the 6 s sequence model).
@@ -24,18 +24,17 @@ import tempfile
 import time
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 PRESETS = ("speech-digits", "speech-connected-digits", "speech-yesno")
-DATASET = {"speech-digits": "fsdd", "speech-connected-digits": "fsdd", "speech-yesno": "yesno",
-           "speech-chars": "ljspeech_subset"}
 
 
 def _data_path(preset, task) -> str | None:
-    path = preset.card.get("data_path")
-    if path and Path(path).exists():
-        return path
-    shared = Path(os.environ.get("RNNZOO_SHARED_DATA", SHARED)) / DATASET[task.name]
-    return str(shared) if shared.exists() else None
+    """The preset's dataset, or None when it is not on this machine (the row is skipped)."""
+    from rnnzoo.commands.common import preset_data
+
+    try:
+        return preset_data(preset, task, None)
+    except FileNotFoundError:
+        return None
 
 
 def _subset(dataset, n: int | None):

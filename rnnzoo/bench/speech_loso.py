@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd"
+DATA = {"name": "fsdd", "path": "fsdd"}  # in the data root (tasks.common.data_paths)
 # The settings that won on the folds: MFCC (20 coefficients of 40 mels), BatchNorm, speed copies
 # 0.9/1.1 and tempo copies 0.75/1.3 (same pitch), gain/noise/shift and SpecAugment, max pooling over
 # time, dropout 0.3, 10 epochs (mean 0.829, min 0.644), against: the same with the last state,
@@ -45,9 +45,9 @@ def _rnnzoo(*args: str) -> str:
 
 
 def run(quick: bool = False) -> dict:
-    data = Path(os.environ.get("RNNZOO_SHARED_DATA", DATA.parent)) / "fsdd"
-    if not data.is_dir():
-        raise FileNotFoundError(f"{data}: the FSDD recordings are needed for this benchmark")
+    from tasks.common.data_paths import locate
+
+    data = locate(DATA)  # a one-line error naming FSDD, the data root and RNNZOO_DATA
     root = Path(os.environ.get("RNNZOO_LOSO_DIR", "runs/loso-quick" if quick else "runs/loso"))
     train_args = os.environ.get("RNNZOO_LOSO_ARGS", "--epochs 1 --units 16 --conv-filters 16"
                                 if quick else TRAIN_ARGS)

@@ -41,11 +41,11 @@ def task_of(preset) -> Any:
 
 
 def preset_data(preset, task, data: str | None) -> str | None:
-    """The dataset a preset is scored on: ``data`` when given, else its card's."""
-    data = data or preset.card.get("data_path")
-    if task.needs_data and not data:
-        raise ValueError(f"task {task.name} needs --data PATH")
-    return data
+    """The dataset a preset is scored on: ``data`` (``--data``) when given, else the one its
+    card records, under the data root (`tasks.common.data_paths.resolve_data`)."""
+    from tasks.common.data_paths import resolve_data
+
+    return resolve_data(data, preset.card, task)
 
 
 def preset_dataset(preset, task, data: str | None, split: str):

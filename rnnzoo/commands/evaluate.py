@@ -1,9 +1,11 @@
 """``rnnzoo evaluate MODEL``: score a preset, or an exported ``.tflite`` file or export
 folder, with its task's metric.
 
-An exported file names its task, data options and source preset in the metadata written by
-``rnnzoo export`` (inside the ``.tflite``, and ``metadata.json`` in the folder); it runs in the
-ai-edge-litert interpreter (`export.TFLiteRunner`), step models step by step.
+An exported file names its task, data options, dataset and source preset in the metadata
+written by ``rnnzoo export`` (inside the ``.tflite``, and ``metadata.json`` in the folder); it
+runs in the ai-edge-litert interpreter (`export.TFLiteRunner`), step models step by step. The
+dataset is found as a preset's is (`tasks.common.data_paths.resolve_data`); ``--record``
+finds the source preset by name, URL, or its folder relative to the export folder.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
     parser.add_argument("model", metavar="MODEL",
                         help="preset name, folder, run folder or URL; or a .tflite file or "
                              "export folder")
-    parser.add_argument("--data", metavar="PATH", help="dataset (default: the one in the card)")
+    parser.add_argument("--data", metavar="PATH",
+                        help="dataset (default: the one the card or export records, under "
+                             "$RNNZOO_DATA, else ../shared/data)")
     parser.add_argument("--split", default="test", help="split to score (default: test)")
     parser.add_argument("--record", action="store_true",
                         help="write the figures into the preset's card (metrics 'keras', or "
@@ -60,6 +64,7 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
     start_tensorflow()
     import tasks
     from export import TFLiteRunner
+    from tasks.common.data_paths import resolve_data
 
     results = []
     for path in files:
@@ -69,9 +74,7 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
             raise ValueError(f"{path}: no rnnzoo metadata naming its task (export it with "
                              "'rnnzoo export')")
         task = tasks.get_task(info["task"])
-        data = args.data or info.get("data_path")
-        if task.needs_data and not data:
-            raise ValueError(f"task {task.name} needs --data PATH")
+        data = resolve_data(args.data, info, task)
         dataset = task.load(data, args.split, **info.get("data_options", {}))
         figures = task.metric(runner.predict, dataset)
         results.append((path, task, info, figures))
@@ -83,7 +86,7 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
                      "quantize": info.get("file", {}).get("quantize"), "metrics": figures}
                     for path, task, info, figures in results])
         return 0
-    for path, task, info, figures in results:
+    for path, task, _, figures in results:
         text = ", ".join(f"{k} {format_value(v)}" for k, v in figures.items())
         print(f"{path} [{task.name}, {args.split}] {text}")
     return 0
@@ -106,14 +109,34 @@ def _record(results: list, split: str) -> None:
     import zoo
 
     for path, _, info, figures in results:
-        source = info.get("preset_path")
-        if not source or not Path(source).is_dir():
-            raise ValueError(f"--record: {path} was exported from {source or 'an unknown preset'}"
-                             ", which is not a local preset folder")
+        source = _source_preset(path, info)
         card = zoo.load(source).card
         metrics = dict(card.get("metrics", {}))
         metrics[f"tflite-{path.name.removesuffix('.tflite')}"] = figures
         zoo.update_card(source, {"metrics": metrics, "split": split})
+
+
+def _source_preset(path: Path, info: dict) -> Path:
+    """The folder of the preset ``path`` was exported from, from its ``preset_source``: a
+    ``folder`` relative to the export folder, or the preset ``name`` or ``url`` that ``rnnzoo
+    export`` was given (files exported before that was recorded: ``preset_path``)."""
+    import zoo
+
+    source = info.get("preset_source") or {}
+    if source.get("folder"):
+        found = path.parent / source["folder"]
+        if not found.is_dir():
+            raise ValueError(f"--record: {path} was exported from the preset folder "
+                             f"{source['folder']} (relative to the export folder), which is "
+                             "not there")
+        return found
+    if source.get("name") or source.get("url"):
+        return zoo.load(source.get("name") or source["url"]).path
+    legacy = info.get("preset_path")
+    if legacy and Path(legacy).is_dir():
+        return Path(legacy)
+    raise ValueError(f"--record: {path} was exported from {legacy or 'an unknown preset'}, "
+                     "which is not a local preset folder")
 
 
 def run(args: argparse.Namespace) -> int:

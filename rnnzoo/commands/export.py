@@ -9,6 +9,8 @@ verifies every artifact with, and the task name and data options stored next to 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from rnnzoo.commands.common import (
     add_json_option,
@@ -96,6 +98,23 @@ def _float_layers(text: str | None) -> list[str] | None:
     return [] if text.strip() == "none" else [n.strip() for n in text.split(",") if n.strip()]
 
 
+def _preset_source(model: str, preset, out: str) -> dict:
+    """How ``rnnzoo evaluate --record`` finds the preset again, without an absolute path: the
+    preset name or URL as given, else its folder relative to the export folder ``out``."""
+    import zoo
+    from zoo.download import url_scheme
+
+    if model in zoo.list_presets():
+        return {"name": model}
+    if url_scheme(model) in ("http", "https"):
+        return {"url": model}
+    try:
+        folder = os.path.relpath(Path(preset.path).resolve(), Path(out).expanduser().resolve())
+    except ValueError:  # another drive (Windows): nothing portable to record
+        return {}
+    return {"folder": Path(folder).as_posix()}
+
+
 def run(args: argparse.Namespace) -> int:
     formats = _choices(args.format, FORMATS, "--format")
     quantize = _choices(args.quantize, QUANTIZE, "--quantize")
@@ -113,9 +132,12 @@ def run(args: argparse.Namespace) -> int:
     if "tflite" in formats and "int8" in quantize:
         representative = task.representative(data, args.representative, **options)
     dataset = preset_dataset(preset, task, args.data, args.split).take(args.eval_examples)
+    from tasks.common.data_paths import data_record
+
     metadata = {
-        "task": task.name, "data_options": options, "data_path": str(data) if data else None,
-        "split": args.split, "preset": preset.name, "preset_path": str(preset.path),
+        "task": task.name, "data_options": options,
+        "data": data_record(data, keep_outside=False), "split": args.split,
+        "preset": preset.name, "preset_source": _preset_source(args.model, preset, args.out),
         "builder": preset.builder, "builder_config": preset.config.get("config", {}),
         "license": preset.card.get("license"),
     }

@@ -22,24 +22,32 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
                     "split; 'rnnzoo evaluate DIR --split test --record' adds the test figures.",
         epilog="Task options: rnnzoo train TASK --help (e.g. rnnzoo train adding --help).")
     parser.add_argument("task", metavar="TASK", help="task name (rnnzoo list --tasks)")
-    parser.add_argument("--data", metavar="PATH", help="dataset folder or file (synthetic tasks need none)")
+    parser.add_argument("--data", metavar="PATH",
+                        help="dataset folder or file (synthetic tasks need none; with --from: "
+                             "default the source preset's); recorded in the card relative to "
+                             "the data root ($RNNZOO_DATA, else ../shared/data) when under it")
     parser.add_argument("--out", metavar="DIR", required=True, help="run folder to create")
     parser.add_argument("--from", dest="from_preset", metavar="PRESET",
                         help="fine-tune this preset (name, folder or URL) instead of a new model")
     parser.add_argument("--epochs", type=int, help="maximum epochs (default: the task's)")
-    parser.add_argument("--batch-size", type=int, help="examples per replica and step (default: the task's)")
+    parser.add_argument("--batch-size", type=int,
+                        help="examples per replica and step (default: the task's)")
     parser.add_argument("--learning-rate", type=float,
                         help="peak learning rate (default: the task's; a tenth of it with --from)")
     parser.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
                         help="learning-rate schedule (default: cosine decay)")
     parser.add_argument("--clipnorm", type=float, default=1.0,
-                        help="clip the global gradient norm to this value; 0 turns clipping off (default: 1.0)")
+                        help="clip the global gradient norm to this value; 0 turns clipping "
+                             "off (default: 1.0)")
     parser.add_argument("--patience", type=int,
-                        help="early-stopping patience in epochs; 0 turns it off (default: the task's)")
+                        help="early-stopping patience in epochs; 0 turns it off (default: the "
+                             "task's)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
-    parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
-                        help="tf.distribute strategy; multiworker reads TF_CONFIG (default: default)")
+    parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"),
+                        default="default",
+                        help="tf.distribute strategy; multiworker reads TF_CONFIG "
+                             "(default: default)")
     parser.add_argument("--name", help="preset name written in its card (default: the name of DIR)")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress output")
     add_json_option(parser)
@@ -55,11 +63,12 @@ def run(args: argparse.Namespace) -> int:
     start_tensorflow()
     import tasks
     import zoo
+    from tasks.common.data_paths import data_record, resolve_data
     from tasks.common.fit import fit
     from tasks.common.strategy import get_strategy
 
     task = tasks.get_task(args.task)
-    if task.needs_data and not args.data:
+    if task.needs_data and not args.data and not args.from_preset:
         raise ValueError(f"task {task.name} needs --data PATH")
     strategy = get_strategy(args.strategy)  # before any other TensorFlow op (multi-worker)
     defaults = {"epochs": 10, "batch_size": 64, "learning_rate": 1e-3, "patience": 5,
@@ -71,17 +80,19 @@ def run(args: argparse.Namespace) -> int:
         if source.card.get("task") != task.name:
             raise ValueError(f"preset {args.from_preset} was trained for task "
                              f"{source.card.get('task')!r}, not {task.name!r}")
+        data = resolve_data(args.data, source.card, task)
         data_options = {**source.card.get("data_options", {}), **task.data_options(args)}
         builder, builder_config = source.model.rnnzoo_builder, source.model.rnnzoo_config
         build_model = lambda: zoo.load(args.from_preset).model  # noqa: E731 (built in scope)
         defaults["learning_rate"] /= 10
     else:
+        data = resolve_data(args.data, None, task)
         data_options = task.data_options(args)
         builder, builder_config = task.builder_config(args)
         build_model = lambda: zoo.build(builder, **builder_config)  # noqa: E731
 
-    train = task.load(args.data, "train", **data_options)
-    validation = task.load(args.data, "validation", **data_options)
+    train = task.load(data, "train", **data_options)
+    validation = task.load(data, "validation", **data_options)
     patience = defaults["patience"] if args.patience is None else args.patience
     result = fit(
         build_model, train, validation, out_dir=out_dir, loss=task.loss,
@@ -95,18 +106,20 @@ def run(args: argparse.Namespace) -> int:
     model = result.model
     model.rnnzoo_builder, model.rnnzoo_config = builder, builder_config
     figures = task.metric(model.predict_on_batch, validation)
+    record = data_record(data)  # relative to the data root when under it
     card = {
         "task": task.name,
         "dataset": task.dataset_name,
-        "data_path": str(args.data) if args.data else None,
+        **({"data": record} if record else {}),
         "data_options": data_options,
         "split": "validation",
         "metrics": {"keras": figures},
         "training": {"epochs": result.epochs_completed, "optimizer_steps": result.optimizer_steps,
                      "seconds": round(result.seconds, 1), "seed": args.seed,
                      "fine_tuned_from": args.from_preset},
-        "training_command": "rnnzoo " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"]
-        else "rnnzoo train " + shlex.join([args.task, "--out", str(out_dir)]),
+        "training_command": _training_command(
+            sys.argv[1:] if sys.argv[1:2] == ["train"] else [
+                "train", args.task, "--out", str(out_dir)], record),
         "license": {"data": task.data_license, "weights": _weights_license(task)},
     }
     preset_dir = zoo.save(model, out_dir / PRESET_SUBFOLDER, card=card, overwrite=True,
@@ -119,6 +132,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"validation: {text}")
     print(f"preset saved to {preset_dir}")
     return 0
+
+
+def _training_command(argv: list[str], record: dict | None) -> str:
+    """The command line as typed, with ``--data`` written relative to the default data root
+    (``../shared/data/<path>``) when the data lies under the data root, so that the card
+    names no folder of this machine."""
+    from tasks.common.data_paths import DEFAULT_ROOT
+
+    if record and record.get("path"):
+        value = (DEFAULT_ROOT / record["path"]).as_posix()
+        argv = [f"--data={value}" if arg.startswith("--data=") else arg for arg in argv]
+        argv = [value if i and argv[i - 1] == "--data" else arg for i, arg in enumerate(argv)]
+    return "rnnzoo " + shlex.join(argv)
 
 
 def _verbosity(args: argparse.Namespace) -> int | str:
