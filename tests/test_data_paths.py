@@ -1,6 +1,6 @@
 """Where data is found: the data root ($RNNZOO_DATA, else ../shared/data), the dataset record
-of cards and exports (a path relative to the root), and that no export holds an absolute
-path of the machine that wrote it."""
+of cards and exports (a path relative to the root), and that no shipped card or export holds
+an absolute path of the machine that wrote it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from rnnzoo.cli import main
 from tasks.common.data_paths import DataNotFoundError, data_record, locate, resolve_data
 
+PRESETS = Path(__file__).resolve().parents[1] / "zoo" / "presets"
 CHORALES = {"train": [[[60, 64, 67], [62], []], [[48, 52], [50, 53], [52, 55], [53]]],
             "valid": [[[60], [62], [64]]], "test": [[[72, 76]], [[60], [], [64, 67]]]}
 # A path token of some machine: "/..." or "~/..." after a space, quote, "=" or "(", a Windows
@@ -102,6 +103,18 @@ def test_training_command_names_the_data_under_the_default_root():
     assert _training_command(["train", "x", "--data", "mine"], {"name": "mine",
                                                                 "given": "mine"}) == (
         "rnnzoo train x --data mine")
+
+
+@pytest.mark.parametrize("preset", sorted(p.name for p in PRESETS.iterdir() if p.is_dir()))
+def test_shipped_cards_hold_no_absolute_path(preset):
+    card = json.loads((PRESETS / preset / "card.json").read_text())
+    assert absolute_paths(card) == []
+    assert "data_path" not in card
+    markdown = (PRESETS / preset / "card.md").read_text().splitlines()
+    assert absolute_paths(markdown) == []
+    if "data" in card:
+        assert set(card["data"]) == {"name", "path"}
+        assert "--data ../shared/data/" + card["data"]["path"] in card["training_command"]
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
