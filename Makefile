@@ -18,13 +18,16 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 CLIPS  := tests/data/fsdd-clips
+# FSDD training takes: the int8 file is calibrated on these and scored on CLIPS (test takes)
+CALIBRATION := tests/data/fsdd-calibration
 
 demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(BIN)/rnnzoo info speech-digits
 	$(BIN)/rnnzoo predict speech-digits $(CLIPS)/*.wav
 	$(BIN)/rnnzoo export speech-digits --out $(DEMO)/speech-digits --format tflite \
-		--quantize none,int8 --kinds sequence --data $(CLIPS) --split test
+		--quantize none,int8 --kinds sequence --data $(CLIPS) --split test \
+		--calibration-data $(CALIBRATION)
 	$(BIN)/rnnzoo evaluate $(DEMO)/speech-digits --data $(CLIPS) --split test
 
 test: $(STAMP)

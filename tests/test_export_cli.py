@@ -51,6 +51,14 @@ def test_export_writes_files_report_and_metadata(exported, capsys):
     assert report["metric"] == "mse" and len(report["artifacts"]) == 6
 
 
+@pytest.mark.slow
+def test_export_metadata_names_the_calibration_and_the_preset_without_paths(exported):
+    metadata = json.loads((exported / "metadata.json").read_text())
+    assert metadata["calibration"] == {"data": None, "split": "train", "examples": 16}
+    assert metadata["preset_source"]["folder"].startswith("../")  # relative to the export
+    assert "preset_path" not in metadata and "data_path" not in metadata
+
+
 def test_export_refuses_an_existing_folder_with_one_line(preset, tmp_path, capsys):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("x")

@@ -12,6 +12,7 @@ from rnnzoo.cli import main
 from tasks.speech import fsdd
 from tasks.speech.synthetic import write_fsdd
 
+DATA = Path(__file__).resolve().parent / "data"
 TINY = [
     "--features",
     "logmel",
@@ -152,14 +153,46 @@ def test_representative_samples(fake_fsdd):
     assert len(samples) == 5 and samples[0].shape == (1, 8000)
 
 
-def test_bundled_clips_folder_is_a_test_split_and_calibrates():
+def test_bundled_clips_are_a_test_split_and_calibration_clips_a_training_split():
+    """The demo scores the test takes of fsdd-clips and calibrates int8 on the training takes
+    of fsdd-calibration; a folder without training takes is refused for calibration."""
     from tasks.speech.digits import load, representative
 
-    clips = Path(__file__).resolve().parent / "data" / "fsdd-clips"
+    clips, calibration = DATA / "fsdd-clips", DATA / "fsdd-calibration"
     assert len(list(load(str(clips), "test").as_numpy_iterator())) == 10
     with pytest.raises(ValueError, match="no usable FSDD clips in the train split"):
         load(str(clips), "train")
-    assert len(representative(str(clips), n=4)) == 4
+    with pytest.raises(ValueError, match=r"fsdd-clips: no FSDD training takes .*"
+                                         r"--calibration-data"):
+        representative(str(clips), n=4)
+    assert len(representative(str(calibration), n=4)) == 4
+    assert len(representative(str(calibration), n=100)) == 10
+    takes = {c.index for c in fsdd.list_clips(calibration)}
+    assert min(takes) >= 10 and not takes & {c.index for c in fsdd.list_clips(clips)}
+
+
+@pytest.mark.slow
+def test_export_calibrates_apart_from_the_verification_data(trained, tmp_path, capsys):
+    clips, calibration = DATA / "fsdd-clips", DATA / "fsdd-calibration"
+    common = ["--format", "tflite", "--quantize", "int8", "--kinds", "sequence", "--data",
+              str(clips), "--split", "test"]
+    capsys.readouterr()
+    code = main(["export", str(trained), "--out", str(tmp_path / "refused"), *common])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "fsdd-clips: no FSDD training takes" in err and "--calibration-data" in err
+    assert not (tmp_path / "refused").exists()
+
+    out = tmp_path / "export"
+    code = main(["export", str(trained), "--out", str(out), *common,
+                 "--calibration-data", str(calibration)])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert f"int8 calibrated on 10 examples of the train split of {calibration}" in text
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert metadata["calibration"] == {"data": {"name": "fsdd-calibration"}, "split": "train",
+                                       "examples": 10}
+    assert metadata["data"] == {"name": "fsdd-clips"}  # absolute paths stay out
 
 
 def test_crnn_pooling_options():

@@ -1,9 +1,10 @@
 """``rnnzoo export MODEL --out DIR``: SavedModel and TFLite files, verified, with a report.
 
 This is where a preset's task is looked up: it supplies the representative data for int8
-(``task.representative``), the evaluation data and the metric that `export.export_model`
-verifies every artifact with, and the task name and data options stored next to every
-``.tflite`` (so ``rnnzoo evaluate`` can score an exported file on its own).
+(``task.representative``: the training split of ``--calibration-data``, else of the dataset),
+the evaluation data and the metric that `export.export_model` verifies every artifact with,
+and the task name, data options and datasets stored next to every ``.tflite`` (so ``rnnzoo
+evaluate`` can score an exported file on its own).
 """
 
 from __future__ import annotations
@@ -73,7 +74,12 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
     parser.add_argument("--batch-size", type=_batch_size, default=1,
                         help="TFLite batch size, a number or 'dynamic' (default: 1)")
     parser.add_argument("--data", metavar="PATH",
-                        help="dataset for int8 calibration and verification (default: the card's)")
+                        help="dataset the files are verified on (default: the card's); its "
+                             "training split calibrates int8 unless --calibration-data")
+    parser.add_argument("--calibration-data", metavar="PATH",
+                        help="dataset whose training split calibrates the int8 files (default: "
+                             "that of --data, else of the card's dataset); keep it apart from "
+                             "the data the files are verified on")
     parser.add_argument("--split", default="validation",
                         help="split the artifacts are verified on (default: validation)")
     parser.add_argument("--eval-examples", type=int, default=1000,
@@ -124,15 +130,22 @@ def run(args: argparse.Namespace) -> int:
     from export.files import check_target
 
     check_target(args.out, overwrite=args.overwrite)  # refuse before any slow work
+    from tasks.common.data_paths import data_record
+
     preset = load_preset(args.model)
     task = task_of(preset)
     data = preset_data(preset, task, args.data)
     options = dict(preset.card.get("data_options", {}))
-    representative = None
+    representative = calibration = None
     if "tflite" in formats and "int8" in quantize:
-        representative = task.representative(data, args.representative, **options)
+        source = args.calibration_data or data
+        representative = task.representative(source, args.representative, **options)
+        calibration = {"data": data_record(source, keep_outside=False), "split": "train",
+                       "examples": len(representative)}
+        shown = source if source else f"generated {task.name} data"
+        calibration_line = (f"int8 calibrated on {len(representative)} examples of the train "
+                            f"split of {shown}")
     dataset = preset_dataset(preset, task, args.data, args.split).take(args.eval_examples)
-    from tasks.common.data_paths import data_record
 
     metadata = {
         "task": task.name, "data_options": options,
@@ -140,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         "preset": preset.name, "preset_source": _preset_source(args.model, preset, args.out),
         "builder": preset.builder, "builder_config": preset.config.get("config", {}),
         "license": preset.card.get("license"),
+        **({"calibration": calibration} if calibration else {}),
     }
     import export
 
@@ -151,8 +165,10 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, overwrite=args.overwrite, name=preset.name,
         float_layers=_float_layers(args.float_layers))
     if args.json:
-        print_json({"out": str(args.out), "report": report})
+        print_json({"out": str(args.out), "report": report, "calibration": calibration})
         return 0
     print(export.format_table(report))
+    if calibration:
+        print(calibration_line)
     print(f"exported to {args.out} (report.json, metadata.json)")
     return 0

@@ -60,14 +60,19 @@ def representative(path: str, n: int = 100, *, holdout_speaker: str | None = Non
     and ``all_takes`` do not apply: calibration reads the training takes proper (10-49, or
     the other speakers' takes 5-49 with ``holdout_speaker``), never the validation takes.
 
-    A folder without training takes (such as the bundled demo clips, all test takes)
-    calibrates on its test takes instead.
+    A folder without training takes (such as the bundled demo clips, all test takes) is
+    refused with a `ValueError` naming it: calibrating on the takes a model is then scored
+    on would flatter the int8 file.
     """
-    options = {"holdout_speaker": holdout_speaker, "max_seconds": max_seconds}
-    try:
-        data = load(path, "train", **options)
-    except ValueError:
-        data = load(path, "test", **options)
+    if not str(path).startswith("tfds:"):
+        clips = fsdd.select(fsdd.list_clips(path), "train", holdout_speaker)
+        if not clips:
+            takes = ("the other speakers' takes 5-49" if holdout_speaker
+                     else "takes 10-49")
+            raise ValueError(f"{path}: no FSDD training takes ({takes}) to calibrate int8 on; "
+                             "give a folder of training recordings (rnnzoo export "
+                             "--calibration-data PATH)")
+    data = load(path, "train", holdout_speaker=holdout_speaker, max_seconds=max_seconds)
     inputs = np.stack([x for x, _ in data.as_numpy_iterator()])
     step = max(1, len(inputs) // n)
     return [inputs[i : i + 1] for i in range(0, len(inputs), step)[:n]]
