@@ -26,11 +26,12 @@ demo: $(STAMP)
 	$(BIN)/rnnzoo info speech-digits
 	$(BIN)/rnnzoo predict speech-digits $(CLIPS)/*.wav
 	$(BIN)/rnnzoo export speech-digits --out $(DEMO)/speech-digits --format tflite \
-		--quantize none,int8 --kinds sequence --data $(CLIPS) --split test \
+		--quantize fp32,int8 --kinds sequence --data $(CLIPS) --split test \
 		--calibration-data $(CALIBRATION)
 	$(BIN)/rnnzoo evaluate $(DEMO)/speech-digits --data $(CLIPS) --split test
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

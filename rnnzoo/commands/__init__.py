@@ -2,4 +2,13 @@
 
 from rnnzoo.commands import bench, diagnose, evaluate, export, listing, predict, train
 
-COMMANDS = (listing.ListCommand, listing.InfoCommand, train, evaluate, export, predict, diagnose, bench)
+COMMANDS = (
+    listing.ListCommand,
+    listing.InfoCommand,
+    train,
+    evaluate,
+    export,
+    predict,
+    diagnose,
+    bench,
+)

@@ -19,8 +19,12 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
                     "gradients; norms that grow are exploding ones.")
     parser.add_argument("model", metavar="MODEL", help="preset name, folder, run folder or URL")
     parser.add_argument("--data", metavar="PATH", help="dataset (default: the one in the card)")
-    parser.add_argument("--split", default="validation", help="split to draw the batch from (default: validation)")
-    parser.add_argument("--batch-size", type=int, default=32, help="examples in the batch (default: 32)")
+    parser.add_argument(
+        "--split", default="validation", help="split to draw the batch from (default: validation)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="examples in the batch (default: 32)"
+    )
     parser.add_argument("--layer", help="name of the recurrent layer to inspect")
     parser.add_argument("--plot", metavar="FILE", help="also write a PNG plot of the norms")
     add_json_option(parser)

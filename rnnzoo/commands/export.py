@@ -13,6 +13,7 @@ import argparse
 import os
 from pathlib import Path
 
+from export.artifact import ARTIFACT_KINDS, FORMATS, QUANTIZE, QUANTIZE_ALIASES
 from rnnzoo.commands.common import (
     add_json_option,
     load_preset,
@@ -22,13 +23,11 @@ from rnnzoo.commands.common import (
 )
 from rnnzoo.runtime import print_json
 
-FORMATS = ("savedmodel", "tflite")
-QUANTIZE = ("none", "fp16", "dynamic", "int8")
-KINDS = ("sequence", "step")
 
-
-def _choices(text: str, allowed: tuple[str, ...], option: str) -> list[str]:
+def _choices(text: str, allowed: tuple[str, ...], option: str,
+             aliases: dict[str, str] | None = None) -> list[str]:
     items = [item.strip() for item in text.split(",") if item.strip()]
+    items = [(aliases or {}).get(item, item) for item in items]
     unknown = [item for item in items if item not in allowed]
     if unknown or not items:
         raise ValueError(f"{option}: unknown value {', '.join(unknown) or '(empty)'}; expected a "
@@ -61,12 +60,13 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
                "invoking); their sequence models loop over the step model.")
     parser.add_argument("model", metavar="MODEL", help="preset name, folder, run folder or URL")
     parser.add_argument("--out", metavar="DIR", required=True, help="export folder to create")
-    parser.add_argument("--format", default="savedmodel,tflite",
+    parser.add_argument("--format", default=",".join(FORMATS),
                         help="comma-separated: savedmodel, tflite (default: both)")
-    parser.add_argument("--quantize", default="none,fp16,dynamic,int8",
-                        help="TFLite variants, comma-separated: none (float32), fp16, dynamic, "
-                             "int8 (default: all)")
-    parser.add_argument("--kinds", default="sequence,step",
+    parser.add_argument("--quantize", default=",".join(QUANTIZE),
+                        help="TFLite variants, comma-separated: fp32 (float32; also 'none'), "
+                             "fp16, dynamic (int8 weights), int8 (full integer); each file is "
+                             "named after it, e.g. sequence.fp32.tflite (default: all)")
+    parser.add_argument("--kinds", default=",".join(ARTIFACT_KINDS),
                         help="TFLite models: sequence (whole sequence), step (one time step "
                              "with explicit states; unidirectional models) (default: both)")
     parser.add_argument("--int8-io", action="store_true",
@@ -123,8 +123,8 @@ def _preset_source(model: str, preset, out: str) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     formats = _choices(args.format, FORMATS, "--format")
-    quantize = _choices(args.quantize, QUANTIZE, "--quantize")
-    kinds = _choices(args.kinds, KINDS, "--kinds")
+    quantize = _choices(args.quantize, QUANTIZE, "--quantize", QUANTIZE_ALIASES)
+    kinds = _choices(args.kinds, ARTIFACT_KINDS, "--kinds")
     if args.eval_examples < 1 or args.representative < 1:
         raise ValueError("--eval-examples and --representative must be positive")
     from export.files import check_target

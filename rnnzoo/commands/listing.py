@@ -80,6 +80,7 @@ class InfoCommand:
             text = ", ".join(f"{k} {format_value(v)}" for k, v in figures.items())
             print(f"  metrics     {variant}: {text}")
         licence = card.get("license", {})
-        print(f"  licence     data: {licence.get('data', '?')}; weights: {licence.get('weights', '?')}")
+        print(f"  licence     data: {licence.get('data', '?')}; "
+              f"weights: {licence.get('weights', '?')}")
         print(f"  trained by  {card.get('training_command', '?')}")
         return 0

@@ -18,7 +18,9 @@ def _common(parser: argparse.ArgumentParser, what: str, default_length: int) -> 
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--out", metavar="MIDI", default="generated.mid",
                         help="MIDI file to write: primer + continuation (default: generated.mid)")
-    parser.add_argument("--plot", metavar="PNG", help="also draw a piano roll of primer and continuation")
+    parser.add_argument(
+        "--plot", metavar="PNG", help="also draw a piano roll of primer and continuation"
+    )
     parser.add_argument("--tflite", metavar="FILE",
                         help="sample with this exported TFLite step model instead of Keras")
 

@@ -111,8 +111,10 @@ class TFLiteStepper:
                 detail = self.input if name == self.input_name else self.state_inputs[name]
                 it.set_tensor(detail["index"], value)
             it.invoke()
-            results = {name: it.get_tensor(d["index"])
-                       for name, d in [(self.output_name, self.output), *self.state_outputs.items()]}
+            results = {
+                name: it.get_tensor(d["index"])
+                for name, d in [(self.output_name, self.output), *self.state_outputs.items()]
+            }
         for name, detail in self.state_outputs.items():
             self.states[name] = _dequantize(np.asarray(results[name]), detail).reshape(
                 self.state_inputs[name]["shape"])

@@ -57,7 +57,9 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
         head = handle.read(12)
     if head[:4] in (b"RIFF", b"fLaC", b"OggS") or head[8:12] == b"WAVE":
         raise AudioError(path, f"truncated or corrupt audio header ({sndfile_problem})")
-    raise AudioError(path, f"not an audio file soundfile or audioread can decode ({sndfile_problem})")
+    raise AudioError(
+        path, f"not an audio file soundfile or audioread can decode ({sndfile_problem})"
+    )
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int, *, max_seconds: float | None = None,
@@ -101,7 +103,9 @@ def check_samples(samples: np.ndarray, sample_rate: int, *, name: str = "<audio>
     if samples.ndim == 2:
         samples = samples.mean(axis=1 if samples.shape[1] <= 8 else 0)
     if samples.ndim != 1:
-        raise AudioError(name, f"expected a 1-D waveform (or [samples, channels]), got shape {samples.shape}")
+        raise AudioError(
+            name, f"expected a 1-D waveform (or [samples, channels]), got shape {samples.shape}"
+        )
     if samples.size == 0:
         raise AudioError(name, "no audio samples")
     if not np.all(np.isfinite(samples)):
