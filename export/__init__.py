@@ -18,7 +18,7 @@ _NAMES = {
     "step_model": "export.step",
     "step_spec": "export.step",
     "StepModelError": "export.step",
-    "verify": "export.verify",
+    "verify": "export.verification",
     "export_model": "export.bundle",
     "format_table": "export.report",
     "write_report": "export.report",

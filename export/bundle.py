@@ -30,7 +30,7 @@ from export.plan import ModelFacts, model_facts
 from export.report import write_report
 from export.savedmodel import to_savedmodel
 from export.tflite import convert_variants
-from export.verify import verify
+from export.verification import verify
 
 METADATA_FILE = "metadata.json"
 REPORT_FILE = "report.json"

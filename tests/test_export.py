@@ -6,6 +6,7 @@ child per model. The int8 size check uses 128 units, where the weights dominate 
 
 from __future__ import annotations
 
+import importlib
 import json
 import signal
 import sys
@@ -473,3 +474,15 @@ def test_metadata_next_to_and_inside_every_tflite(exported):
     runner = export.TFLiteRunner(out / "step.int8.tflite")
     assert runner.metadata["task"] == "adding" and runner.kind == "step"
     assert runner.metadata["file"]["inputs"][0]["shape"][0] == 1
+
+
+def test_no_submodule_shadows_a_public_name():
+    """Importing ``export.<module>`` sets that attribute on the package: a module named like a
+    public function (``export.verify`` was one) would replace the function."""
+    import pkgutil
+    import types
+
+    for module in pkgutil.iter_modules(export.__path__):
+        importlib.import_module(f"export.{module.name}")
+    for name in export.__all__:
+        assert not isinstance(getattr(export, name), types.ModuleType), name

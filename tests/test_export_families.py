@@ -116,7 +116,7 @@ def test_keras_latency_is_measured_for_a_model_of_another_familys_layers(tmp_pat
 
 @pytest.mark.slow
 def test_a_latency_that_cannot_be_measured_is_noted(tmp_path, monkeypatch):
-    verify_module = importlib.import_module("export.verify")  # export.verify is the function
+    verify_module = importlib.import_module("export.verification")
     monkeypatch.setattr(verify_module, "layer_modules", lambda model: ["zoo.layers"])
     report = _speech_latency_report(tmp_path)
     assert "latency_ms" not in report["keras"]
