@@ -59,7 +59,8 @@ class StepSpec:
 
     Attributes:
         inputs: names of the per-step model inputs (as in the sequence model).
-        states: state names, in order, with their widths.
+        states: state names, in order, with their widths (or shapes, for image-shaped
+            states such as ConvLSTM's).
         outputs: names of the model outputs (as in the sequence model).
         sequence_outputs: the outputs that are per-step in the sequence model (it returns
             sequences for them); the others are the sequence model's output if the sequence
@@ -68,7 +69,7 @@ class StepSpec:
     """
 
     inputs: list[str]
-    states: dict[str, int]
+    states: dict[str, int | list[int]]
     outputs: list[str]
     sequence_outputs: list[str] = field(default_factory=list)
     length: int | None = None
@@ -91,12 +92,24 @@ def _functional(model: keras.Model) -> keras.Model:
     return model
 
 
-def _state_names(cell, index: int) -> list[str]:
+def _state_shapes(cell) -> list[tuple[int, ...]]:
+    """The shape of each state of ``cell`` without the batch axis: ``(units,)`` for the
+    vector states of LSTM, GRU and SimpleRNN cells; the image-shaped states of cells whose
+    ``state_size`` is not a number (ConvLSTM) are read from their initial state."""
     sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
-    if isinstance(cell, keras.layers.LSTMCell):
+    if all(isinstance(s, int) and s > 0 for s in sizes):
+        return [(int(s),) for s in sizes]
+    return [tuple(int(d) for d in state.shape[1:])
+            for state in cell.get_initial_state(batch_size=1)]
+
+
+def _state_names(cell, count: int, index: int) -> list[str]:
+    """``state_h_<index>`` and ``state_c_<index>`` for LSTM-like cells (LSTM, ConvLSTM),
+    else ``state_h_<index>``, ``state_s1_<index>``, ..."""
+    if count == 2 and type(cell).__name__.endswith("LSTMCell"):
         kinds = ["h", "c"]
     else:
-        kinds = ["h"] + [f"s{j}" for j in range(1, len(sizes))]
+        kinds = ["h"] + [f"s{j}" for j in range(1, count)]
     return [f"{STATE_PREFIX}{kind}_{index}" for kind in kinds]
 
 
@@ -118,7 +131,7 @@ class _Replay:
     def __init__(self):
         self.state_inputs: dict[str, Any] = {}
         self.state_outputs: dict[str, Any] = {}
-        self.state_sizes: dict[str, int] = {}
+        self.state_sizes: dict[str, int | list[int]] = {}
         self.count = 0
 
     # -- recurrent layers ------------------------------------------------------------------
@@ -133,14 +146,14 @@ class _Replay:
             raise StepModelError(f"layer {layer.name!r} runs backwards (go_backwards=True): "
                                  "no step form")
         cell = layer.cell
-        names = _state_names(cell, self.count)
+        shapes = _state_shapes(cell)
+        names = _state_names(cell, len(shapes), self.count)
         self.count += 1
-        sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
         states = []
-        for name, size in zip(names, sizes):
-            tensor = keras.Input(shape=(int(size),), name=name, dtype=x.dtype)
+        for name, shape in zip(names, shapes):
+            tensor = keras.Input(shape=shape, name=name, dtype=x.dtype)
             self.state_inputs[name] = tensor
-            self.state_sizes[name] = int(size)
+            self.state_sizes[name] = shape[0] if len(shape) == 1 else list(shape)
             states.append(tensor)
         output, new_states = _CellStep(cell, name=f"{layer.name}_step")(x, states)
         new_states = list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]

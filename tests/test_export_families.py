@@ -37,6 +37,11 @@ TINY = {
         {"max_seconds": 0.25, "n_mels": 8, "conv_filters": [4], "units": [4],
          "bidirectional": True},
     ],
+    "video-convlstm": [{"labels": ["a", "b", "c"], "frames": None, "size": 16,
+                        "filters": [4, 4]}],
+    "video-frame-average": [{"labels": ["a", "b"], "frames": 6, "size": 16, "filters": [4]}],
+    "video-lrcn": [{"labels": ["a", "b", "c"], "frames": None, "size": 16, "filters": [4, 8],
+                    "units": 4}],
 }
 CASES = [pytest.param(name, config, id=f"{name}-{i}")
          for name, configs in sorted(TINY.items()) for i, config in enumerate(configs)]

@@ -69,6 +69,28 @@ def recurrent(
     return layer
 
 
+def conv_recurrent(
+    filters: int,
+    kernel_size: int = 3,
+    *,
+    return_sequences: bool = False,
+    return_state: bool = False,
+    dropout: float = 0.0,
+    name: str | None = None,
+) -> keras.layers.Layer:
+    """Return a convolutional LSTM over frames ``[T, H, W, C]`` (Shi et al. 2015): an LSTM
+    whose input and recurrent transforms are 2-D convolutions (``filters`` output channels,
+    ``same`` padding), so its states keep the image layout ``[H, W, filters]``."""
+    if filters <= 0 or kernel_size <= 0:
+        raise ValueError(f"filters and kernel_size must be positive, got {filters}, "
+                         f"{kernel_size}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    return keras.layers.ConvLSTM2D(filters, kernel_size, padding="same",
+                                   return_sequences=return_sequences,
+                                   return_state=return_state, dropout=dropout, name=name)
+
+
 def _check_units_list(units) -> list[int]:
     if isinstance(units, (str, bytes)) or not hasattr(units, "__iter__"):
         raise ValueError(f"units must be a non-empty list of positive integers, got {units!r}")

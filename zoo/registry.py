@@ -42,7 +42,7 @@ from zoo.preset_io import (
 )
 
 # Modules whose import registers builders; imported on first use of the registry.
-FAMILY_MODULES = ("zoo.adding", "zoo.music", "zoo.speech")
+FAMILY_MODULES = ("zoo.adding", "zoo.music", "zoo.speech", "zoo.video")
 
 
 @dataclass(frozen=True)

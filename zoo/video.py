@@ -1,0 +1,116 @@
+"""Builders for video action recognition (task ``video-actions``).
+
+Every model takes ``frames``: ``[T, size, size, 3]`` RGB values 0-255 (the decoder's uint8
+frames as floats; the scaling to 0-1 is inside the model, so an app feeds camera pixels) and
+returns the probabilities of the ``labels``.
+
+* ``video-lrcn`` (Donahue et al. 2015, "Long-term recurrent convolutional networks"): a small
+  CNN encodes each frame (``TimeDistributed``), a unidirectional GRU or LSTM from
+  `zoo.layers.recurrent` reads the frame codes, a dense layer classifies its last state. It
+  has a step form: one frame and the recurrent state in, probabilities and the new state out,
+  for classifying a live camera feed frame by frame.
+* ``video-convlstm`` (Shi et al. 2015): the frames, pooled once, go through ConvLSTM layers
+  (`zoo.layers.conv_recurrent`), whose states keep the image layout, then global pooling and
+  a dense classifier.
+* ``video-frame-average``: the LRCN's CNN with the recurrence replaced by the average of the
+  frame codes over time: the baseline that shows what the order of the frames adds.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from zoo.layers import conv_recurrent, recurrent
+from zoo.registry import register
+
+FRAMES, SIZE = 16, 64
+
+
+def _frames_input(frames: int | None, size: int) -> keras.KerasTensor:
+    if size < 16:
+        raise ValueError(f"size must be at least 16 pixels, got {size}")
+    return keras.Input(shape=(frames, size, size, 3), name="frames")
+
+
+def _frame_encoder(size: int, filters: list[int], dropout: float) -> keras.Model:
+    """The per-frame CNN: conv blocks (conv, batch norm, ReLU, 2x2 max pooling), then the
+    global average of the last block: one vector per frame."""
+    if not filters:
+        raise ValueError("filters must name at least one conv block")
+    image = keras.Input(shape=(size, size, 3), name="frame")
+    x = keras.layers.Rescaling(1.0 / 255.0, name="to_unit_range")(image)
+    for i, width in enumerate(filters):
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{i}")(x)
+        x = keras.layers.BatchNormalization(name=f"norm_{i}")(x)
+        x = keras.layers.ReLU(name=f"relu_{i}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="average")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.Model(image, x, name="frame_encoder")
+
+
+def _classifier(x, labels: list[str], dropout: float):
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.layers.Dense(len(labels), activation="softmax", name="actions")(x)
+
+
+def _check_labels(labels: list[str]) -> list[str]:
+    labels = list(labels)
+    if len(labels) < 2 or len(set(labels)) != len(labels):
+        raise ValueError(f"labels must name at least two distinct actions, got {labels!r}")
+    return labels
+
+
+@register("video-lrcn", task="video-actions")
+def video_lrcn(labels: list[str] = ("a", "b"), frames: int | None = FRAMES, size: int = SIZE,
+               filters: list[int] = (16, 32, 64), kind: str = "gru", units: int = 64,
+               dropout: float = 0.3) -> keras.Model:
+    """LRCN: per-frame CNN (``filters``: widths of its conv blocks), a ``kind`` recurrent
+    layer of ``units``, softmax over ``labels``. ``frames`` None takes clips of any length."""
+    labels = _check_labels(labels)
+    clip = _frames_input(frames, size)
+    codes = keras.layers.TimeDistributed(_frame_encoder(size, list(filters), 0.0),
+                                         name="frame_codes")(clip)
+    last = recurrent(kind, units, name=f"{kind}_0")(codes)
+    return keras.Model(clip, _classifier(last, labels, dropout), name="video_lrcn")
+
+
+@register("video-frame-average", task="video-actions")
+def video_frame_average(labels: list[str] = ("a", "b"), frames: int | None = FRAMES,
+                        size: int = SIZE, filters: list[int] = (16, 32, 64),
+                        dropout: float = 0.3) -> keras.Model:
+    """The LRCN's CNN with the average of the frame codes over time instead of a recurrent
+    layer (a baseline: it cannot tell the order of the frames)."""
+    labels = _check_labels(labels)
+    clip = _frames_input(frames, size)
+    codes = keras.layers.TimeDistributed(_frame_encoder(size, list(filters), 0.0),
+                                         name="frame_codes")(clip)
+    pooled = keras.layers.GlobalAveragePooling1D(name="average_over_time")(codes)
+    return keras.Model(clip, _classifier(pooled, labels, dropout), name="video_frame_average")
+
+
+@register("video-convlstm", task="video-actions")
+def video_convlstm(labels: list[str] = ("a", "b"), frames: int | None = FRAMES,
+                   size: int = SIZE, filters: list[int] = (16, 32), kernel_size: int = 3,
+                   pool: int = 2, dropout: float = 0.3) -> keras.Model:
+    """ConvLSTM: the frames average-pooled by ``pool``, then ConvLSTM layers of ``filters``
+    (each but the last followed by 2x2 max pooling of every frame), global average pooling
+    of the last state, softmax over ``labels``."""
+    labels = _check_labels(labels)
+    if not filters:
+        raise ValueError("filters must name at least one ConvLSTM layer")
+    clip = _frames_input(frames, size)
+    x = keras.layers.Rescaling(1.0 / 255.0, name="to_unit_range")(clip)
+    if pool > 1:
+        x = keras.layers.TimeDistributed(keras.layers.AveragePooling2D(pool),
+                                         name="downsample")(x)
+    last = len(filters) - 1
+    for i, width in enumerate(filters):
+        x = conv_recurrent(width, kernel_size, return_sequences=i < last,
+                           name=f"conv_lstm_{i}")(x)
+        if i < last:
+            x = keras.layers.TimeDistributed(keras.layers.MaxPooling2D(2), name=f"pool_{i}")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="average")(x)
+    return keras.Model(clip, _classifier(x, labels, dropout), name="video_convlstm")
