@@ -16,6 +16,7 @@ _TASK_MODULES = {
     "speech-connected-digits": "tasks.speech.connected",
     "speech-yesno": "tasks.speech.yesno",
     "speech-chars": "tasks.speech.chars",
+    "video-actions": "tasks.video.actions",
 }
 
 

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from tasks.common.metrics import batched_predictions
+from tasks.common.metrics import classification_metric
 from tasks.common.task import Task
 from tasks.speech import fsdd
 from tasks.speech.model_options import add_model_options, augment_settings, floats, ints
@@ -80,11 +80,7 @@ def representative(path: str, n: int = 100, *, holdout_speaker: str | None = Non
 
 def metric(model_fn, dataset) -> dict[str, float]:
     """Accuracy, error count and the number of examples."""
-    probabilities, targets = batched_predictions(model_fn, dataset, batch_size=128)
-    predicted = np.argmax(probabilities.reshape(len(targets), -1), axis=-1)
-    errors = int(np.sum(predicted != targets))
-    return {"accuracy": 1.0 - errors / len(targets), "errors": errors,
-            "examples": int(len(targets))}
+    return classification_metric(model_fn, dataset)
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
