@@ -98,9 +98,10 @@ def forward_kinematics(body: Body, pose: dict[str, np.ndarray]) -> np.ndarray:
         hip = np.array([0.0, 0.0, sign * body.hip_half]) + np.zeros((steps, 3))
         knee = hip + body.thigh * direction("thigh")
         ankle = knee + body.shin * direction("shin")
-        shin_dir = direction("shin")
-        # the foot points forward, at a right angle to the shin (flex + 90 in the x-y plane)
-        toe_dir = np.stack([shin_dir[:, 1] * -1.0, shin_dir[:, 0], np.zeros(steps)], axis=-1)
+        # the foot points forward, at a right angle to the shin while the shin leans forward
+        # and flat when it leans back (the toes never dip below the ankle)
+        foot = np.radians(np.maximum(pose[f"{side}_shin_flex"], 0.0))
+        toe_dir = np.stack([np.cos(foot), np.sin(foot), np.zeros(steps)], axis=-1)
         joints[:, J[f"{side}_shoulder"]] = shoulder
         joints[:, J[f"{side}_elbow"]] = elbow
         joints[:, J[f"{side}_hand"]] = elbow + body.fore * direction("fore")
