@@ -69,6 +69,9 @@ TEST_SEED_OFFSET = 1000
 GAIT_STEPS = {"walk": (1.3, 1.8), "run": (2.3, 2.8)}  # steps per second
 METADATA_FILE = "metadata.json"
 GENERATOR = "rnnzoo tasks.video.synthetic"
+# Raised whenever the same seed would give different clips (a cache of written datasets can
+# put it in its key).
+GENERATOR_VERSION = 1
 
 
 @dataclass
@@ -513,7 +516,7 @@ def render_motion(motion: Motion, rng: np.random.Generator, *, size: int = SIZE
     screen, depth = fig.project(motion.joints, motion.yaw)  # body units, y up
     reach = motion.body.head + 0.06  # head radius and line widths beyond the joints
     low, high = screen.min(axis=(0, 1)) - reach, screen.max(axis=(0, 1)) + reach
-    height_px = rng.uniform(0.4, 0.72) * size
+    height_px = rng.uniform(0.35, 0.85) * size
     tallest = high[1] - min(low[1], 0.0)
     height_px = min(height_px, 0.94 * size / tallest)
 
@@ -694,6 +697,7 @@ def write_dataset(out: str | os.PathLike, *, clips_per_class: int, seed: int = 0
     metadata: dict[str, Any] = {
         "dataset": "video-actions",
         "generator": GENERATOR,
+        "generator_version": GENERATOR_VERSION,
         "rnnzoo_version": __version__,
         "actions": list(ACTIONS),
         "motion_pairs": [list(pair) for pair in MOTION_PAIRS],
@@ -759,7 +763,7 @@ def _readme(metadata: dict[str, Any]) -> str:
         f"{metadata['video']}.\n"
         "Layout: UCF101's (<action>/<clip>.mp4, classInd.txt, trainlist01.txt, "
         "testlist01.txt); clips.csv lists every clip's length, cadence and view.\n\n"
-        f"Generator: {metadata['generator']} (rnnzoo {metadata['rnnzoo_version']}); the same "
-        "seeds give the same frames.\n"
+        f"Generator: {metadata['generator']} version {metadata['generator_version']} (rnnzoo "
+        f"{metadata['rnnzoo_version']}); the same seeds give the same frames.\n"
         f"Made with: {metadata['command']}\n\n"
         f"Licence: {metadata['licence']}\n")
