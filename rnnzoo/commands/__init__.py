@@ -1,6 +1,6 @@
 """One module per command; each has ``add_parser(subparsers, argv)`` and sets ``run``."""
 
-from rnnzoo.commands import bench, diagnose, evaluate, export, listing, predict, train
+from rnnzoo.commands import bench, data, diagnose, evaluate, export, listing, predict, train
 
 COMMANDS = (
     listing.ListCommand,
@@ -11,4 +11,5 @@ COMMANDS = (
     predict,
     diagnose,
     bench,
+    data,
 )

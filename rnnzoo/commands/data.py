@@ -1,0 +1,183 @@
+"""``rnnzoo data NAME --out DIR``: write a procedural dataset in the layout of user data.
+
+``rnnzoo data`` alone lists the datasets it can write. Each dataset names its own options in
+`DATASETS`; they are added to the parser when the command line names the dataset, as task
+options are for ``rnnzoo train TASK``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rnnzoo.commands.common import add_json_option
+from rnnzoo.runtime import print_json
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset ``rnnzoo data`` writes: a one-line summary, its options and its writer
+    (parsed arguments -> summary dict with at least ``out``)."""
+
+    summary: str
+    add_options: Callable[[argparse.ArgumentParser], None]
+    write: Callable[[argparse.Namespace], dict[str, Any]]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _lengths(text: str) -> tuple[int, int]:
+    """``N`` or ``LOW-HIGH`` frames."""
+    try:
+        low, _, high = text.partition("-")
+        low_value, high_value = int(low), int(high or low)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a frame count N or a range LOW-HIGH, got {text!r}") from None
+    if low_value < 2 or high_value < low_value:
+        raise argparse.ArgumentTypeError(
+            f"clips need at least 2 frames, shortest first; got {text!r}")
+    return low_value, high_value
+
+
+def _even_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an even number of pixels, got {text!r}") \
+            from None
+    if value < 16 or value % 2:
+        raise argparse.ArgumentTypeError(
+            f"expected an even number of pixels, at least 16 (H.264), got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _video_actions_options(parser: argparse.ArgumentParser) -> None:
+    from tasks.video import synthetic
+
+    low, high = synthetic.FRAMES
+    group = parser.add_argument_group(
+        "video-actions",
+        f"Stick figures doing {len(synthetic.ACTIONS)} actions ({', '.join(synthetic.ACTIONS)})"
+        f"; written as DIR/<action>/<clip>.mp4 with classInd.txt, trainlist01.txt and "
+        f"testlist01.txt (UCF101's layout), clips.csv, metadata.json and README.txt. Training "
+        f"clips come from --seed, test clips from --test-seed.")
+    group.add_argument("--clips-per-class", type=_positive_int, default=150, metavar="N",
+                       help="training clips per action (default: 150)")
+    group.add_argument("--test-clips-per-class", type=_non_negative_int, metavar="M",
+                       help="test clips per action (default: a third of N, at least 1)")
+    group.add_argument("--test-seed", type=_non_negative_int, metavar="S",
+                       help=f"seed of the test clips; must differ from --seed (default: --seed "
+                            f"+ {synthetic.TEST_SEED_OFFSET})")
+    group.add_argument("--frames", type=_lengths, default=synthetic.FRAMES, metavar="F",
+                       help=f"clip length in frames: N, or LOW-HIGH drawn uniformly per clip "
+                            f"(default: {low}-{high})")
+    group.add_argument("--size", type=_even_size, default=synthetic.SIZE, metavar="P",
+                       help=f"frame width and height in pixels, even (default: {synthetic.SIZE})")
+    group.add_argument("--fps", type=_positive_float, default=synthetic.FPS,
+                       help=f"frames per second (default: {synthetic.FPS:g})")
+
+
+def _write_video_actions(args: argparse.Namespace) -> dict[str, Any]:
+    from tasks.video.synthetic import write_dataset
+
+    return write_dataset(args.out, clips_per_class=args.clips_per_class, seed=args.seed,
+                         test_clips_per_class=args.test_clips_per_class,
+                         test_seed=args.test_seed, frames=args.frames, size=args.size,
+                         fps=args.fps, overwrite=args.overwrite, progress=not args.quiet)
+
+
+DATASETS: dict[str, Dataset] = {
+    "video-actions": Dataset(
+        summary="procedural human actions: stick figures doing 8 actions (walk, run, jump, "
+                "jumping jack, wave one or two hands, bend down, sit down) as mp4 clips",
+        add_options=_video_actions_options,
+        write=_write_video_actions),
+}
+
+
+def _named_dataset(argv: list[str]) -> str | None:
+    """The dataset named on a ``rnnzoo data`` command line, if any."""
+    words = [a for a in argv if not a.startswith("-")]
+    if not words or words[0] != "data":
+        return None
+    return next((a for a in argv[argv.index("data") + 1:] if a in DATASETS), None)
+
+
+def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
+    listing = "; ".join(f"{name}: {d.summary}" for name, d in DATASETS.items())
+    parser = sub.add_parser(
+        "data", help="write a procedural dataset in a user-data layout",
+        description=f"Write a procedural dataset to DIR in the layout user data has, so that "
+                    f"training reads it through the same loader. Without NAME, list the "
+                    f"datasets. Known: {listing}.",
+        epilog="Options of one dataset: rnnzoo data NAME --help (e.g. rnnzoo data "
+               "video-actions --help).")
+    parser.add_argument("name", metavar="NAME", nargs="?", choices=list(DATASETS),
+                        help=f"dataset to write, one of: {', '.join(DATASETS)}; leave it out "
+                             "to list them")
+    parser.add_argument("--out", metavar="DIR",
+                        help="folder to write; an existing non-empty folder is refused unless "
+                             "--overwrite")
+    parser.add_argument("--seed", type=_non_negative_int, default=0,
+                        help="random seed; the same seed writes the same data (default: 0)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace DIR if it holds a dataset rnnzoo data wrote")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    add_json_option(parser)
+    name = _named_dataset(argv)
+    if name:
+        DATASETS[name].add_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.name is None:
+        rows = [{"name": name, "summary": d.summary} for name, d in DATASETS.items()]
+        if args.json:
+            print_json(rows)
+        else:
+            for row in rows:
+                print(f"{row['name']:<16} {row['summary']}")
+        return 0
+    if not args.out:
+        raise ValueError(f"--out DIR is required to write {args.name}")
+    summary = DATASETS[args.name].write(args)
+    if args.json:
+        print_json(summary)
+    else:
+        splits = summary.get("splits", {})
+        counts = ", ".join(f"{info['clips']} {split}" for split, info in splits.items())
+        print(f"wrote {args.name} ({counts} clips) to {summary['out']} in "
+              f"{summary.get('seconds', 0):.1f} s")
+    return 0
