@@ -34,10 +34,11 @@ def generated_root(*, clips_per_class: int = CLIPS_PER_CLASS,
                    size: int = SIZE) -> Path:
     """The folder of the procedural dataset with these settings under the rnnzoo cache,
     written (once, with progress on stderr) if it is not there yet."""
-    from tasks.video.synthetic import write_dataset
+    from tasks.video.synthetic import GENERATOR_VERSION, write_dataset
     from zoo.download import cache_home
 
-    name = f"video-actions-s{data_seed}-n{clips_per_class}-t{test_clips_per_class}-{size}px"
+    name = (f"video-actions-v{GENERATOR_VERSION}-s{data_seed}-n{clips_per_class}"
+            f"-t{test_clips_per_class}-{size}px")
     root = cache_home() / "data" / name
     if not (root / "trainlist01.txt").is_file():
         print(f"writing the procedural video-actions dataset to {root} (once)",
