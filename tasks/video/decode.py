@@ -134,6 +134,16 @@ def sample_indices(count: int, frames: int, stride: int | None = None,
     return np.concatenate([taken, np.full(repeated, taken[-1])]).astype(np.int64), repeated
 
 
+def repeat_note(count: int, frames: int, repeated: int, stride: int | None = None) -> str:
+    """The note for a clip of ``count`` frames that filled ``frames`` by repeating its last
+    frame ``repeated`` times."""
+    if stride is None:
+        return (f"only {_frames(count)}, {frames} asked: repeated the last frame "
+                f"{_times(repeated)}")
+    return (f"only {_frames(count)}: {frames - repeated} of {frames} samples at stride "
+            f"{stride}; repeated the last frame {_times(repeated)}")
+
+
 def read_clip(path: str | os.PathLike, *, frames: int = 16, size: int = 64,
               stride: int | None = None, threads: int = 0) -> tuple[np.ndarray, list[str]]:
     """``(clip, notes)``: uint8 ``[frames, size, size, 3]`` RGB frames of the video at ``path``
@@ -204,9 +214,7 @@ class _ClipReader:
         if self.stride is not None:
             indices, repeated = sample_indices(len(self.held), self.frames, 1)
             if repeated:
-                notes.append(f"only {_frames(count)}: {len(self.held)} of {self.frames} "
-                             f"samples at stride {self.stride}; repeated the last frame "
-                             f"{repeated} times")
+                notes.append(repeat_note(count, self.frames, repeated, self.stride))
             return self._stack(indices), notes
         times, end, why = self._timeline(count)
         self._check_complete(count, times, end)
@@ -214,8 +222,7 @@ class _ClipReader:
             notes.append(f"{why}: sampled by frame index")
         indices, repeated = sample_indices(count, self.frames, times=times, end=end)
         if repeated:
-            notes.append(f"only {_frames(count)}, {self.frames} asked: repeated the last "
-                         f"frame {repeated} times")
+            notes.append(repeat_note(count, self.frames, repeated))
         return self._stack(indices), notes
 
     # decoding -------------------------------------------------------------------------------
@@ -417,6 +424,10 @@ def _container_kind(path: Path) -> str | None:
 
 def _frames(count: int) -> str:
     return f"{count} frame" + ("" if count == 1 else "s")
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
 
 
 def _ffmpeg_reason(error) -> str:
