@@ -178,6 +178,33 @@ def test_variable_frame_rate_is_sampled_evenly_in_time(tmp_path, ext):
     assert notes == []
 
 
+def test_frames_without_timestamps_are_sampled_by_index(tmp_path):
+    import av
+
+    path = tmp_path / "raw.h264"  # an H.264 elementary stream: no container, no timestamps
+    with av.open(str(path), "w", format="h264") as container:
+        stream = container.add_stream("libx264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+        for image in index_frames(20):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    clip, notes = read_clip(path, frames=8, size=16)
+    np.testing.assert_allclose(indices_of(clip), [1, 3, 6, 8, 11, 13, 16, 18], atol=0.3)
+    assert notes == ["frames without timestamps: sampled by frame index"]
+
+
+def test_long_videos_are_converted_as_they_decode(tmp_path, monkeypatch):
+    import tasks.video.decode as decode
+
+    path = write_index_clip(tmp_path / "clip.mkv", count=20)
+    held, _ = read_clip(path, frames=8, size=16)
+    monkeypatch.setattr(decode, "HOLD_BYTES", 3000)  # a memory budget of about one frame
+    eager, _ = read_clip(path, frames=8, size=16)
+    np.testing.assert_array_equal(held, eager)
+
+
 def test_sample_indices_rules():
     np.testing.assert_array_equal(sample_indices(20, 8)[0], [1, 3, 6, 8, 11, 13, 16, 18])
     np.testing.assert_array_equal(sample_indices(3, 5)[0], [0, 1, 2, 2, 2])
