@@ -268,6 +268,16 @@ def test_bad_files_are_skipped_and_reported(video_root, tmp_path, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_a_file_gone_before_decoding_is_skipped(video_root, tmp_path, capsys):
+    gone = tmp_path / "gone.mp4"
+    report = DecodeReport(2)
+    data = clip_dataset([video_root / "run" / "run0.mp4", gone], [1, 2], frames=4, size=16,
+                        report=report)
+    assert [int(y) for _, y in data.as_numpy_iterator()] == [1]
+    assert report.skipped == {str(gone): "no such file"}
+    assert f"note: skipped {gone}: no such video file" in capsys.readouterr().err
+
+
 def test_strict_raises_the_first_bad_file(video_root):
     bad = video_root / "jump" / "a-bad.mp4"
     bad.write_bytes(b"not a video at all" * 50)
@@ -288,8 +298,8 @@ def test_load_folder_splits_and_keras(video_root):
     import keras
 
     test = load(video_root, "test", frames=6, size=24, stride=2)
-    train = load(video_root, "train", frames=6, size=24, stride=2, shuffle=True, seed=1,
-                 strict=True)
+    train = load(video_root, "train", frames=6, size=24, stride=2, shuffle=True,
+                 shuffle_seed=1, strict=True)
     assert test.element_spec[0].shape == (6, 24, 24, 3)
     clips = list(test.as_numpy_iterator())
     assert len(clips) == 3  # one of five clips per class

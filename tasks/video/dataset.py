@@ -129,7 +129,8 @@ def _short(name: str) -> str:
 def clip_dataset(paths: Sequence[str | os.PathLike], labels: Sequence[int], *,
                  frames: int = 16, size: int = 64, stride: int | None = None,
                  strict: bool = False, parallel: int = AUTOTUNE, shuffle: bool = False,
-                 seed: int = 0, report: DecodeReport | None = None) -> tf.data.Dataset:
+                 seed: int | None = None, report: DecodeReport | None = None,
+                 ) -> tf.data.Dataset:
     """Unbatched ``(uint8 [frames, size, size, 3], int32 label)`` of the clips at ``paths``
     (see the module docstring). ``report``: a `DecodeReport` to fill (one is made when None).
     """
@@ -152,7 +153,8 @@ def clip_dataset(paths: Sequence[str | os.PathLike], labels: Sequence[int], *,
         except (VideoError, FileNotFoundError) as error:
             if strict:
                 raise
-            report.bad(name, getattr(error, "problem", str(error)), str(error))
+            problem = error.problem if isinstance(error, VideoError) else "no such file"
+            report.bad(name, problem, str(error))
             return np.zeros(shape, np.uint8), label, False
         report.good(name, notes)
         return clip, label, True
@@ -211,22 +213,23 @@ def load(path: str | os.PathLike, split: str = "train", *, frames: int = 16, siz
          stride: int | None = None, strict: bool = False,
          split_list: str | os.PathLike | bool | None = None,
          validation_fraction: float = 0.15, seed: int = 0, shuffle: bool = False,
-         parallel: int = AUTOTUNE, tfds_data_dir: str | os.PathLike | None = None,
-         ) -> tf.data.Dataset:
+         shuffle_seed: int | None = None, parallel: int = AUTOTUNE,
+         tfds_data_dir: str | os.PathLike | None = None) -> tf.data.Dataset:
     """Unbatched ``(uint8 [frames, size, size, 3], int32 label)`` of ``split`` of the folder
     per class at ``path`` (`tasks.video.layout.find_clips`: ``split_list``,
-    ``validation_fraction``, ``seed``) or of ``tfds:ucf101`` (see the module docstring).
-    ``shuffle`` shuffles the clips every pass (by path, before decoding)."""
+    ``validation_fraction``, ``seed`` choose the split) or of ``tfds:ucf101`` (see the module
+    docstring). ``shuffle`` shuffles the clips every pass (by path, before decoding) with
+    ``shuffle_seed`` (None: TensorFlow's global seed), which leaves the split alone."""
     if str(path).startswith(TFDS_PREFIX):
         return tfds_dataset(str(path)[len(TFDS_PREFIX):], split, frames=frames, size=size,
                             stride=stride, strict=strict,
                             validation_fraction=validation_fraction, data_dir=tfds_data_dir,
-                            parallel=parallel, shuffle=shuffle, seed=seed)
+                            parallel=parallel, shuffle=shuffle, seed=shuffle_seed)
     paths, labels, _ = find_clips(path, split, split_list=split_list,
                                   validation_fraction=validation_fraction, seed=seed,
                                   strict=strict)
     return clip_dataset(paths, labels, frames=frames, size=size, stride=stride, strict=strict,
-                        parallel=parallel, shuffle=shuffle, seed=seed)
+                        parallel=parallel, shuffle=shuffle, seed=shuffle_seed)
 
 
 def class_names(path: str | os.PathLike, *, split_list: str | os.PathLike | bool | None = None,
@@ -268,7 +271,7 @@ def tfds_split(split: str, train_examples: int, validation_fraction: float) -> s
 def tfds_dataset(name: str, split: str, *, frames: int = 16, size: int = 64,
                  stride: int | None = None, strict: bool = False,
                  validation_fraction: float = 0.15, data_dir=None, parallel: int = AUTOTUNE,
-                 shuffle: bool = False, seed: int = 0,
+                 shuffle: bool = False, seed: int | None = None,
                  report: DecodeReport | None = None) -> tf.data.Dataset:
     """``(uint8 [frames, size, size, 3], int32 label)`` of TFDS ``name`` (``ucf101`` or
     ``ucf101/<config>``), converted by `tfds_clip` (see the module docstring)."""
