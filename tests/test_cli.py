@@ -36,7 +36,8 @@ def test_version_is_printed_quickly():
 
 
 def test_help_of_every_command(capsys):
-    for command in ("list", "info", "train", "evaluate", "predict", "diagnose", "bench"):
+    for command in ("list", "info", "train", "evaluate", "export", "predict", "diagnose", "bench",
+                    "data"):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0

@@ -76,21 +76,36 @@ def load(path: str | os.PathLike | None, split: str = "train", *, frames: int = 
 
 def class_names(path: str | os.PathLike | None, **options) -> list[str]:
     """The action names of the data ``load`` reads with the same arguments (label order)."""
-    from tasks.video.layout import find_clips
+    from tasks.video.dataset import class_names as names_of
 
     source = _source(path, options.get("clips_per_class", CLIPS_PER_CLASS),
                      options.get("test_clips_per_class", TEST_CLIPS_PER_CLASS),
                      options.get("data_seed", SEED), options.get("size", SIZE))
-    return find_clips(source, "train")[2]
+    return names_of(source)
 
 
-def representative(path: str | os.PathLike | None, n: int = 100, **options) -> list[np.ndarray]:
+def representative(path: str | os.PathLike | None, n: int = 100, *, frames: int = FRAMES,
+                   size: int = SIZE, stride: int | None = None, strict: bool = False,
+                   clips_per_class: int = CLIPS_PER_CLASS,
+                   test_clips_per_class: int = TEST_CLIPS_PER_CLASS,
+                   data_seed: int = SEED) -> list[np.ndarray]:
     """Up to ``n`` training clips ``[1, frames, size, size, 3]`` (float32) for int8
-    calibration, spread over the training split (never validation or test clips)."""
-    data = load(path, "train", **options)
-    clips = [x for x, _ in data.as_numpy_iterator()]
-    step = max(1, len(clips) // n)
-    return [clips[i][None].astype(np.float32) for i in range(0, len(clips), step)[:n]]
+    calibration, evenly spread over the training split (never validation or test clips);
+    only those clips are decoded. Options as `load`."""
+    from tasks.video.dataset import clip_dataset
+    from tasks.video.layout import find_clips
+
+    source = _source(path, clips_per_class, test_clips_per_class, data_seed, size)
+    if source.startswith("tfds:"):
+        data = load(source, "train", frames=frames, size=size, stride=stride,
+                    strict=strict).take(n)
+    else:
+        paths, labels, _ = find_clips(source, "train", strict=strict)
+        chosen = np.unique(np.linspace(0, len(paths) - 1, min(n, len(paths))).round())
+        data = clip_dataset([paths[i] for i in chosen.astype(int)],
+                            [labels[i] for i in chosen.astype(int)], frames=frames, size=size,
+                            stride=stride, strict=strict)
+    return [x[None].astype(np.float32) for x, _ in data.as_numpy_iterator()]
 
 
 def metric(model_fn, dataset) -> dict[str, float]:
