@@ -44,6 +44,8 @@ def test_bad_configurations_are_refused():
         zoo.build("video-lrcn", labels=["only"])
     with pytest.raises(ValueError, match="at least 16 pixels"):
         zoo.build("video-lrcn", labels=LABELS, size=8)
+    with pytest.raises(ValueError, match="positive number of frames"):
+        zoo.build("video-lrcn", labels=LABELS, frames=None)
 
 
 @pytest.mark.slow
@@ -52,7 +54,7 @@ def test_step_tflite_fed_frame_by_frame_gives_the_clip_models_output(name, tmp_p
     """Streaming on device: one frame and the state in, probabilities and the new state out;
     after the last frame the float32 step file gives the clip model's output (1e-4)."""
     keras.utils.set_random_seed(0)
-    model = zoo.build(name, labels=["a", "b", "c"], frames=None, size=SIZE, filters=[4, 8])
+    model = zoo.build(name, labels=["a", "b", "c"], frames=FRAMES, size=SIZE, filters=[4, 8])
     clips = np.random.default_rng(0).uniform(0, 255, (3, FRAMES, SIZE, SIZE, 3))
     clips = clips.astype(np.float32)
     artifact = export.to_tflite(model, tmp_path / "step.tflite", kind="step")

@@ -26,25 +26,42 @@ from zoo.registry import register
 FRAMES, SIZE = 16, 64
 
 
-def _frames_input(frames: int | None, size: int) -> keras.KerasTensor:
+def _frames_input(frames: int, size: int) -> keras.KerasTensor:
+    # A fixed number of frames: in a traced graph with an open time axis, Keras 3.15's
+    # TimeDistributed mixes up the batch and time axes (a 12-frame batch of 4 came out as 4
+    # frames), so SavedModel and TFLite sequence files would compute something else. Clips
+    # are sampled to a fixed count anyway; the step model takes any number of frames.
+    if not isinstance(frames, int) or isinstance(frames, bool) or frames < 1:
+        raise ValueError(f"frames must be a positive number of frames, got {frames!r}")
     if size < 16:
         raise ValueError(f"size must be at least 16 pixels, got {size}")
     return keras.Input(shape=(frames, size, size, 3), name="frames")
 
 
-def _frame_encoder(size: int, filters: list[int], dropout: float) -> keras.Model:
-    """The per-frame CNN: conv blocks (conv, batch norm, ReLU, 2x2 max pooling), then the
-    global average of the last block: one vector per frame."""
+def _frame_encoder(size: int, filters: list[int], dropout: float,
+                   pooling: str = "max") -> keras.Model:
+    """The per-frame CNN: contrast normalization of each frame, conv blocks (conv, batch norm,
+    ReLU, 2x2 max pooling), then the global maximum (or average) of the last block over the
+    image: one vector per frame."""
+    if pooling not in ("max", "average"):
+        raise ValueError(f"frame pooling must be 'max' or 'average', got {pooling!r}")
     if not filters:
         raise ValueError("filters must name at least one conv block")
     image = keras.Input(shape=(size, size, 3), name="frame")
     x = keras.layers.Rescaling(1.0 / 255.0, name="to_unit_range")(image)
+    # each colour channel of each frame to zero mean and unit variance over the image: the
+    # brightness and colour of the scene say nothing about the action
+    x = keras.layers.LayerNormalization(axis=(1, 2), center=False, scale=False,
+                                        name="frame_contrast")(x)
     for i, width in enumerate(filters):
         x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{i}")(x)
         x = keras.layers.BatchNormalization(name=f"norm_{i}")(x)
         x = keras.layers.ReLU(name=f"relu_{i}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="average")(x)
+    if pooling == "max":
+        x = keras.layers.GlobalMaxPooling2D(name="maximum")(x)
+    else:
+        x = keras.layers.GlobalAveragePooling2D(name="average")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
     return keras.Model(image, x, name="frame_encoder")
@@ -64,35 +81,37 @@ def _check_labels(labels: list[str]) -> list[str]:
 
 
 @register("video-lrcn", task="video-actions")
-def video_lrcn(labels: list[str] = ("a", "b"), frames: int | None = FRAMES, size: int = SIZE,
+def video_lrcn(labels: list[str] = ("a", "b"), frames: int = FRAMES, size: int = SIZE,
                filters: list[int] = (16, 32, 64), kind: str = "gru", units: int = 64,
-               dropout: float = 0.3) -> keras.Model:
-    """LRCN: per-frame CNN (``filters``: widths of its conv blocks), a ``kind`` recurrent
-    layer of ``units``, softmax over ``labels``. ``frames`` None takes clips of any length."""
+               dropout: float = 0.3, frame_pooling: str = "max") -> keras.Model:
+    """LRCN: per-frame CNN (``filters``: widths of its conv blocks; ``frame_pooling`` of its
+    last block over the image: "max" finds a small figure anywhere in clutter, "average"), a
+    ``kind`` recurrent layer of ``units``, softmax over ``labels``; clips of ``frames``
+    frames (its step model streams any number)."""
     labels = _check_labels(labels)
     clip = _frames_input(frames, size)
-    codes = keras.layers.TimeDistributed(_frame_encoder(size, list(filters), 0.0),
-                                         name="frame_codes")(clip)
+    codes = keras.layers.TimeDistributed(
+        _frame_encoder(size, list(filters), 0.0, frame_pooling), name="frame_codes")(clip)
     last = recurrent(kind, units, name=f"{kind}_0")(codes)
     return keras.Model(clip, _classifier(last, labels, dropout), name="video_lrcn")
 
 
 @register("video-frame-average", task="video-actions")
-def video_frame_average(labels: list[str] = ("a", "b"), frames: int | None = FRAMES,
+def video_frame_average(labels: list[str] = ("a", "b"), frames: int = FRAMES,
                         size: int = SIZE, filters: list[int] = (16, 32, 64),
-                        dropout: float = 0.3) -> keras.Model:
+                        dropout: float = 0.3, frame_pooling: str = "max") -> keras.Model:
     """The LRCN's CNN with the average of the frame codes over time instead of a recurrent
     layer (a baseline: it cannot tell the order of the frames)."""
     labels = _check_labels(labels)
     clip = _frames_input(frames, size)
-    codes = keras.layers.TimeDistributed(_frame_encoder(size, list(filters), 0.0),
-                                         name="frame_codes")(clip)
+    codes = keras.layers.TimeDistributed(
+        _frame_encoder(size, list(filters), 0.0, frame_pooling), name="frame_codes")(clip)
     pooled = keras.layers.GlobalAveragePooling1D(name="average_over_time")(codes)
     return keras.Model(clip, _classifier(pooled, labels, dropout), name="video_frame_average")
 
 
 @register("video-convlstm", task="video-actions")
-def video_convlstm(labels: list[str] = ("a", "b"), frames: int | None = FRAMES,
+def video_convlstm(labels: list[str] = ("a", "b"), frames: int = FRAMES,
                    size: int = SIZE, filters: list[int] = (16, 32), kernel_size: int = 3,
                    pool: int = 2, dropout: float = 0.3) -> keras.Model:
     """ConvLSTM: the frames average-pooled by ``pool``, then ConvLSTM layers of ``filters``

@@ -385,7 +385,10 @@ def _input_pipelines(cached_train: tf.data.Dataset, validation: tf.data.Dataset 
                                   shuffle_buffer).with_options(options)
     validation_data = None
     if validation is not None:
-        validation_data = (validation.cache().batch(global_batch)
+        cached = validation.cache()
+        if int(cached.cardinality()) < 0:  # e.g. a loader that skips bad files as it reads
+            cached = cached.apply(tf.data.experimental.assert_cardinality(_count(cached)))
+        validation_data = (cached.batch(global_batch)
                            .prefetch(tf.data.AUTOTUNE).with_options(options))
     return train_data, validation_data
 
