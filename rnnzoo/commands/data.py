@@ -26,24 +26,23 @@ class Dataset:
     write: Callable[[argparse.Namespace], dict[str, Any]]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _int_at_least(minimum: int, what: str) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum`` (``what`` names it in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+_positive_int = _int_at_least(1, "a positive integer")
+_non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
 def _lengths(text: str) -> tuple[int, int]:
@@ -92,8 +91,9 @@ def _video_actions_options(parser: argparse.ArgumentParser) -> None:
         f"; written as DIR/<action>/<clip>.mp4 with classInd.txt, trainlist01.txt and "
         f"testlist01.txt (UCF101's layout), clips.csv, metadata.json and README.txt. Training "
         f"clips come from --seed, test clips from --test-seed.")
-    group.add_argument("--clips-per-class", type=_positive_int, default=150, metavar="N",
-                       help="training clips per action (default: 150)")
+    group.add_argument("--clips-per-class", type=_positive_int, default=1000, metavar="N",
+                       help="training clips per action (default: 1000, as rnnzoo train "
+                            "video-actions writes)")
     group.add_argument("--test-clips-per-class", type=_non_negative_int, metavar="M",
                        help="test clips per action (default: a third of N, at least 1)")
     group.add_argument("--test-seed", type=_non_negative_int, metavar="S",
