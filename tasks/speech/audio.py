@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tasks.common.input_files import check_input_file
 from zoo.errors import RnnzooError
 
 SILENCE_PEAK = 1e-4  # peak |sample| at or below this (about -80 dBFS) is "silence only"
@@ -73,13 +74,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int, *, max_seconds: float 
     """
     if on_long not in ("refuse", "truncate"):
         raise ValueError(f"on_long must be 'refuse' or 'truncate', got {on_long!r}")
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such audio file")
-    if path.is_dir():
-        raise AudioError(path, "is a folder, not an audio file")
-    if path.stat().st_size == 0:
-        raise AudioError(path, "empty file (0 bytes)")
+    path = check_input_file(path, "audio", AudioError)
     data, rate = _decode(path)
     if data.size == 0:
         raise AudioError(path, "no audio samples (the header is there, the data is not)")

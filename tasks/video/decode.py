@@ -54,6 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tasks.common.input_files import check_input_file
 from zoo.errors import RnnzooError
 
 MIN_SIDE = 16  # pixels: a shorter displayed side below this is refused ("tiny")
@@ -156,13 +157,7 @@ def read_clip(path: str | os.PathLike, *, frames: int = 16, size: int = 64,
     file for bad input, FileNotFoundError for a missing one, ValueError for bad options.
     """
     check_options(frames, size, stride)
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such video file")
-    if path.is_dir():
-        raise VideoError(path, "is a folder, not a video file")
-    if path.stat().st_size == 0:
-        raise VideoError(path, "empty file (0 bytes)")
+    path = check_input_file(path, "video", VideoError)
     import av
 
     try:
