@@ -203,7 +203,7 @@ def test_bend_comes_back_up_and_sit_stays_down():
         bottom = np.argmax(depth >= 0.9 * depth.max())
         return depth[bottom:].min() / depth.max()
 
-    for length in (24, 40):
+    for length in synthetic.FRAMES:
         bend, sit = _motions("bend-down", length=length), _motions("sit-down", length=length)
         assert max(map(left_at_the_end, bend)) < 0.2 < 0.6 < min(map(left_at_the_end, sit))
         assert all(m.progress[0] < 0.05 and m.progress[-1] > 0.99 for m in sit)
@@ -214,6 +214,16 @@ def test_cadences_survive_sampling_16_frames_from_the_longest_clip():
     longest default clip stays above walk's fastest."""
     sampled_fps = 16 * synthetic.FPS / synthetic.FRAMES[1]
     assert synthetic.GAIT_STEPS["run"][1] + synthetic.GAIT_STEPS["walk"][1] < sampled_fps
+
+
+def test_uniform_sampling_keeps_walk_and_run_apart():
+    """Sampling a fixed number of frames over a clip scales its duration away, so the strides
+    a whole clip shows must differ: walk in the longest clip against run in the shortest (this
+    failed with clips of 24-40 frames)."""
+    shortest, longest = synthetic.FRAMES
+    walk = [_stride_hz(m) * longest / m.fps for m in _motions("walk", length=longest)]
+    run = [_stride_hz(m) * shortest / m.fps for m in _motions("run", length=shortest)]
+    assert max(walk) < min(run), (max(walk), min(run))
 
 
 # ----------------------------------------------------------------------------- command line

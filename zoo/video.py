@@ -82,7 +82,7 @@ def _check_labels(labels: list[str]) -> list[str]:
 
 @register("video-lrcn", task="video-actions")
 def video_lrcn(labels: list[str] = ("a", "b"), frames: int = FRAMES, size: int = SIZE,
-               filters: list[int] = (16, 32, 64), kind: str = "gru", units: int = 64,
+               filters: list[int] = (16, 32, 64, 128), kind: str = "gru", units: int = 128,
                dropout: float = 0.3, frame_pooling: str = "max") -> keras.Model:
     """LRCN: per-frame CNN (``filters``: widths of its conv blocks; ``frame_pooling`` of its
     last block over the image: "max" finds a small figure anywhere in clutter, "average"), a
@@ -98,7 +98,7 @@ def video_lrcn(labels: list[str] = ("a", "b"), frames: int = FRAMES, size: int =
 
 @register("video-frame-average", task="video-actions")
 def video_frame_average(labels: list[str] = ("a", "b"), frames: int = FRAMES,
-                        size: int = SIZE, filters: list[int] = (16, 32, 64),
+                        size: int = SIZE, filters: list[int] = (16, 32, 64, 128),
                         dropout: float = 0.3, frame_pooling: str = "max") -> keras.Model:
     """The LRCN's CNN with the average of the frame codes over time instead of a recurrent
     layer (a baseline: it cannot tell the order of the frames)."""

@@ -128,10 +128,12 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                        help="take every N-th frame from the start instead of sampling "
                             "uniformly over the clip")
     group.add_argument("--filters", type=int, nargs="+", default=None,
-                       help="conv widths (default: 16 32 64 for lrcn, 16 32 for convlstm)")
+                       help="conv widths (default: 16 32 64 128 for lrcn and frame-average, "
+                            "16 32 for convlstm)")
     group.add_argument("--kind", choices=("gru", "lstm", "simple"), default="gru",
                        help="recurrent layer of the LRCN (default: gru)")
-    group.add_argument("--units", type=int, default=64, help="LRCN recurrent units (default: 64)")
+    group.add_argument("--units", type=int, default=128,
+                       help="LRCN recurrent units (default: 128)")
     group.add_argument("--dropout", type=float, default=0.3,
                        help="dropout before the classifier (default: 0.3)")
     group.add_argument("--clips-per-class", type=int, default=None,

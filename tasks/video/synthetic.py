@@ -37,9 +37,15 @@ A nearest-neighbour classifier of single frames' joint angles (tests/test_video_
 tells walk from run at chance (about 0.5), wave-one-hand from wave-two-hands at about 0.72 and
 bend-down from sit-down at about 0.74, against 1.0 for pairs of other actions.
 
-Cadences stay below what 16 frames sampled uniformly from the longest default clip (40 frames
-at 12 fps: 4.8 frames/s) can show without folding run onto walk: run's fastest step rate plus
-walk's fastest stays under 4.8/s.
+Cadences stay below what 16 frames sampled uniformly from the longest default clip (34 frames
+at 12 fps: 5.6 frames/s) can show without folding run onto walk: run's fastest step rate plus
+walk's fastest stays under 5.6/s. Clip lengths vary within a ratio of 1.2 only (`FRAMES`), so
+that the steps a uniformly sampled clip shows still tell walk from run.
+
+Version 2 (`GENERATOR_VERSION`): clips of 30-34 frames instead of 24-40 (walk and run
+overlapped in steps per clip), figures at least 0.45 of the frame high instead of 0.35 and
+forearm swings of 25-45 degrees instead of 15-40 (a wave of the smallest figures moved the hand
+by about a pixel, under the sensor noise).
 """
 
 from __future__ import annotations
@@ -64,14 +70,18 @@ MOTION_PAIRS = (("walk", "run"), ("wave-one-hand", "wave-two-hands"),
                 ("bend-down", "sit-down"))
 FPS = 12.0
 SIZE = 64
-FRAMES = (24, 40)  # clip lengths, drawn uniformly per clip
+# Clip lengths, drawn uniformly per clip. Kept within a ratio of 1.2: models sample a fixed
+# number of frames uniformly over a clip, which scales its duration away, so a walk in a long
+# clip and a run in a short one would show the same number of steps (with 24-40 frames they
+# overlapped from 4.6 to 6.0 steps a clip). With 30-34: walk at most 5.1, run at least 5.75.
+FRAMES = (30, 34)
 TEST_SEED_OFFSET = 1000
 GAIT_STEPS = {"walk": (1.3, 1.8), "run": (2.3, 2.8)}  # steps per second
 METADATA_FILE = "metadata.json"
 GENERATOR = "rnnzoo tasks.video.synthetic"
 # Raised whenever the same seed would give different clips (a cache of written datasets can
 # put it in its key).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 
 @dataclass
@@ -223,7 +233,7 @@ def _jumping_jack(rng: np.random.Generator, t: np.ndarray, body: fig.Body) -> di
 def _wave_arm(rng: np.random.Generator) -> dict[str, float]:
     """One raised arm's waving parameters (degrees)."""
     return {"raise": rng.uniform(95, 150), "bend": rng.uniform(5, 35),
-            "swing": rng.uniform(15, 40), "flex": rng.uniform(-5, 25)}
+            "swing": rng.uniform(25, 45), "flex": rng.uniform(-5, 25)}
 
 
 def _set_wave(pose: dict, side: str, arm: dict[str, float], wave: np.ndarray) -> None:
@@ -516,7 +526,8 @@ def render_motion(motion: Motion, rng: np.random.Generator, *, size: int = SIZE
     screen, depth = fig.project(motion.joints, motion.yaw)  # body units, y up
     reach = motion.body.head + 0.06  # head radius and line widths beyond the joints
     low, high = screen.min(axis=(0, 1)) - reach, screen.max(axis=(0, 1)) + reach
-    height_px = rng.uniform(0.35, 0.85) * size
+    # at least 0.45 of the frame: on a smaller figure a waving forearm moves about a pixel
+    height_px = rng.uniform(0.45, 0.9) * size
     tallest = high[1] - min(low[1], 0.0)
     height_px = min(height_px, 0.94 * size / tallest)
 
