@@ -18,6 +18,8 @@ FORMATS = ("savedmodel", "tflite")
 QUANTIZE = ("fp32", "fp16", "dynamic", "int8")
 QUANTIZE_ALIASES = {"none": "fp32"}
 ARTIFACT_KINDS = ("sequence", "step")
+# The files of a model exported in two parts (`export.parts`): each converted whole.
+PART_KINDS = ("encoder", "decoder")
 IO_DTYPES = ("float32", "int8")
 # How a TFLite file was made: the converter on the traced model, the int8 (or dynamic-batch)
 # step model run by a TFLite WHILE loop (`export.step_loop`), or an unrolled graph.
@@ -35,7 +37,8 @@ def quantize_mode(name: str) -> str:
 
 @dataclass(frozen=True)
 class Variant:
-    """One TFLite file to make: ``kind`` (sequence or step), ``quantize`` mode, and for int8
+    """One TFLite file to make: ``kind`` (sequence or step, or a part: encoder or decoder),
+    ``quantize`` mode, and for int8
     the dtype of its input and output tensors (``io_dtype``)."""
 
     kind: str = "sequence"
@@ -43,9 +46,9 @@ class Variant:
     io_dtype: str = "float32"
 
     def __post_init__(self):
-        if self.kind not in ARTIFACT_KINDS:
+        if self.kind not in ARTIFACT_KINDS + PART_KINDS:
             raise ValueError(f"unknown kind {self.kind!r}; expected one of "
-                             f"{', '.join(ARTIFACT_KINDS)}")
+                             f"{', '.join(ARTIFACT_KINDS + PART_KINDS)}")
         object.__setattr__(self, "quantize", quantize_mode(self.quantize))
         if self.io_dtype not in IO_DTYPES:
             raise ValueError(f"unknown io dtype {self.io_dtype!r}; expected one of "

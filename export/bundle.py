@@ -5,6 +5,8 @@ Layout of the folder (written aside and renamed into place, so a failure leaves 
     savedmodel/                 serving_default + step signatures
     sequence.<q>.tflite         q in fp32, fp16, dynamic, int8 (+ .int8io with int8 tensors)
     step.<q>.tflite             single-step models (unidirectional recurrent models)
+                                (a model with parts, `export.parts`: encoder.<q>.tflite and
+                                decoder.<q>.tflite instead, see `export.parts_bundle`)
     assets/                     the preset's labels, vocabularies, feature settings
     metadata.json               what an app needs: task and data settings, input spec and
                                 states of every file, assets list
@@ -26,6 +28,7 @@ import keras
 
 from export.artifact import ARTIFACT_KINDS, FORMATS, QUANTIZE, Artifact, Variant, quantize_mode
 from export.files import atomic_folder
+from export.parts import parts_of
 from export.plan import ModelFacts, model_facts
 from export.report import write_report
 from export.savedmodel import to_savedmodel
@@ -143,6 +146,15 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
     formats = _words(formats, FORMATS, "format")
     quantize = _words([quantize_mode(q) for q in quantize], QUANTIZE, "quantize mode")
     kinds = _words(kinds, ARTIFACT_KINDS, "kind")
+    parts = parts_of(model)
+    if parts is not None:  # an encoder and a decoder step instead of sequence/step files
+        from export.parts_bundle import export_parts
+
+        return export_parts(model, parts, out, formats=formats, quantize=quantize,
+                            representative=representative, dataset=dataset, metric=metric,
+                            metric_name=metric_name, metadata=metadata, assets=assets,
+                            allow_flex=allow_flex, per_channel=per_channel,
+                            overwrite=overwrite, name=name, latency=latency)
     facts = model_facts(model, name=name, float_layers=float_layers)
     notes: list[str] = []
     variants = (_variants(facts, quantize, kinds, io_dtype, batch_size, notes)

@@ -24,7 +24,7 @@ import numpy as np
 from export.artifact import Variant
 from export.calibration import check_representative
 from export.float_layers import float_layers as default_float_layers
-from export.step import StepModelError, StepSpec, step_model, step_spec
+from export.step import StepModelError, StepSpec, recurrent_layers, step_model, step_spec
 
 # Traced functions the converter runs on (`export.tflite` saves them in one SavedModel).
 SEQUENCE, STEP, UNROLLED = "sequence", "step", "unrolled"
@@ -41,6 +41,9 @@ class ModelFacts:
         step_error: why it has no step model (None when it has one).
         float_layers: the layers int8 files keep in float.
         length: the model's fixed time length (axis 1 of its inputs), or None when open.
+        recurrent: whether the model has a recurrent layer; one without (an encoder, a
+            decoder step holding only a cell) converts directly in every mode, int8 included,
+            and its inputs need not be sequences.
     """
 
     model: keras.Model
@@ -49,6 +52,7 @@ class ModelFacts:
     step_error: str | None
     float_layers: list[str]
     length: int | None
+    recurrent: bool = True
 
     @property
     def spec(self) -> StepSpec | None:
@@ -80,6 +84,10 @@ def model_facts(model: keras.Model, *, name: str | None = None,
     if unknown:
         raise ValueError(f"model {label!r}: float_layers names no layer of the model: "
                          f"{', '.join(unknown)}")
+    if not any(True for _ in recurrent_layers(model)):
+        return ModelFacts(model=model, label=label, step=None,
+                          step_error="it has no recurrent layer (nothing to step)",
+                          float_layers=keep_float, length=None, recurrent=False)
     try:
         step, step_error = step_model(model), None
     except StepModelError as error:
@@ -172,6 +180,8 @@ def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,
         looped = variant.kind == SEQUENCE and (variant.quantize == "int8" or batch_size is None)
         if variant.kind == STEP:
             job, method = Job(STEP, variant.quantize, variant.io_dtype), "converter"
+        elif not facts.recurrent:  # no loop to unroll or step over
+            job, method = Job(SEQUENCE, variant.quantize, variant.io_dtype), "converter"
         elif looped and facts.loops:
             # the loop crosses float tensors at its boundary; int8 io is added around it
             job, method = Job(STEP, variant.quantize, "float32"), "step-loop"

@@ -134,7 +134,7 @@ class TFLiteRunner:
 
     def run_sequence(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Outputs for one batch of whole sequences (the file's batch size, or any if dynamic)."""
-        if self.kind == "sequence":
+        if self.kind != "step":  # a sequence file, or a part (encoder, decoder) run whole
             outputs = self.invoke(inputs)
             return {n: outputs[n] for n in self.outputs}
         first = inputs[self.inputs[0]]

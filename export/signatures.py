@@ -42,15 +42,28 @@ def input_specs(model: keras.Model, *, batch_size: int | None = None,
     return specs
 
 
+def input_packer(model: keras.Model):
+    """A function of the model's inputs as positional values (in the order of
+    ``model.inputs``) to what the model is called with: the one value, a list, or, for a model
+    built with a dict of inputs, the dict."""
+    struct = getattr(model, "_inputs_struct", None)
+    if isinstance(struct, dict):
+        key_of = {id(tensor): key for key, tensor in struct.items()}
+        keys = [key_of[id(tensor)] for tensor in model.inputs]
+        return lambda args: dict(zip(keys, args))
+    return lambda args: args[0] if len(args) == 1 else list(args)
+
+
 def sequence_function(model: keras.Model, *, batch_size: int | None = None,
                       length: int | None = None) -> tf.types.experimental.GenericFunction:
     """``tf.function`` of the whole-sequence model: named inputs -> dict of named outputs."""
     specs = input_specs(model, batch_size=batch_size, length=length)
     names = output_names(model)
 
+    pack = input_packer(model)
+
     def serve(*args):
-        inputs = args[0] if len(args) == 1 else list(args)
-        return _as_dict(model(inputs, training=False), names)
+        return _as_dict(model(pack(args), training=False), names)
 
     return tf.function(serve, input_signature=specs, autograph=False)
 

@@ -299,8 +299,12 @@ def input_names(model: keras.Model) -> list[str]:
 
 def output_names(model: keras.Model) -> list[str]:
     """Stable names of the model's outputs: Keras' ``output_names`` (the output layers' names)."""
+    functional = _functional(model)
+    struct = getattr(functional, "_outputs_struct", None)
+    if isinstance(struct, dict):  # a dict of outputs: its keys, in flattening order
+        return list(struct)
     names = list(getattr(model, "output_names", None) or [])
-    count = len(keras.tree.flatten(_functional(model).outputs))
+    count = len(keras.tree.flatten(functional.outputs))
     if len(names) != count or len(set(names)) != count:
         names = [f"output_{i}" for i in range(count)]
     return names

@@ -29,7 +29,7 @@ from export.child import ConversionError, run_jobs
 from export.files import folder_bytes
 from export.plan import ModelFacts, model_facts
 from export.runner import TFLiteRunner
-from export.signatures import SEQUENCE_SIGNATURE, STEP_SIGNATURE, input_specs
+from export.signatures import SEQUENCE_SIGNATURE, STEP_SIGNATURE, input_packer, input_specs
 from export.step import input_names, output_names
 
 Metric = Callable[[Callable[[Any], Any], Any], Any]
@@ -131,9 +131,8 @@ def _keras_predict(model: keras.Model) -> Callable[[Any], Any]:
     """Batch prediction with the Keras model, traced once for any batch size (calling
     ``predict_on_batch`` with the metric's last, smaller batch and the sample batch retraces
     and makes TensorFlow warn)."""
-    names, specs = input_names(model), input_specs(model)
-    function = tf.function(lambda *args: model(args[0] if len(args) == 1 else list(args),
-                                               training=False),
+    names, specs, pack = input_names(model), input_specs(model), input_packer(model)
+    function = tf.function(lambda *args: model(pack(args), training=False),
                            input_signature=specs, autograph=False)
 
     def predict(batch: Any) -> Any:

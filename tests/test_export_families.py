@@ -22,6 +22,9 @@ from zoo import registry
 
 # builder -> configurations of a tiny model (several where the structure differs).
 TINY = {
+    "captioning-attention": [{"vocabulary": ["<pad>", "<start>", "<end>", "<unk>", "a", "b"],
+                              "image_size": 16, "encoder_filters": [4], "units": 4,
+                              "attention_units": 4, "embedding_dim": 3}],
     "adding-gru": [{"length": 10, "units": 4}],
     "adding-lstm": [{"length": 10, "units": 4}],
     "adding-simple": [{"length": 10, "units": 4}],
@@ -61,7 +64,12 @@ def test_every_registered_builder_has_a_tiny_export_case():
 PIXELS = ("video-",)
 
 
-def _inputs(model, count: int, length: int, rng: np.random.Generator) -> np.ndarray:
+def _inputs(model, count: int, length: int, rng: np.random.Generator):
+    if getattr(model, "rnnzoo_parts", None):  # an image (pixels) and the tokens so far
+        vocabulary = len(model.rnnzoo_config["vocabulary"])
+        tokens = rng.integers(1, vocabulary, (count, length)).astype(np.int32)
+        return {"image": rng.uniform(0.0, 255.0, (count, 20, 20, 3)).astype(np.float32),
+                "tokens": tokens}
     (tensor,) = model.inputs
     shape = [count, *(length if d is None else d for d in tensor.shape[1:])]
     if model.rnnzoo_builder.startswith(PIXELS):
@@ -69,9 +77,23 @@ def _inputs(model, count: int, length: int, rng: np.random.Generator) -> np.ndar
     return rng.normal(0.0, 0.3, shape).astype(np.float32)
 
 
+def _examples(batch, keep_batch_axis: bool) -> list:
+    """A batch of inputs (an array, or a dict of arrays) as single examples: with a batch axis
+    of 1 (calibration samples) or without (dataset examples)."""
+    count = len(next(iter(batch.values()))) if isinstance(batch, dict) else len(batch)
+    pick = (lambda v, i: v[i:i + 1]) if keep_batch_axis else (lambda v, i: v[i])
+    if isinstance(batch, dict):
+        return [{k: pick(v, i) for k, v in batch.items()} for i in range(count)]
+    return [pick(batch, i) for i in range(count)]
+
+
 def _mean_output(model_fn, dataset) -> dict:
     """A task-free metric: the mean of every output over the dataset."""
-    inputs = np.stack([x for x, _ in dataset])
+    first = dataset[0][0]
+    if isinstance(first, dict):
+        inputs = {k: np.stack([x[k] for x, _ in dataset]) for k in first}
+    else:
+        inputs = np.stack([x for x, _ in dataset])
     outputs = model_fn(inputs)
     values = outputs.values() if isinstance(outputs, dict) else [outputs]
     return {"mean_output": float(np.mean([np.mean(v) for v in values]))}
@@ -89,23 +111,31 @@ def test_builder_exports_with_the_default_options(name, config, tmp_path):
     examples = _inputs(model, 4, OPEN_LENGTH, rng)
     report = export.export_model(
         model, tmp_path / "export", quantize=["fp32", "int8"],
-        representative=[calibration[i:i + 1] for i in range(len(calibration))],
-        dataset=[(x, np.zeros(1, np.float32)) for x in examples], metric=_mean_output,
-        name=name, latency=False)
+        representative=_examples(calibration, True),
+        dataset=[(x, np.zeros(1, np.float32)) for x in _examples(examples, False)],
+        metric=_mean_output, name=name, latency=False)
 
     entries = {(e["format"], e["kind"], e["quantize"]): e for e in report["artifacts"]}
     expected = {("savedmodel", "sequence", "fp32"), ("tflite", "sequence", "fp32")}
     has_step = ("savedmodel", "step", "fp32") in entries
-    if has_step:
+    if getattr(model, "rnnzoo_parts", None):  # an encoder and a decoder step
+        expected = {("savedmodel", "sequence", "fp32")} | {
+            ("tflite", kind, q) for kind in ("encoder", "decoder", "parts")
+            for q in ("fp32", "int8")}
+    elif has_step:
         expected |= {("tflite", "step", "fp32"), ("tflite", "step", "int8"),
                      ("tflite", "sequence", "int8")}
     elif model.inputs[0].shape[1] is not None:  # no step form: int8 is unrolled at the length
         expected.add(("tflite", "sequence", "int8"))
     assert expected <= set(entries), (sorted(entries), report["notes"])
     for key, entry in entries.items():
+        if key[1] in ("encoder", "decoder"):  # scored as a pair, in the "parts" entry
+            assert (tmp_path / "export" / entry["path"]).exists()
+            continue
         assert entry["metric"] is not None, (key, entry["notes"])
         assert np.isfinite(entry["max_abs_diff"]), key
-        assert (tmp_path / "export" / entry["path"]).exists()
+        for path in entry["path"].split("+"):  # a "parts" entry names the pair of files
+            assert (tmp_path / "export" / path).exists()
         if key[2] == "fp32":
             assert entry["max_abs_diff"] <= FLOAT_TOLERANCE, (key, entry["max_abs_diff"])
 

@@ -42,7 +42,7 @@ from zoo.preset_io import (
 )
 
 # Modules whose import registers builders; imported on first use of the registry.
-FAMILY_MODULES = ("zoo.adding", "zoo.music", "zoo.speech", "zoo.video")
+FAMILY_MODULES = ("zoo.adding", "zoo.captioning", "zoo.music", "zoo.speech", "zoo.video")
 
 
 @dataclass(frozen=True)
@@ -51,20 +51,24 @@ class BuilderInfo:
     fn: Callable[..., keras.Model]
     task: str | None
     doc: str
+    parts: Callable[[keras.Model], dict] | None = None
 
 
 _BUILDERS: dict[str, BuilderInfo] = {}
 _families_loaded = False
 
 
-def register(name: str, *, task: str | None = None) -> Callable:
-    """Decorator that registers a builder function under ``name``."""
+def register(name: str, *, task: str | None = None,
+             parts: Callable[[keras.Model], dict] | None = None) -> Callable:
+    """Decorator that registers a builder function under ``name``. ``parts``: for a model
+    exported as an encoder and a decoder step, the function that makes them from a built
+    model (the protocol is in `export.parts`)."""
 
     def decorate(fn: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
         if name in _BUILDERS and _BUILDERS[name].fn is not fn:
             raise ValueError(f"builder {name!r} is already registered by "
                              f"{_BUILDERS[name].fn.__module__}")
-        _BUILDERS[name] = BuilderInfo(name, fn, task, inspect.getdoc(fn) or "")
+        _BUILDERS[name] = BuilderInfo(name, fn, task, inspect.getdoc(fn) or "", parts)
         return fn
 
     return decorate
@@ -104,6 +108,8 @@ def build(name: str, **config: Any) -> keras.Model:
     model = info.fn(**config)
     model.rnnzoo_builder = name
     model.rnnzoo_config = dict(config)
+    if info.parts is not None:
+        model.rnnzoo_parts = info.parts
     return model
 
 
