@@ -170,6 +170,18 @@ def test_item_problems_are_skipped_and_reported(tmp_path, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_nothing_left_to_use_is_an_error(tmp_path):
+    path = write_coco(tmp_path, images=0)
+    with pytest.raises(CaptionsError, match=r"no captioned image to use: 'images' is empty"):
+        load_captions(tmp_path, "train")
+    write_coco(tmp_path, images=2, captions=0)
+    with pytest.raises(CaptionsError, match=rf"^{re.escape(str(path))}: no captioned image to "
+                                            r"use \(0 images, 0 captions; skipped 2 images: "
+                                            r"images\[0\] \(id 1, 000000000001.jpg\) \(no "
+                                            r"captions\);"):
+        load_captions(tmp_path, "train")
+
+
 def test_strict_raises_the_first_problem(tmp_path):
     bad_items_folder(tmp_path)
     json_path = tmp_path / "annotations" / "captions_train2017.json"

@@ -23,7 +23,8 @@ in annotation order, and a `CaptionsReport`:
   decodes every image (`tasks.captioning.images.read_image`, in a thread pool) and skips
   those that fail; otherwise the pipelines (`tasks.captioning.dataset`) find them.
   ``strict=True`` raises the first problem instead: a `CaptionsError` naming the entry (and
-  the image file for file problems), or the image's `ImageError`.
+  the image file for file problems), or the image's `ImageError`;
+* a json that leaves no captioned image to use is an error (`CaptionsError`).
 
 Captions are kept as written, runs of white space made single spaces; normalization is the
 vocabulary's (`tasks.common.vocabulary`).
@@ -248,14 +249,17 @@ def read_annotations(annotations: str | os.PathLike, images: str | os.PathLike, 
         else:
             items.append(CaptionedImage(str(file), tuple(captions[image_id]), image_id))
     if check_images:
-        items = _checked(items, path, strict, out)
+        items = _checked(items, strict, out)
     out.images, out.captions = len(items), sum(len(item.captions) for item in items)
+    if not items:
+        raise CaptionsError(path, "no captioned image to use" + (
+            f" ({out.summary().split(': ', 1)[1]})" if entries else ": 'images' is empty"))
     if not out.clean and report:
         report(out.summary())
     return items, out
 
 
-def _checked(items: list[CaptionedImage], path: Path, strict: bool,
+def _checked(items: list[CaptionedImage], strict: bool,
              out: CaptionsReport) -> list[CaptionedImage]:
     """``items`` whose images decode (all decoded, in a thread pool)."""
     errors = image_errors([item.path for item in items])
