@@ -24,6 +24,7 @@ class Dataset:
     summary: str
     add_options: Callable[[argparse.ArgumentParser], None]
     write: Callable[[argparse.Namespace], dict[str, Any]]
+    unit: str = "clips"  # what the summary's splits count (``splits[name][unit]``)
 
 
 def _int_at_least(minimum: int, what: str) -> Callable[[str], int]:
@@ -108,6 +109,51 @@ def _video_actions_options(parser: argparse.ArgumentParser) -> None:
                        help=f"frames per second (default: {synthetic.FPS:g})")
 
 
+def _size_32_to_512(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 32 <= value <= 512:
+        raise argparse.ArgumentTypeError(f"expected a size from 32 to 512 pixels, got {text!r}")
+    return value
+
+
+def _captioning_shapes_options(parser: argparse.ArgumentParser) -> None:
+    from tasks.captioning import shapes
+
+    group = parser.add_argument_group(
+        "captioning-shapes",
+        f"Coloured shapes ({', '.join(shapes.SHAPES)}; {', '.join(shapes.COLOURS)}) with "
+        "captions that name shapes, colours, counts and spatial relations; written in the "
+        "COCO captions format: DIR/annotations/captions_<split>.json and DIR/<split>/*.png "
+        "for train and val (from --seed) and test (from --test-seed), metadata.json and "
+        "README.txt.")
+    group.add_argument("--images", type=_positive_int, default=10000, metavar="N",
+                       help="training images (default: 10000)")
+    group.add_argument("--validation-images", type=_non_negative_int, metavar="V",
+                       help="validation images, from --seed (default: a tenth of N, at least "
+                            "1)")
+    group.add_argument("--test-images", type=_non_negative_int, metavar="M",
+                       help="test images, from --test-seed (default: a tenth of N, at least "
+                            "1)")
+    group.add_argument("--test-seed", type=_non_negative_int, metavar="S",
+                       help=f"seed of the test images; must differ from --seed (default: "
+                            f"--seed + {shapes.TEST_SEED_OFFSET})")
+    group.add_argument("--size", type=_size_32_to_512, default=shapes.SIZE, metavar="P",
+                       help=f"image width and height in pixels, 32-512 (default: "
+                            f"{shapes.SIZE})")
+
+
+def _write_captioning_shapes(args: argparse.Namespace) -> dict[str, Any]:
+    from tasks.captioning.shapes import write_dataset
+
+    return write_dataset(args.out, images=args.images, seed=args.seed,
+                         validation_images=args.validation_images,
+                         test_images=args.test_images, test_seed=args.test_seed,
+                         size=args.size, overwrite=args.overwrite, progress=not args.quiet)
+
+
 def _write_video_actions(args: argparse.Namespace) -> dict[str, Any]:
     from tasks.video.synthetic import write_dataset
 
@@ -123,6 +169,12 @@ DATASETS: dict[str, Dataset] = {
                 "jumping jack, wave one or two hands, bend down, sit down) as mp4 clips",
         add_options=_video_actions_options,
         write=_write_video_actions),
+    "captioning-shapes": Dataset(
+        summary="procedural image captioning: coloured shapes with captions naming shapes, "
+                "colours, counts and spatial relations, in the COCO captions format",
+        add_options=_captioning_shapes_options,
+        write=_write_captioning_shapes,
+        unit="images"),
 }
 
 
@@ -167,8 +219,9 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print_json(rows)
         else:
+            width = max(len(row["name"]) for row in rows)
             for row in rows:
-                print(f"{row['name']:<16} {row['summary']}")
+                print(f"{row['name']:<{width}}  {row['summary']}")
         return 0
     if not args.out:
         raise ValueError(f"--out DIR is required to write {args.name}")
@@ -176,8 +229,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
-        splits = summary.get("splits", {})
-        counts = ", ".join(f"{info['clips']} {split}" for split, info in splits.items())
-        print(f"wrote {args.name} ({counts} clips) to {summary['out']} in "
+        splits, unit = summary.get("splits", {}), DATASETS[args.name].unit
+        counts = ", ".join(f"{info[unit]} {split}" for split, info in splits.items())
+        print(f"wrote {args.name} ({counts} {unit}) to {summary['out']} in "
               f"{summary.get('seconds', 0):.1f} s")
     return 0
