@@ -166,8 +166,7 @@ def _verify(model, parts: Parts, artifacts: list[Artifact], dataset, metric, met
         if None in pair:
             continue
         both = Artifact(path=Path(f"{pair[0].path.name}+{pair[1].path.name}"), format="tflite",
-                        kind="parts", quantize=quantize,
-                        notes=["the encoder and decoder files run together, teacher-forced"])
+                        kind="parts", quantize=quantize)
         predict = runner_for_files(*(a.path for a in pair))
         size = sum(a.path.stat().st_size for a in pair)
         entry = scorer.entry(both, "parts", predict, size, None, None, [])
@@ -177,6 +176,8 @@ def _verify(model, parts: Parts, artifacts: list[Artifact], dataset, metric, met
             entry["max_abs_diff"] = float(np.max(np.abs(predict(sample)[valid] - reference)))
         entries.append(entry)
     _add_size_ratios(entries)
+    notes.append("parts: the encoder and decoder files run together (the decoder step by step, "
+                 "teacher-forced); their latencies: one image, one step")
     if not latency:
         notes.append("latencies not measured (turned off)")
     return {"model": label, "metric": scorer.metric_key,

@@ -54,11 +54,9 @@ def _small_cnn(image, filters: list[int]):
     x = keras.layers.LayerNormalization(axis=(1, 2), center=False, scale=False,
                                         name="image_contrast")(x)
     for i, width in enumerate(filters):
-        for j in range(2):
-            x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False,
-                                    name=f"conv_{i}_{j}")(x)
-            x = keras.layers.BatchNormalization(name=f"norm_{i}_{j}")(x)
-            x = keras.layers.ReLU(name=f"relu_{i}_{j}")(x)
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{i}")(x)
+        x = keras.layers.BatchNormalization(name=f"norm_{i}")(x)
+        x = keras.layers.ReLU(name=f"relu_{i}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
     return x
 
@@ -82,8 +80,8 @@ def _encoder_grid(image, encoder: str, image_size: int, filters: list[int]):
 
 @register("captioning-attention", task="captioning", parts=lambda model: caption_parts(model))
 def captioning_attention(vocabulary: list[str] = (*SPECIAL_TOKENS, "a", "shape"),
-                         image_size: int = 64, encoder: str = "small-cnn",
-                         encoder_filters: list[int] = (32, 64, 128),
+                         image_size: int = 96, encoder: str = "small-cnn",
+                         encoder_filters: list[int] = (24, 48, 96, 128),
                          embedding_dim: int = 64, units: int = 256, attention_units: int = 128,
                          dropout: float = 0.3) -> keras.Model:
     """Show-attend-tell captioner: ``encoder`` (``small-cnn`` with ``encoder_filters``, or

@@ -73,10 +73,23 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
         if not info.get("task"):
             raise ValueError(f"{path}: no rnnzoo metadata naming its task (export it with "
                              "'rnnzoo export')")
+        kind = info.get("file", {}).get("kind")
+        if kind == "encoder":
+            continue  # scored with its decoder
+        predict = runner.predict
+        if kind == "decoder":  # a model exported in parts: the pair runs together
+            from export.parts_bundle import runner_for_files
+
+            encoder = path.with_name(path.name.replace("decoder.", "encoder.", 1))
+            if not encoder.is_file():
+                raise ValueError(f"{path}: a decoder step file without its encoder "
+                                 f"({encoder.name}) beside it")
+            predict = runner_for_files(encoder, path)
+            path = path.with_name(f"{encoder.name}+{path.name}")
         task = tasks.get_task(info["task"])
         data = resolve_data(args.data, info, task)
         dataset = task.load(data, args.split, **info.get("data_options", {}))
-        figures = task.metric(runner.predict, dataset)
+        figures = task.metric(predict, dataset)
         results.append((path, task, info, figures))
     if args.record:
         _record(results, args.split)
@@ -112,7 +125,10 @@ def _record(results: list, split: str) -> None:
         source = _source_preset(path, info)
         card = zoo.load(source).card
         metrics = dict(card.get("metrics", {}))
-        metrics[f"tflite-{path.name.removesuffix('.tflite')}"] = figures
+        name = path.name.removesuffix(".tflite")
+        if "+" in name:  # an encoder and decoder pair: "parts.<quantize>"
+            name = "parts." + name.split("+")[-1].removeprefix("decoder.")
+        metrics[f"tflite-{name}"] = figures
         zoo.update_card(source, {"metrics": metrics, "split": split})
 
 

@@ -1,0 +1,1 @@
+"""Image captioning: data (COCO captions, procedural shapes), BLEU, the task."""
