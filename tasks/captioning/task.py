@@ -95,11 +95,16 @@ def load(path: str | os.PathLike | None, split: str = "train", *,
                      num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def representative(path: str | os.PathLike | None, n: int = 100, **options) -> list[dict]:
+def representative(path: str | os.PathLike | None, n: int = 100, *,
+                   image_size: int = IMAGE_SIZE, max_length: int = MAX_LENGTH,
+                   min_count: int = MIN_COUNT, vocabulary: list[str] | None = None,
+                   strict: bool = False, images: int = SHAPES_IMAGES,
+                   test_images: int = SHAPES_TEST_IMAGES, data_seed: int = SEED) -> list[dict]:
     """Up to ``n`` training examples (image and caption tokens, batch axis of 1) for int8
-    calibration, one caption each of images spread over the training split. Options as
-    `load`."""
-    data = load(path, "train", **options)
+    calibration, spread over the training split. Options as `load`."""
+    data = load(path, "train", image_size=image_size, max_length=max_length,
+                min_count=min_count, vocabulary=vocabulary, strict=strict, images=images,
+                test_images=test_images, data_seed=data_seed)
     count = int(data.cardinality())
     step = max(1, count // n) if count > 0 else 1
     samples = []
