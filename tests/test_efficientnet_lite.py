@@ -262,6 +262,8 @@ def test_saves_and_loads_in_safe_mode(encoder, tmp_path):
                                atol=1e-5)
 
 
+# a file that does not fit: Keras warns about each part it skips before the error
+@pytest.mark.filterwarnings("ignore:Skipping nested container:UserWarning")
 def test_own_weights_file(tmp_path):
     model = efficientnet_lite0(weights=None, features="block", image_size=64)
     path = tmp_path / "mine.weights.h5"
