@@ -60,9 +60,11 @@ def _convert(parts: Parts, temp: Path, quantize: list[str], representative, *,
     artifacts = []
     for kind, model in (("encoder", parts.encoder), ("decoder", parts.decoder)):
         targets = {Variant(kind=kind, quantize=q): temp / f"{kind}.{q}.tflite" for q in quantize}
+        # an image encoder's conv filters differ too much in scale for one int8 scale each
+        channels = per_channel or kind == "encoder"
         artifacts += convert_variants(
             model, targets, representative=samples[kind] if samples else None,
-            allow_flex=allow_flex, batch_size=None, per_channel=per_channel,
+            allow_flex=allow_flex, batch_size=None, per_channel=channels,
             metadata={**metadata, "parts": _parts_metadata(parts)}, float_layers=[])
     return artifacts
 

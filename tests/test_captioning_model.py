@@ -131,3 +131,16 @@ def test_the_parts_export_as_an_encoder_and_a_decoder_step(tmp_path):
     assert entries[("savedmodel", "sequence", "fp32")]["max_abs_diff"] <= 1e-4
     int8 = entries[("tflite", "parts", "int8")]
     assert int8["metric"] is not None and int8["max_abs_diff"] < 0.1, int8
+
+
+def test_calling_the_model_without_a_training_flag_is_inference():
+    """Export traces call model(x): the batch norms must use their moving statistics (the
+    defect of keras.layers.Resizing in front of them)."""
+    model = _tiny_model()
+    inputs = _inputs()
+    before = [w.copy() for w in model.get_layer("norm_0").get_weights()]
+    called = np.asarray(model(inputs))
+    valid = valid_steps(inputs["tokens"])
+    assert np.max(np.abs(called - model.predict_on_batch(inputs))[valid]) < FLOAT_TOLERANCE
+    for old, new in zip(before, model.get_layer("norm_0").get_weights()):
+        np.testing.assert_array_equal(old, new)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import keras
 
 from zoo.attention import DropMask, PositionEmbedding, bahdanau_attention
+from zoo.image_layers import ResizeImage
 from zoo.layers import recurrent
 from zoo.registry import register
 
@@ -94,7 +95,9 @@ def captioning_attention(vocabulary: list[str] = (*SPECIAL_TOKENS, "a", "shape")
         raise ValueError(f"image_size must be at least 16 pixels, got {image_size}")
     image = keras.Input(shape=(None, None, 3), name="image")
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    resized = keras.layers.Resizing(image_size, image_size, name="resize")(image)
+    # not keras.layers.Resizing: its training=True default reaches the BatchNormalization
+    # after it when the model is called without training= (export traces)
+    resized = ResizeImage(image_size, image_size, name="resize")(image)
     grid = _encoder_grid(resized, encoder, image_size, list(encoder_filters))
     height, width, channels = grid.shape[1:]
     cells = keras.layers.Reshape((height * width, channels), name="grid_cells")(grid)
