@@ -69,8 +69,11 @@ def _encoder_grid(image, encoder: str, image_size: int, filters: list[int]):
         if image_size % (2 ** len(filters)):
             raise ValueError(f"image_size {image_size} must be a multiple of "
                              f"{2 ** len(filters)} for {len(filters)} pooling blocks")
-        return _small_cnn(image, filters)
-    if encoder == "efficientnet-lite0":
+        # not keras.layers.Resizing: its training=True default reaches the BatchNormalization
+        # after it when the model is called without training= (export traces)
+        resized = ResizeImage(image_size, image_size, name="resize")(image)
+        return _small_cnn(resized, filters)
+    if encoder == "efficientnet-lite0":  # resizes and normalizes inside
         from zoo.efficientnet_lite import efficientnet_lite0
 
         backbone = efficientnet_lite0(image_size=image_size, include_top=False)
@@ -95,10 +98,7 @@ def captioning_attention(vocabulary: list[str] = (*SPECIAL_TOKENS, "a", "shape")
         raise ValueError(f"image_size must be at least 16 pixels, got {image_size}")
     image = keras.Input(shape=(None, None, 3), name="image")
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    # not keras.layers.Resizing: its training=True default reaches the BatchNormalization
-    # after it when the model is called without training= (export traces)
-    resized = ResizeImage(image_size, image_size, name="resize")(image)
-    grid = _encoder_grid(resized, encoder, image_size, list(encoder_filters))
+    grid = _encoder_grid(image, encoder, image_size, list(encoder_filters))
     height, width, channels = grid.shape[1:]
     cells = keras.layers.Reshape((height * width, channels), name="grid_cells")(grid)
     query_proj, key_proj, scorer = bahdanau_attention(attention_units, name="attention")

@@ -34,7 +34,7 @@ PRESET = "video-actions-lrcn"
 BASELINES = ("convlstm", "frame-average")
 # Epochs of the baselines trained here (the preset's card says its own): enough to rank them
 # on this CPU in minutes; their figures are lower bounds of what longer training gives.
-BASELINE_EPOCHS = 6
+BASELINE_EPOCHS = 4
 RUNS = Path("bench-results") / "video-runs"
 
 
