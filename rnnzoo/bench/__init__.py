@@ -28,6 +28,9 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "music": ("rnnzoo.bench.music",
               "music presets: JSB test NLL for Keras, float and int8 TFLite step models; melody "
               "and piano pitch NLL/accuracy; generation notes/s; training throughput"),
+    "captioning": ("rnnzoo.bench.captioning",
+                   "captioning presets: BLEU for Keras, float32 and int8 TFLite encoder/decoder "
+                   "pairs; latency per caption; encoder images/s; training throughput"),
     "video": ("rnnzoo.bench.video",
               "video actions: LRCN preset accuracy (Keras, float32/int8 TFLite clip and step "
               "files, motion-only pairs), ConvLSTM and frame-average beside it, latency, "
