@@ -26,7 +26,7 @@ from __future__ import annotations
 import keras
 
 from zoo.attention import DropMask, PositionEmbedding, bahdanau_attention
-from zoo.image_layers import ResizeImage
+from zoo.image_layers import ResizeImage, contrast_conv_blocks
 from zoo.layers import recurrent
 from zoo.registry import register
 
@@ -49,30 +49,15 @@ def check_vocabulary(vocabulary: list[str]) -> list[str]:
     return vocabulary
 
 
-def _small_cnn(image, filters: list[int]):
-    x = keras.layers.Rescaling(1.0 / 255.0, name="to_unit_range")(image)
-    # each colour channel to zero mean and unit variance over the image
-    x = keras.layers.LayerNormalization(axis=(1, 2), center=False, scale=False,
-                                        name="image_contrast")(x)
-    for i, width in enumerate(filters):
-        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{i}")(x)
-        x = keras.layers.BatchNormalization(name=f"norm_{i}")(x)
-        x = keras.layers.ReLU(name=f"relu_{i}")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
-    return x
-
-
 def _encoder_grid(image, encoder: str, image_size: int, filters: list[int]):
     if encoder == "small-cnn":
-        if not filters:
-            raise ValueError("encoder_filters must name at least one conv block")
-        if image_size % (2 ** len(filters)):
+        if image_size % (2 ** max(1, len(filters))):
             raise ValueError(f"image_size {image_size} must be a multiple of "
                              f"{2 ** len(filters)} for {len(filters)} pooling blocks")
         # not keras.layers.Resizing: its training=True default reaches the BatchNormalization
         # after it when the model is called without training= (export traces)
         resized = ResizeImage(image_size, image_size, name="resize")(image)
-        return _small_cnn(resized, filters)
+        return contrast_conv_blocks(resized, filters, contrast_name="image_contrast")
     if encoder == "efficientnet-lite0":  # resizes and normalizes inside
         from zoo.efficientnet_lite import efficientnet_lite0
 

@@ -84,3 +84,22 @@ class PixelAffine(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "matrix": self.matrix, "offset": self.offset}
+
+
+def contrast_conv_blocks(pixels, filters: Sequence[int], *, contrast_name: str):
+    """The small image CNN of the zoo's video and captioning models: pixel values 0-255 to
+    0-1 (``to_unit_range``), each colour channel of each image to zero mean and unit variance
+    over the image (``contrast_name``: the scene's brightness and colour say nothing), then a
+    block per entry of ``filters``: 3x3 conv (``conv_<i>``), batch norm (``norm_<i>``), ReLU
+    (``relu_<i>``), 2x2 max pooling (``pool_<i>``). Returns the last block's feature map."""
+    if not filters:
+        raise ValueError("filters must name at least one conv block")
+    x = keras.layers.Rescaling(1.0 / 255.0, name="to_unit_range")(pixels)
+    x = keras.layers.LayerNormalization(axis=(1, 2), center=False, scale=False,
+                                        name=contrast_name)(x)
+    for i, width in enumerate(filters):
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{i}")(x)
+        x = keras.layers.BatchNormalization(name=f"norm_{i}")(x)
+        x = keras.layers.ReLU(name=f"relu_{i}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    return x

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import keras
 
+from zoo.image_layers import contrast_conv_blocks
 from zoo.layers import conv_recurrent, recurrent
 from zoo.registry import register
 
@@ -45,19 +46,8 @@ def _frame_encoder(size: int, filters: list[int], dropout: float,
     image: one vector per frame."""
     if pooling not in ("max", "average"):
         raise ValueError(f"frame pooling must be 'max' or 'average', got {pooling!r}")
-    if not filters:
-        raise ValueError("filters must name at least one conv block")
     image = keras.Input(shape=(size, size, 3), name="frame")
-    x = keras.layers.Rescaling(1.0 / 255.0, name="to_unit_range")(image)
-    # each colour channel of each frame to zero mean and unit variance over the image: the
-    # brightness and colour of the scene say nothing about the action
-    x = keras.layers.LayerNormalization(axis=(1, 2), center=False, scale=False,
-                                        name="frame_contrast")(x)
-    for i, width in enumerate(filters):
-        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{i}")(x)
-        x = keras.layers.BatchNormalization(name=f"norm_{i}")(x)
-        x = keras.layers.ReLU(name=f"relu_{i}")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = contrast_conv_blocks(image, filters, contrast_name="frame_contrast")
     if pooling == "max":
         x = keras.layers.GlobalMaxPooling2D(name="maximum")(x)
     else:

@@ -66,6 +66,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from tasks.common.generated import refuse_foreign
+
 SIZE = 96
 SHAPES = ("circle", "square", "triangle", "star", "cross")
 PLURALS = {"circle": "circles", "square": "squares", "triangle": "triangles", "star": "stars",
@@ -428,19 +430,6 @@ def _count(name: str, value: int | None, default: int) -> int:
     return int(value)
 
 
-def _refuse_foreign(target: Path) -> None:
-    """With overwrite, a non-empty ``target`` is replaced only if this generator wrote it."""
-    if not target.is_dir() or target.is_symlink() or not any(target.iterdir()):
-        return
-    try:
-        generator = json.loads((target / METADATA_FILE).read_text()).get("generator")
-    except (OSError, ValueError, AttributeError):
-        generator = None
-    if generator != GENERATOR:
-        raise FileExistsError(f"{target}: exists and is not a dataset written by rnnzoo data "
-                              f"(no {METADATA_FILE} of {GENERATOR}); not replacing it")
-
-
 def write_dataset(out: str | os.PathLike, *, images: int, seed: int = 0,
                   validation_images: int | None = None, test_images: int | None = None,
                   test_seed: int | None = None, size: int = SIZE, overwrite: bool = False,
@@ -481,7 +470,7 @@ def write_dataset(out: str | os.PathLike, *, images: int, seed: int = 0,
         raise FileExistsError(f"{target}: exists and is not a folder; not replacing it")
     empty = target.is_dir() and not target.is_symlink() and not any(target.iterdir())
     if overwrite:
-        _refuse_foreign(target)
+        refuse_foreign(target, METADATA_FILE, GENERATOR)
     plan = (("train", seed, images), ("val", seed, validation_images),
             ("test", test_seed, test_images))
     metadata: dict[str, Any] = {

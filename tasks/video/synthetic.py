@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 
+from tasks.common.generated import refuse_foreign
 from tasks.video import figure as fig
 
 ACTIONS = ("walk", "run", "jump-in-place", "jumping-jack", "wave-one-hand", "wave-two-hands",
@@ -631,19 +632,6 @@ def _clip_name(action: str, seed: int, index: int, count: int) -> str:
     return f"{action}_s{seed}_{index:0{max(4, len(str(count - 1)))}d}.mp4"
 
 
-def _refuse_foreign(target: Path) -> None:
-    """With overwrite, a non-empty ``target`` is replaced only if this generator wrote it."""
-    if not target.is_dir() or target.is_symlink() or not any(target.iterdir()):
-        return
-    try:
-        generator = json.loads((target / METADATA_FILE).read_text()).get("generator")
-    except (OSError, ValueError, AttributeError):
-        generator = None
-    if generator != GENERATOR:
-        raise FileExistsError(f"{target}: exists and is not a dataset written by rnnzoo data "
-                              f"(no {METADATA_FILE} of {GENERATOR}); not replacing it")
-
-
 def write_dataset(out: str | os.PathLike, *, clips_per_class: int, seed: int = 0,
                   test_clips_per_class: int | None = None, test_seed: int | None = None,
                   frames: int | tuple[int, int] = FRAMES, size: int = SIZE, fps: float = FPS,
@@ -703,7 +691,7 @@ def write_dataset(out: str | os.PathLike, *, clips_per_class: int, seed: int = 0
         raise FileExistsError(f"{target}: exists and is not a folder; not replacing it")
     empty = target.is_dir() and not target.is_symlink() and not any(target.iterdir())
     if overwrite:
-        _refuse_foreign(target)
+        refuse_foreign(target, METADATA_FILE, GENERATOR)
     splits = (("train", seed, clips_per_class), ("test", test_seed, int(test_clips_per_class)))
     metadata: dict[str, Any] = {
         "dataset": "video-actions",
