@@ -27,6 +27,7 @@ SHIPPED = (
     "speech-connected-digits",
     "speech-digits",
     "speech-yesno",
+    "video-actions-lrcn",
 )
 PRESETS_DIR = Path(registry.PRESETS_DIR)
 PACKAGED = sorted(p.name for p in PRESETS_DIR.iterdir() if (p / "config.json").exists())
