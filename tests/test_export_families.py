@@ -44,7 +44,10 @@ TINY = {
                         "filters": [4, 4]}],
     "video-frame-average": [{"labels": ["a", "b"], "frames": 6, "size": 16, "filters": [4]}],
     "video-lrcn": [{"labels": ["a", "b", "c"], "frames": 6, "size": 16, "filters": [4, 8],
-                    "units": 4}],
+                    "units": 4},
+                   {"labels": ["a", "b"], "frames": 6, "size": 16, "filters": [4],
+                    "units": 4, "frame_pooling": "flatten", "frame_units": 6,
+                    "frame_dropout": 0.5}],
 }
 CASES = [pytest.param(name, config, id=f"{name}-{i}")
          for name, configs in sorted(TINY.items()) for i, config in enumerate(configs)]

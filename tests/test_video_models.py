@@ -86,3 +86,21 @@ def test_recurrence_reads_the_order_the_frame_average_cannot():
         scores[name] = float(np.mean(predicted == y_test))
     assert scores["video-lrcn"] >= 0.90, scores
     assert abs(scores["video-frame-average"] - 0.5) <= 0.15, scores
+
+
+def test_flattened_frame_codes_keep_where_a_feature_is():
+    """frame_pooling="flatten" (LRCN's fc6): the same blob in the left or the right half of
+    the frame gives different codes."""
+    import keras
+
+    from zoo.video import _frame_encoder
+
+    keras.utils.set_random_seed(0)
+    left, right = np.zeros((1, SIZE, SIZE, 3), np.float32), np.zeros((1, SIZE, SIZE, 3),
+                                                                    np.float32)
+    left[0, 6:10, 2:6], right[0, 6:10, SIZE - 6:SIZE - 2] = 255.0, 255.0
+    flat = _frame_encoder(SIZE, [4, 4], 0.0, "flatten", 8)
+    assert flat.output.shape[-1] == 8
+    assert np.abs(flat.predict_on_batch(left) - flat.predict_on_batch(right)).max() > 1e-3
+    with pytest.raises(ValueError, match="frame pooling"):
+        _frame_encoder(SIZE, [4], 0.0, "median")

@@ -39,19 +39,28 @@ def _frames_input(frames: int, size: int) -> keras.KerasTensor:
     return keras.Input(shape=(frames, size, size, 3), name="frames")
 
 
+FRAME_POOLING = ("max", "average", "flatten")
+
+
 def _frame_encoder(size: int, filters: list[int], dropout: float,
-                   pooling: str = "max") -> keras.Model:
+                   pooling: str = "max", units: int = 256) -> keras.Model:
     """The per-frame CNN: contrast normalization of each frame, conv blocks (conv, batch norm,
-    ReLU, 2x2 max pooling), then the global maximum (or average) of the last block over the
-    image: one vector per frame."""
-    if pooling not in ("max", "average"):
-        raise ValueError(f"frame pooling must be 'max' or 'average', got {pooling!r}")
+    ReLU, 2x2 max pooling), then one vector per frame from the last block: its global maximum
+    or average over the image, or (``flatten``, LRCN's fc6) a dense ReLU layer of ``units``
+    over the whole map, which keeps where in the image each feature is; ``dropout`` after
+    it."""
+    if pooling not in FRAME_POOLING:
+        raise ValueError(f"frame pooling must be one of {', '.join(FRAME_POOLING)}, got "
+                         f"{pooling!r}")
     image = keras.Input(shape=(size, size, 3), name="frame")
     x = contrast_conv_blocks(image, filters, contrast_name="frame_contrast")
     if pooling == "max":
         x = keras.layers.GlobalMaxPooling2D(name="maximum")(x)
-    else:
+    elif pooling == "average":
         x = keras.layers.GlobalAveragePooling2D(name="average")(x)
+    else:
+        x = keras.layers.Flatten(name="flatten")(x)
+        x = keras.layers.Dense(units, activation="relu", name="frame_dense")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
     return keras.Model(image, x, name="frame_encoder")
@@ -73,15 +82,18 @@ def _check_labels(labels: list[str]) -> list[str]:
 @register("video-lrcn", task="video-actions")
 def video_lrcn(labels: list[str] = ("a", "b"), frames: int = FRAMES, size: int = SIZE,
                filters: list[int] = (16, 32, 64, 128), kind: str = "gru", units: int = 128,
-               dropout: float = 0.3, frame_pooling: str = "max") -> keras.Model:
+               dropout: float = 0.3, frame_pooling: str = "max", frame_units: int = 256,
+               frame_dropout: float = 0.0) -> keras.Model:
     """LRCN: per-frame CNN (``filters``: widths of its conv blocks; ``frame_pooling`` of its
-    last block over the image: "max" finds a small figure anywhere in clutter, "average"), a
-    ``kind`` recurrent layer of ``units``, softmax over ``labels``; clips of ``frames``
-    frames (its step model streams any number)."""
+    last block: "max" over the image finds a small figure anywhere in clutter, "average", or
+    "flatten": a dense layer of ``frame_units`` over the map, keeping where each feature is;
+    ``frame_dropout`` on the frame codes), a ``kind`` recurrent layer of ``units``, softmax
+    over ``labels``; clips of ``frames`` frames (its step model streams any number)."""
     labels = _check_labels(labels)
     clip = _frames_input(frames, size)
     codes = keras.layers.TimeDistributed(
-        _frame_encoder(size, list(filters), 0.0, frame_pooling), name="frame_codes")(clip)
+        _frame_encoder(size, list(filters), frame_dropout, frame_pooling, frame_units),
+        name="frame_codes")(clip)
     last = recurrent(kind, units, name=f"{kind}_0")(codes)
     return keras.Model(clip, _classifier(last, labels, dropout), name="video_lrcn")
 

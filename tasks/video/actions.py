@@ -136,6 +136,15 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                        help="LRCN recurrent units (default: 128)")
     group.add_argument("--dropout", type=float, default=0.3,
                        help="dropout before the classifier (default: 0.3)")
+    group.add_argument("--frame-pooling", choices=("max", "average", "flatten"), default=None,
+                       help="LRCN and frame-average: how the CNN's last map becomes a frame "
+                            "code: its maximum or average over the image, or a dense layer "
+                            "over the flattened map (LRCN's fc6) (default: max)")
+    group.add_argument("--frame-units", type=int, default=None,
+                       help="width of the dense frame code with --frame-pooling flatten "
+                            "(default: 256)")
+    group.add_argument("--frame-dropout", type=float, default=None,
+                       help="LRCN: dropout on the frame codes (default: 0)")
     group.add_argument("--clips-per-class", type=int, default=None,
                        help=f"procedural data only (no --data): training clips per action "
                             f"(default: {CLIPS_PER_CLASS})")
@@ -157,8 +166,14 @@ def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
               "dropout": args.dropout}
     if args.filters:
         config["filters"] = list(args.filters)
+    if args.model in ("lrcn", "frame-average") and args.frame_pooling:
+        config["frame_pooling"] = args.frame_pooling
     if args.model == "lrcn":
         config.update(kind=args.kind, units=args.units)
+        if args.frame_units:
+            config["frame_units"] = args.frame_units
+        if args.frame_dropout:
+            config["frame_dropout"] = args.frame_dropout
     return f"video-{args.model}", config
 
 
