@@ -26,7 +26,8 @@ def _savedmodel(job: dict) -> dict:
     from export.runner import median_ms
 
     function = tf.saved_model.load(job["path"]).signatures[job["signature"]]
-    feed = {n: tf.constant(v) for n, v in _inputs(job["inputs"]).items()}
+    specs = function.structured_input_signature[1]  # e.g. uint8 video frames -> float32
+    feed = {n: tf.constant(v, dtype=specs[n].dtype) for n, v in _inputs(job["inputs"]).items()}
     return {"ok": True, "latency_ms": median_ms(lambda: function(**feed))}
 
 
