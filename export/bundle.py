@@ -78,7 +78,7 @@ def _variants(facts: ModelFacts, quantize: list[str], kinds: list[str], io_dtype
     for kind in kinds:
         for mode in quantize:
             loops = kind == "sequence" and (mode == "int8" or batch_size is None)
-            if loops and facts.step is None and facts.length is None:
+            if loops and facts.recurrent and facts.step is None and facts.length is None:
                 notes.append(f"no sequence.{mode} file: without a step form it would be an "
                              "unrolled graph of one fixed length, and the model's time axis "
                              "is open (export.to_tflite(..., length=N) makes one)")

@@ -87,7 +87,8 @@ def model_facts(model: keras.Model, *, name: str | None = None,
     if not any(True for _ in recurrent_layers(model)):
         return ModelFacts(model=model, label=label, step=None,
                           step_error="it has no recurrent layer (nothing to step)",
-                          float_layers=keep_float, length=None, recurrent=False)
+                          float_layers=keep_float, length=_model_length(model),
+                          recurrent=False)
     try:
         step, step_error = step_model(model), None
     except StepModelError as error:
