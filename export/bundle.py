@@ -68,6 +68,36 @@ def _words(values: Iterable[str], allowed: tuple[str, ...], what: str) -> list[s
     return values
 
 
+def common_metadata(label: str, metadata: dict | None) -> dict:
+    """The facts every file of an export carries: format, model, versions, the caller's."""
+    import tensorflow as tf
+
+    from zoo import __version__
+
+    return {"format_version": METADATA_VERSION, "model": label, "rnnzoo_version": __version__,
+            "tensorflow_version": tf.__version__, "keras_version": keras.__version__,
+            **(metadata or {})}
+
+
+def write_metadata(folder: Path, common: dict, *, formats: list[str], artifacts: list[Artifact],
+                   assets: str | os.PathLike | None, notes: list[str], **extra) -> dict:
+    """Copy ``assets`` into ``folder/assets`` and write ``metadata.json`` (``common``, the
+    assets list, the SavedModel folder, every TFLite file's metadata, ``notes`` and
+    ``extra``); returns what was written."""
+    if assets and Path(assets).is_dir():
+        shutil.copytree(assets, folder / ASSETS_DIR)
+    else:
+        (folder / ASSETS_DIR).mkdir()
+    document = {**common, **extra,
+                "assets": sorted(p.relative_to(folder / ASSETS_DIR).as_posix()
+                                 for p in (folder / ASSETS_DIR).rglob("*") if p.is_file()),
+                "savedmodel": SAVEDMODEL_DIR if "savedmodel" in formats else None,
+                "files": {a.path.name: a.metadata for a in artifacts if a.format == "tflite"},
+                "notes": notes}
+    (folder / METADATA_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return document
+
+
 def _variants(facts: ModelFacts, quantize: list[str], kinds: list[str], io_dtype: str,
               batch_size: int | None, notes: list[str]) -> list[Variant]:
     """The TFLite files to make; what the model cannot have is left out with a note."""
@@ -141,8 +171,6 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
             metric=task.metric, metric_name="mse")
         print(export.format_table(report))
     """
-    from zoo import __version__
-
     formats = _words(formats, FORMATS, "format")
     quantize = _words([quantize_mode(q) for q in quantize], QUANTIZE, "quantize mode")
     kinds = _words(kinds, ARTIFACT_KINDS, "kind")
@@ -159,11 +187,7 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
     notes: list[str] = []
     variants = (_variants(facts, quantize, kinds, io_dtype, batch_size, notes)
                 if "tflite" in formats else [])
-    import tensorflow as tf
-
-    common = {"format_version": METADATA_VERSION, "model": facts.label,
-              "rnnzoo_version": __version__, "tensorflow_version": tf.__version__,
-              "keras_version": keras.__version__, **(metadata or {})}
+    common = common_metadata(facts.label, metadata)
     with atomic_folder(out, overwrite=overwrite) as temp:
         artifacts: list[Artifact] = []
         if "savedmodel" in formats:
@@ -175,17 +199,8 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
                 allow_flex=allow_flex, batch_size=batch_size,
                 metadata={**common, "assets": _text_assets(Path(assets) if assets else None)},
                 per_channel=per_channel, facts=facts)
-        if assets and Path(assets).is_dir():
-            shutil.copytree(assets, temp / ASSETS_DIR)
-        else:
-            (temp / ASSETS_DIR).mkdir()
-        document = {**common,
-                    "assets": sorted(p.relative_to(temp / ASSETS_DIR).as_posix()
-                                     for p in (temp / ASSETS_DIR).rglob("*") if p.is_file()),
-                    "savedmodel": SAVEDMODEL_DIR if "savedmodel" in formats else None,
-                    "files": {a.path.name: a.metadata for a in artifacts if a.format == "tflite"},
-                    "notes": notes}
-        (temp / METADATA_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        document = write_metadata(temp, common, formats=formats, artifacts=artifacts,
+                                  assets=assets, notes=notes)
         if dataset is None or metric is None:
             return document
         report = verify(artifacts, model, dataset, metric, metric_name=metric_name,

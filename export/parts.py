@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from export.signatures import input_packer
 from export.step import input_names, output_names
 from zoo.errors import RnnzooError
 
@@ -103,15 +104,10 @@ def _as_dict(outputs, names: list[str]) -> dict[str, np.ndarray]:
 
 def keras_fn(model: keras.Model) -> Fn:
     """A part as a function of a dict of numpy arrays to a dict of numpy arrays."""
-    names = output_names(model)
-    inputs = input_names(model)
-    keyed = isinstance(getattr(model, "_inputs_struct", None), dict)
+    names, inputs, pack = output_names(model), input_names(model), input_packer(model)
 
     def run(feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        args = {n: feed[n] for n in inputs} if keyed else [feed[n] for n in inputs]
-        if not keyed and len(args) == 1:
-            args = args[0]
-        return _as_dict(model.predict_on_batch(args), names)
+        return _as_dict(model.predict_on_batch(pack([feed[n] for n in inputs])), names)
 
     return run
 

@@ -16,9 +16,7 @@ difference from the Keras model's output (teacher-forced) on the sample inputs.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -28,16 +26,15 @@ import tensorflow as tf
 
 from export import tflite_file
 from export.artifact import PART_KINDS, Artifact, Variant
+from export.bundle import REPORT_FILE, SAVEDMODEL_DIR, common_metadata, write_metadata
 from export.files import atomic_folder, folder_bytes
 from export.parts import Parts, PartsRunner, calibration, valid_steps
 from export.report import write_report
 from export.runner import TFLiteRunner
 from export.signatures import SEQUENCE_SIGNATURE, sequence_function
+from export.step import input_names
 from export.tflite import convert_variants
-from export.verification import _add_size_ratios, _Scorer
-
-SAVEDMODEL_DIR, ASSETS_DIR = "savedmodel", "assets"
-METADATA_FILE, REPORT_FILE = "metadata.json", "report.json"
+from export.verification import _add_size_ratios, _SavedModelFns, _Scorer
 
 
 def _savedmodel(model: keras.Model, parts: Parts, folder: Path) -> Path:
@@ -109,13 +106,9 @@ def export_parts(model: keras.Model, parts: Parts, out: str | os.PathLike, *,
     """Export ``model`` as its ``parts`` into the folder ``out`` (see the module docstring);
     arguments as `export.export_model`. Returns the report, or without ``dataset`` and
     ``metric`` the metadata written."""
-    from zoo import __version__
-
     label = name or model.name
     formats = list(formats)
-    common = {"format_version": 1, "model": label, "rnnzoo_version": __version__,
-              "tensorflow_version": tf.__version__, "keras_version": keras.__version__,
-              **(metadata or {})}
+    common = common_metadata(label, metadata)
     with atomic_folder(out, overwrite=overwrite) as temp:
         artifacts: list[Artifact] = []
         if "savedmodel" in formats:
@@ -124,17 +117,8 @@ def export_parts(model: keras.Model, parts: Parts, out: str | os.PathLike, *,
         if "tflite" in formats:
             artifacts += _convert(parts, temp, quantize, representative, metadata=common,
                                   allow_flex=allow_flex, per_channel=per_channel)
-        if assets and Path(assets).is_dir():
-            shutil.copytree(assets, temp / ASSETS_DIR)
-        else:
-            (temp / ASSETS_DIR).mkdir()
-        document = {**common, "parts": _parts_metadata(parts),
-                    "assets": sorted(p.relative_to(temp / ASSETS_DIR).as_posix()
-                                     for p in (temp / ASSETS_DIR).rglob("*") if p.is_file()),
-                    "savedmodel": SAVEDMODEL_DIR if "savedmodel" in formats else None,
-                    "files": {a.path.name: a.metadata for a in artifacts if a.format == "tflite"},
-                    "notes": []}
-        (temp / METADATA_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        document = write_metadata(temp, common, formats=formats, artifacts=artifacts,
+                                  assets=assets, notes=[], parts=_parts_metadata(parts))
         if dataset is None or metric is None:
             return document
         report = _verify(model, parts, artifacts, dataset, metric, metric_name, temp, label,
@@ -157,8 +141,8 @@ def _verify(model, parts: Parts, artifacts: list[Artifact], dataset, metric, met
     entries, notes = [], []
     for artifact in artifacts:
         if artifact.format == "savedmodel":
-            entries.append(scorer.entry(artifact, "sequence", _savedmodel_fn(artifact.path,
-                                                                             model),
+            fns = _SavedModelFns(artifact.path, input_names(model), scorer.outputs)
+            entries.append(scorer.entry(artifact, "sequence", fns.sequence,
                                         folder_bytes(artifact.path), None, None, []))
         else:
             entries.append(_file_entry(scorer, artifact, examples[artifact.kind], latency))
@@ -189,16 +173,3 @@ def _verify(model, parts: Parts, artifacts: list[Artifact], dataset, metric, met
             "artifacts": entries, "notes": notes}
 
 
-def _savedmodel_fn(path: Path, model: keras.Model):
-    from export.step import input_names
-
-    function = tf.saved_model.load(str(path)).signatures[SEQUENCE_SIGNATURE]
-    specs = function.structured_input_signature[1]
-    names = input_names(model)
-
-    def predict(batch):
-        feed = {n: tf.constant(np.asarray(batch[n]), dtype=specs[n].dtype) for n in names}
-        result = function(**feed)
-        return next(iter(result.values())).numpy()
-
-    return predict
