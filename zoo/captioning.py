@@ -67,40 +67,6 @@ def _encoder_grid(image, encoder: str, image_size: int, filters: list[int]):
     raise ValueError(f"unknown encoder {encoder!r}; expected one of {', '.join(ENCODERS)}")
 
 
-@register("captioning-attention", task="captioning", parts=lambda model: caption_parts(model))
-def captioning_attention(vocabulary: list[str] = (*SPECIAL_TOKENS, "a", "shape"),
-                         image_size: int = 96, encoder: str = "small-cnn",
-                         encoder_filters: list[int] = (24, 48, 96, 128),
-                         embedding_dim: int = 64, units: int = 256, attention_units: int = 128,
-                         dropout: float = 0.3) -> keras.Model:
-    """Show-attend-tell captioner: ``encoder`` (``small-cnn`` with ``encoder_filters``, or
-    ``efficientnet-lite0``) over images resized to ``image_size``; word embeddings of
-    ``embedding_dim``; an LSTM of ``units``; additive attention of ``attention_units``;
-    ``dropout`` before the word classifier. ``vocabulary``: the words by id, starting with
-    `SPECIAL_TOKENS`."""
-    vocabulary = check_vocabulary(vocabulary)
-    if image_size < 16:
-        raise ValueError(f"image_size must be at least 16 pixels, got {image_size}")
-    image = keras.Input(shape=(None, None, 3), name="image")
-    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    grid = _encoder_grid(image, encoder, image_size, list(encoder_filters))
-    height, width, channels = grid.shape[1:]
-    cells = keras.layers.Reshape((height * width, channels), name="grid_cells")(grid)
-    query_proj, key_proj, scorer = bahdanau_attention(attention_units, name="attention")
-    keys = PositionEmbedding(name="cell_position")(key_proj(cells))
-    summary = keras.layers.GlobalAveragePooling1D(name="image_summary")(keys)
-    h0 = keras.layers.Dense(units, activation="tanh", name="init_h")(summary)
-    c0 = keras.layers.Dense(units, activation="tanh", name="init_c")(summary)
-
-    words = keras.layers.Embedding(len(vocabulary), embedding_dim, mask_zero=True,
-                                   name="word_embedding")(tokens)
-    lstm = recurrent("lstm", units, return_sequences=True, return_state=True, name="decoder")
-    outputs, _, _ = lstm(words, initial_state=[h0, c0])
-    probabilities = _next_word(outputs, keys, query_proj, scorer, len(vocabulary), dropout)[0]
-    return keras.Model({"image": image, "tokens": tokens}, probabilities,
-                       name="captioning_attention")
-
-
 def _next_word(outputs, keys, query_proj, scorer, vocabulary_size: int, dropout: float,
                layers: dict | None = None):
     """Attention of the LSTM ``outputs`` over ``keys`` and the word classifier; ``layers``
@@ -166,3 +132,37 @@ def caption_parts(model: keras.Model) -> dict[str, keras.Model]:
         name="caption_decoder_step")
     return {"encoder": encoder, "decoder": decoder, "sequence_input": "tokens",
             "step_input": "token", "output": "probabilities"}
+
+
+@register("captioning-attention", task="captioning", parts=caption_parts)
+def captioning_attention(vocabulary: list[str] = (*SPECIAL_TOKENS, "a", "shape"),
+                         image_size: int = 96, encoder: str = "small-cnn",
+                         encoder_filters: list[int] = (24, 48, 96, 128),
+                         embedding_dim: int = 64, units: int = 256, attention_units: int = 128,
+                         dropout: float = 0.3) -> keras.Model:
+    """Show-attend-tell captioner: ``encoder`` (``small-cnn`` with ``encoder_filters``, or
+    ``efficientnet-lite0``) over images resized to ``image_size``; word embeddings of
+    ``embedding_dim``; an LSTM of ``units``; additive attention of ``attention_units``;
+    ``dropout`` before the word classifier. ``vocabulary``: the words by id, starting with
+    `SPECIAL_TOKENS`."""
+    vocabulary = check_vocabulary(vocabulary)
+    if image_size < 16:
+        raise ValueError(f"image_size must be at least 16 pixels, got {image_size}")
+    image = keras.Input(shape=(None, None, 3), name="image")
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    grid = _encoder_grid(image, encoder, image_size, list(encoder_filters))
+    height, width, channels = grid.shape[1:]
+    cells = keras.layers.Reshape((height * width, channels), name="grid_cells")(grid)
+    query_proj, key_proj, scorer = bahdanau_attention(attention_units, name="attention")
+    keys = PositionEmbedding(name="cell_position")(key_proj(cells))
+    summary = keras.layers.GlobalAveragePooling1D(name="image_summary")(keys)
+    h0 = keras.layers.Dense(units, activation="tanh", name="init_h")(summary)
+    c0 = keras.layers.Dense(units, activation="tanh", name="init_c")(summary)
+
+    words = keras.layers.Embedding(len(vocabulary), embedding_dim, mask_zero=True,
+                                   name="word_embedding")(tokens)
+    lstm = recurrent("lstm", units, return_sequences=True, return_state=True, name="decoder")
+    outputs, _, _ = lstm(words, initial_state=[h0, c0])
+    probabilities = _next_word(outputs, keys, query_proj, scorer, len(vocabulary), dropout)[0]
+    return keras.Model({"image": image, "tokens": tokens}, probabilities,
+                       name="captioning_attention")

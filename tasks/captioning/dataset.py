@@ -45,8 +45,8 @@ import tensorflow as tf
 
 from tasks.captioning.coco import CaptionedImage, image_errors, load_captions
 from tasks.captioning.images import ImageError, decode_image, read_image
+from tasks.common.decode_report import DecodeReport
 from tasks.common.vocabulary import PAD_ID, Vocabulary, tokenize
-from tasks.video.dataset import DecodeReport
 
 AUTOTUNE = tf.data.AUTOTUNE
 SHUFFLE_BUFFER = 1024  # pairs

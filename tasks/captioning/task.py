@@ -84,13 +84,23 @@ def load(path: str | os.PathLike | None, split: str = "train", *,
     cut, and counted on stderr); ``images``, ``test_images``, ``data_seed``: the procedural
     shapes when ``path`` is None."""
     from tasks.captioning.dataset import load as load_pairs
-    from tasks.common.vocabulary import Vocabulary
 
     source = _source(path, images, test_images, data_seed)
-    words = (Vocabulary(vocabulary) if vocabulary is not None
-             else training_vocabulary(source, min_count=min_count, strict=strict))
-    pairs = load_pairs(source, split, size=image_size, vocabulary=words,
-                       max_length=max_length + 1, strict=strict)
+    words = _words(source, vocabulary, min_count, strict)
+    return _as_examples(load_pairs(source, split, size=image_size, vocabulary=words,
+                                   max_length=max_length + 1, strict=strict))
+
+
+def _words(source: str, vocabulary: list[str] | None, min_count: int, strict: bool):
+    from tasks.common.vocabulary import Vocabulary
+
+    if vocabulary is not None:
+        return Vocabulary(vocabulary)
+    return training_vocabulary(source, min_count=min_count, strict=strict)
+
+
+def _as_examples(pairs: tf.data.Dataset) -> tf.data.Dataset:
+    """(image, <start> w1 .. wn <end>) -> ({"image", "tokens": <start> w1 .. wn}, w1 .. <end>)."""
     return pairs.map(lambda image, ids: ({"image": image, "tokens": ids[:-1]}, ids[1:]),
                      num_parallel_calls=tf.data.AUTOTUNE)
 
@@ -101,14 +111,26 @@ def representative(path: str | os.PathLike | None, n: int = 100, *,
                    strict: bool = False, images: int = SHAPES_IMAGES,
                    test_images: int = SHAPES_TEST_IMAGES, data_seed: int = SEED) -> list[dict]:
     """Up to ``n`` training examples (image and caption tokens, batch axis of 1) for int8
-    calibration, spread over the training split. Options as `load`."""
-    data = load(path, "train", image_size=image_size, max_length=max_length,
-                min_count=min_count, vocabulary=vocabulary, strict=strict, images=images,
-                test_images=test_images, data_seed=data_seed)
-    count = int(data.cardinality())
-    step = max(1, count // n) if count > 0 else 1
+    calibration: the first caption of ``n`` images spread over the training split (only
+    those images are decoded; the first ``n`` examples for TFDS). Options as `load`."""
+    from dataclasses import replace
+
+    from tasks.captioning.coco import load_captions
+    from tasks.captioning.dataset import caption_pairs
+
+    source = _source(path, images, test_images, data_seed)
+    if source.startswith("tfds:"):
+        data = load(path, "train", image_size=image_size, max_length=max_length,
+                    min_count=min_count, vocabulary=vocabulary, strict=strict).take(n)
+    else:
+        items, _ = load_captions(source, "train", strict=strict)
+        picked = [replace(item, captions=item.captions[:1])
+                  for item in items[::max(1, len(items) // max(1, n))][:n]]
+        words = _words(source, vocabulary, min_count, strict)
+        data = _as_examples(caption_pairs(picked, size=image_size, vocabulary=words,
+                                          max_length=max_length + 1, strict=strict))
     samples = []
-    for x, _ in data.shard(step, 0).take(n).as_numpy_iterator():
+    for x, _ in data.as_numpy_iterator():
         samples.append({"image": x["image"][None].astype(np.float32),
                         "tokens": x["tokens"][None].astype(np.int32)})
     if not samples:
@@ -179,7 +201,6 @@ def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
               "dropout": args.dropout}
     if args.encoder_filters:
         config["encoder_filters"] = list(args.encoder_filters)
-    args.image_size = config["image_size"]  # a data option too: the loader resizes to it
     return "captioning-attention", config
 
 
