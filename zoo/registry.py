@@ -21,7 +21,7 @@ from typing import Any
 
 import keras
 
-from zoo import download
+from zoo import download, external_weights
 from zoo.card import render_card_md
 from zoo.errors import PresetError, UnknownNameError
 from zoo.preset_io import (
@@ -29,6 +29,7 @@ from zoo.preset_io import (
     CARD_FILE,
     CARD_MD_FILE,
     CONFIG_FILE,
+    EXTERNAL_KEY,
     FORMAT_VERSION,
     WEIGHTS_FILE,
     atomic_folder,
@@ -313,7 +314,7 @@ def load(name_or_path_or_url: str | os.PathLike, *, sha256: str | None = None,
                                                 f"({type(error).__name__}: {error})") from None
     weights = folder / WEIGHTS_FILE
     try:
-        model.load_weights(weights)
+        external_weights.load_weights(model, weights, config.get(EXTERNAL_KEY, {}))
     except Exception as error:  # noqa: BLE001 - h5py and Keras raise many kinds
         raise PresetError(weights, f"cannot load the weights ({type(error).__name__}: "
                                    f"{error})") from None
@@ -399,6 +400,9 @@ def save(model: keras.Model, folder: str | os.PathLike, *, card: dict,
     except ValueError as error:
         raise ValueError(f"the model's weights do not fit a fresh build({builder!r}, **{config}); "
                          f"was it changed after build()? ({error})") from None
+    # frozen pretrained parts (an ImageNet backbone) still as built are not stored
+    external = (external_weights.unchanged_parts(twin, build(builder, **config))
+                if external_weights.marked_layers(twin) else {})
     target = Path(folder).expanduser().absolute()
     import tensorflow as tf
 
@@ -409,15 +413,17 @@ def save(model: keras.Model, folder: str | os.PathLike, *, card: dict,
             "format_version": FORMAT_VERSION, "builder": builder, "config": config,
             "rnnzoo_version": __version__, "keras_version": keras.__version__,
             "tensorflow_version": tf.__version__,
+            **({EXTERNAL_KEY: external} if external else {}),
         })
-        twin.save_weights(temp / WEIGHTS_FILE)
+        external_weights.save_weights(twin, temp / WEIGHTS_FILE, skip=external)
         _write_assets(temp / ASSETS_DIR, assets)
         _write_card(temp, {"name": name or target.name, "builder": builder,
-                           **{k: v for k, v in card.items() if k not in _RESERVED}}, target)
+                           **{k: v for k, v in card.items() if k not in _RESERVED},
+                           **({EXTERNAL_KEY: external} if external else {})}, target)
     return target
 
 
-_RESERVED = ("name", "builder", "files")
+_RESERVED = ("name", "builder", "files", EXTERNAL_KEY)
 
 
 def _write_card(temp: Path, card: dict, target: Path) -> None:

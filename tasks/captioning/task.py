@@ -147,11 +147,16 @@ def metric(model_fn, dataset) -> dict[str, float]:
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("captioning")
-    group.add_argument("--encoder", choices=("small-cnn", "efficientnet-lite0"),
-                       default="small-cnn",
-                       help="image encoder: a small CNN trained with the decoder (the "
-                            "procedural shapes), or EfficientNet-Lite0 with ImageNet weights, "
-                            "frozen (photos) (default: small-cnn)")
+    group.add_argument("--encoder", type=_encoder_name, default="small-cnn",
+                       help="image encoder: small-cnn (trained with the decoder; the "
+                            "procedural shapes), efficientnet-lite0 (ImageNet weights, frozen; "
+                            "photos), or keras:<Application> (any keras.applications backbone, "
+                            "e.g. keras:MobileNetV3Small, frozen, with --encoder-weights) "
+                            "(default: small-cnn)")
+    group.add_argument("--encoder-weights", default=None, metavar="PATH",
+                       help="keras:<Application> encoders: the application's weights file "
+                            "without top (keras.applications cannot download here); the "
+                            "preset does not store these weights and needs the file to load")
     group.add_argument("--image-size", type=int, default=None,
                        help=f"images are resized to this square (default: {IMAGE_SIZE}, 224 "
                             "with efficientnet-lite0)")
@@ -181,10 +186,19 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                        help="fail on the first bad image or caption instead of skipping it")
 
 
+def _encoder_name(value: str) -> str:
+    from zoo.captioning import ENCODERS, KERAS_PREFIX
+
+    if value in ENCODERS or (value.startswith(KERAS_PREFIX) and len(value) > len(KERAS_PREFIX)):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r}: expected one of {', '.join(ENCODERS)} or "
+                                     f"{KERAS_PREFIX}<keras.applications name>")
+
+
 def _image_size(args: argparse.Namespace) -> int:
     if args.image_size:
         return args.image_size
-    return 224 if args.encoder == "efficientnet-lite0" else IMAGE_SIZE
+    return IMAGE_SIZE if args.encoder == "small-cnn" else 224
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
@@ -201,6 +215,8 @@ def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
               "dropout": args.dropout}
     if args.encoder_filters:
         config["encoder_filters"] = list(args.encoder_filters)
+    if args.encoder_weights:
+        config["encoder_weights"] = str(Path(args.encoder_weights).expanduser().resolve())
     return "captioning-attention", config
 
 
