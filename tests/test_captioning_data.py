@@ -20,6 +20,7 @@ from tasks.captioning.coco import (
     CaptionsError,
     find_split,
     load_captions,
+    load_task_split,
     read_annotations,
 )
 from tasks.captioning.dataset import caption_pairs, image_references, load, tfds_split
@@ -294,9 +295,25 @@ def test_pipelines_skip_and_report_bad_images_or_refuse_them_when_strict(tmp_pat
 
 def test_load_reads_a_folder_split(tmp_path):
     write_coco(tmp_path, "val", images=2)
+    write_coco(tmp_path, "test", images=1)
     data = load(tmp_path, "validation", size=10, references=True)
     assert [id_of(image) for image, _ in data.as_numpy_iterator()] == [1, 2]
     assert len(list(load(tmp_path, "val", size=10))) == 4
+    assert len(list(load(tmp_path, "test", size=10))) == 2
+
+
+def test_without_test_captions_val_is_divided_into_validation_and_test(tmp_path):
+    write_coco(tmp_path, "val", images=5)
+    validation, _ = load_task_split(tmp_path, "validation")
+    test, _ = load_task_split(tmp_path, "test")
+    assert [i.image_id for i in validation] == [1, 2, 3]
+    assert [i.image_id for i in test] == [4, 5]
+    assert len(load_task_split(tmp_path, "val")[0]) == 5  # "val" is the whole file
+    data = load(tmp_path, "test", size=10, references=True)
+    assert [id_of(image) for image, _ in data.as_numpy_iterator()] == [4, 5]
+    write_coco(tmp_path / "one", "val", images=1)
+    with pytest.raises(CaptionsError, match="too few captioned val images"):
+        load_task_split(tmp_path / "one", "test")
 
 
 # ------------------------------------------------------------------------------ TFDS

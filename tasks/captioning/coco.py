@@ -6,7 +6,9 @@ Layout (`find_split`): ``ROOT/annotations/captions_<split><year>.json`` and the 
 json holds ``images`` (``[{"id": int, "file_name": str, ...}]``) and ``annotations``
 (``[{"image_id": int, "caption": str, ...}]``); other keys are ignored.
 
-`load_captions` (`read_annotations` for a json and an image folder named directly) returns
+`load_task_split` gives the task's train/validation/test (a folder without test captions
+divides its val images in two halves). `load_captions` (`read_annotations` for a json and
+an image folder named directly) returns
 `CaptionedImage` items (image path, captions, image id) in the json's image order, captions
 in annotation order, and a `CaptionsReport`:
 
@@ -136,6 +138,43 @@ def load_captions(root: str | os.PathLike, split: str, *, strict: bool = False,
     annotations, images = find_split(root, split)
     return read_annotations(annotations, images, strict=strict, check_images=check_images,
                             report=report)
+
+
+TASK_SPLITS = ("train", "validation", "test")
+
+
+def has_split(root: str | os.PathLike, split: str) -> bool:
+    """Whether ``root`` holds the captions of ``split``."""
+    try:
+        find_split(root, split)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def load_task_split(root: str | os.PathLike, split: str, *, strict: bool = False,
+                    check_images: bool = False,
+                    report: Callable[[str], None] | None = _stderr,
+                    ) -> tuple[list[CaptionedImage], CaptionsReport]:
+    """`load_captions` of a task split: ``train``, ``validation`` (model selection) or
+    ``test`` (scored once). A folder with test captions uses its own splits. One without
+    (COCO 2017 publishes no test captions; ``coco_captions_mini``) divides its val images
+    in two by image id, as Karpathy & Fei-Fei divide COCO 2014 val: ``validation`` is the
+    first half, ``test`` the second, so that selection and scoring never share an image.
+    Other split names go to `load_captions` unchanged."""
+    if split not in ("validation", "test") or has_split(root, "test"):
+        return load_captions(root, split, strict=strict, check_images=check_images,
+                             report=report)
+    items, found = load_captions(root, "val", strict=strict, check_images=check_images,
+                                 report=report)
+    ordered = sorted(items, key=lambda item: item.image_id)
+    half = (len(ordered) + 1) // 2
+    chosen = ordered[:half] if split == "validation" else ordered[half:]
+    if not chosen:
+        raise CaptionsError(find_split(root, "val")[0],
+                            f"too few captioned val images to divide into validation and "
+                            f"test ({len(ordered)})")
+    return chosen, found
 
 
 def _load_json(path: Path) -> Any:

@@ -23,7 +23,7 @@ captions); the dataset's cardinality is then unknown. ``strict=True`` decodes ev
 once before the dataset is returned (a thread pool) and raises the first bad one's
 `ImageError`; the cardinality is then known.
 
-`load(path, split, ...)`: `tasks.captioning.coco.load_captions` and one of the two, or, for
+`load(path, split, ...)`: `tasks.captioning.coco.load_task_split` and one of the two, or, for
 ``path`` = ``tfds:coco_captions`` (`tfds_dataset`), TFDS's COCO 2014 captions with Karpathy
 and Li's splits: ``train`` is TFDS's ``train+restval`` (113,287 images, the usual training
 set), ``val``/``validation`` its ``val`` and ``test`` its ``test`` (5,000 each). Its images
@@ -43,7 +43,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tasks.captioning.coco import CaptionedImage, image_errors, load_captions
+from tasks.captioning.coco import CaptionedImage, image_errors, load_task_split
 from tasks.captioning.images import ImageError, decode_image, read_image
 from tasks.common.decode_report import DecodeReport
 from tasks.common.vocabulary import PAD_ID, Vocabulary, tokenize
@@ -230,14 +230,15 @@ def load(path: str | os.PathLike, split: str = "train", *, size: int,
          tfds_data_dir: str | os.PathLike | None = None,
          download: bool = False) -> tf.data.Dataset:
     """`image_references` (``references=True``) or `caption_pairs` of ``split`` of the COCO
-    captions folder at ``path`` (`load_captions`: ``strict``, ``check_images``) or of
+    captions folder at ``path`` (`load_task_split`: ``strict``, ``check_images``; a folder
+    without test captions divides its val images into validation and test) or of
     ``tfds:coco_captions`` (`tfds_dataset`)."""
     if str(path).startswith(TFDS_PREFIX):
         return tfds_dataset(str(path)[len(TFDS_PREFIX):], split, size=size,
                             references=references, vocabulary=vocabulary,
                             max_length=max_length, strict=strict, data_dir=tfds_data_dir,
                             parallel=parallel, shuffle=shuffle, seed=seed, download=download)
-    items, _ = load_captions(path, split, strict=strict, check_images=check_images)
+    items, _ = load_task_split(path, split, strict=strict, check_images=check_images)
     if references:
         return image_references(items, size=size, strict=strict, parallel=parallel,
                                 shuffle=shuffle, seed=seed)
