@@ -144,6 +144,8 @@ def test_ar_exported_files_score_with_evaluate(ar_export, capsys):
     preset, data, out = ar_export
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["layer_data"]["logits"]["form"] == "triangular"
+    report = json.loads((out / "report.json").read_text())
+    assert report["keras"]["latency_ms"] > 0, report["notes"]  # a model of a dict of inputs
     capsys.readouterr()
     assert main(["evaluate", str(out), "--data", str(data), "--json"]) == 0
     results = {Path(r["model"]).name: r["metrics"] for r in json.loads(capsys.readouterr().out)}
