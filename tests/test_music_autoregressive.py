@@ -91,6 +91,7 @@ def test_key_by_key_sampling_draws_frames_with_the_model_probabilities(form, opt
     greedy = np.zeros(K)
     for k in range(K):  # each key on where its logit, given the keys below, is positive
         greedy[k] = keys.logits(zero, greedy)[k] > 0
+    np.testing.assert_array_equal(keys.greedy(zero), greedy)
     for _ in range(20):  # near zero temperature: the greedy frame every time
         np.testing.assert_array_equal(keys.sample(zero, rng.random(K), temperature=1e-4),
                                       greedy)

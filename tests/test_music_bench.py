@@ -46,6 +46,7 @@ def test_jsb_figures_samples_and_speeds_of_an_ar_preset(tiny_ar):
     stats = generation["statistics"]["keras"]
     assert stats["frames"] == 10 * 16 and sum(stats["notes_per_frame"].values()) == \
         pytest.approx(1.0)
+    assert 0 <= figures["keras"]["frame_accuracy_greedy"] <= 1
     text = "\n".join(music.jsb_table(result) + music.samples_table(None, [result]))
     assert "tflite_int8_step" in text and "keras" in text and "frames/s" in text
 

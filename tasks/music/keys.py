@@ -87,6 +87,11 @@ class KeyModel:
         x = np.asarray(frame, np.float64)
         return -(x * np.logaddexp(0.0, -logits) + (1 - x) * np.logaddexp(0.0, logits)).sum(-1)
 
+    def greedy(self, zero_logits: np.ndarray) -> np.ndarray:
+        """The frame whose keys are each on where their logit, given the keys below already
+        chosen, is positive (a key-by-key approximation of the most likely frame)."""
+        return self.sample(zero_logits, np.full(self.keys, 0.5))
+
     def sample(self, zero_logits: np.ndarray, uniforms: np.ndarray,
                temperature: float = 1.0) -> np.ndarray:
         """One frame ``[K]`` (0/1 float32), drawn key by key from the lowest: key ``k`` sounds
