@@ -9,7 +9,8 @@ Layout of the folder (written aside and renamed into place, so a failure leaves 
                                 decoder.<q>.tflite instead, see `export.parts_bundle`)
     assets/                     the preset's labels, vocabularies, feature settings
     metadata.json               what an app needs: task and data settings, input spec and
-                                states of every file, assets list
+                                states of every file, assets list, layer_data (float
+                                parameters a sampler needs beside the graph, if any)
     report.json                 `export.verify`'s report (when data and a metric are given)
 
 Every ``.tflite`` also carries the same metadata (and small text assets) inside it
@@ -199,8 +200,9 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
                 allow_flex=allow_flex, batch_size=batch_size,
                 metadata={**common, "assets": _text_assets(Path(assets) if assets else None)},
                 per_channel=per_channel, facts=facts)
+        layers = {"layer_data": facts.layer_data} if facts.layer_data else {}
         document = write_metadata(temp, common, formats=formats, artifacts=artifacts,
-                                  assets=assets, notes=notes)
+                                  assets=assets, notes=notes, **layers)
         if dataset is None or metric is None:
             return document
         report = verify(artifacts, model, dataset, metric, metric_name=metric_name,

@@ -37,14 +37,16 @@ def _keras(job: dict) -> dict:
     import keras
 
     from export.runner import median_ms
+    from export.signatures import input_packer
 
     for module in job.get("modules", ["zoo.layers"]):  # they register the model's layers
         importlib.import_module(module)
 
     model = keras.saving.load_model(job["path"], safe_mode=True, compile=False)
     arrays = _inputs(job["inputs"])
-    values = [arrays[n] for n in job["order"]]
-    x = values[0] if len(values) == 1 else values
+    # the values in the order of model.inputs, packed as the model takes them (one, a list,
+    # or the dict of a model built with a dict of inputs)
+    x = input_packer(model)([arrays[n] for n in job["order"]])
     call = median_ms(lambda: model(x, training=False))
     predict = median_ms(lambda: model.predict_on_batch(x), min_repeats=10)
     return {"ok": True, "latency_ms": call, "predict_latency_ms": predict}

@@ -15,7 +15,7 @@ converter starts.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -44,6 +44,9 @@ class ModelFacts:
         recurrent: whether the model has a recurrent layer; one without (an encoder, a
             decoder step holding only a cell) converts directly in every mode, int8 included,
             and its inputs need not be sequences.
+        layer_data: ``{layer name: facts}`` from the layers that define ``app_metadata()``:
+            what an app needs beside the graph (an autoregressive output layer's float
+            parameters for the sampler's key loop); stored in every file's metadata.
     """
 
     model: keras.Model
@@ -53,6 +56,7 @@ class ModelFacts:
     float_layers: list[str]
     length: int | None
     recurrent: bool = True
+    layer_data: dict = field(default_factory=dict)
 
     @property
     def spec(self) -> StepSpec | None:
@@ -61,13 +65,21 @@ class ModelFacts:
 
     @property
     def loops(self) -> bool:
-        """Whether a sequence file can loop over the step model (one sequence input)."""
-        return self.step is not None and len(self.spec.inputs) == 1
+        """Whether a sequence file can loop over the step model (every input a sequence of
+        one length, which a step model's inputs are)."""
+        return self.step is not None
 
 
 def _model_length(model: keras.Model) -> int | None:
     lengths = {tuple(t.shape)[1] for t in model.inputs if len(t.shape) > 1}
     return lengths.pop() if len(lengths) == 1 else None
+
+
+def layer_data(model: keras.Model) -> dict[str, dict]:
+    """``{layer name: layer.app_metadata()}`` for the layers of ``model`` that define it."""
+    return {layer.name: layer.app_metadata()
+            for layer in model._flatten_layers(include_self=False, recursive=True)
+            if callable(getattr(layer, "app_metadata", None))}
 
 
 def model_facts(model: keras.Model, *, name: str | None = None,
@@ -88,13 +100,14 @@ def model_facts(model: keras.Model, *, name: str | None = None,
         return ModelFacts(model=model, label=label, step=None,
                           step_error="it has no recurrent layer (nothing to step)",
                           float_layers=keep_float, length=_model_length(model),
-                          recurrent=False)
+                          recurrent=False, layer_data=layer_data(model))
     try:
         step, step_error = step_model(model), None
     except StepModelError as error:
         step, step_error = None, str(error)
     return ModelFacts(model=model, label=label, step=step, step_error=step_error,
-                      float_layers=keep_float, length=_model_length(model))
+                      float_layers=keep_float, length=_model_length(model),
+                      layer_data=layer_data(model))
 
 
 @dataclass(frozen=True)

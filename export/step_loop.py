@@ -16,12 +16,12 @@ measured:
 
 So a full-int8 *sequence* model is assembled here from the int8 *step* model: its converted
 subgraph becomes the body of a builtin WHILE loop, with a loop counter, a GATHER that takes
-step ``i`` of the input sequence, and the state outputs fed back as loop variables (starting
-as zeros made by FILL). The step model is converted with float input/output tensors, so each
-state crosses the loop boundary as a float (QUANTIZE at the top of the body, DEQUANTIZE at its
-end: exact for the int8 value, and it lets the state output's scale differ from the state
-input's). The file stays as small as the step model (weights are stored once) and the loop
-runs with builtin ops only.
+step ``i`` of each input sequence (a model may have several, all of one length), and the state
+outputs fed back as loop variables (starting as zeros made by FILL). The step model is
+converted with float input/output tensors, so each state crosses the loop boundary as a float
+(QUANTIZE at the top of the body, DEQUANTIZE at its end: exact for the int8 value, and it lets
+the state output's scale differ from the state input's). The file stays as small as the step
+model (weights are stored once) and the loop runs with builtin ops only.
 
 Outputs of the step model marked as per-step (the model returned sequences) are written into a
 ``[batch, T, ...]`` loop variable with DYNAMIC_UPDATE_SLICE; the others are the value of the
@@ -144,7 +144,7 @@ class _LoopVar:
 class _Loop:
     """What the three subgraphs are built from: the step model's signature and loop variables.
 
-    Loop variables, in order: the counter, the input sequence, the states, then the results
+    Loop variables, in order: the counter, the input sequences, the states, then the results
     (the step model's other outputs: a whole sequence for ``sequence_outputs``, else the value
     of the last step).
     """
@@ -152,7 +152,7 @@ class _Loop:
     model: fb.ModelT
     inputs: dict[str, int]
     outputs: dict[str, int]
-    input_name: str
+    input_names: list[str]
     states: list[str]
     results: list[str]
     sequence_outputs: set[str]
@@ -161,26 +161,34 @@ class _Loop:
     variables: list[_LoopVar] = field(default_factory=list)
 
     @property
+    def n_sequences(self) -> int:
+        return len(self.input_names)
+
+    @property
     def n_fixed(self) -> int:
-        """Loop variables before the results: counter, sequence, states."""
-        return 2 + len(self.states)
+        """Loop variables before the results: counter, sequences, states."""
+        return 1 + self.n_sequences + len(self.states)
 
 
-def _plan_loop(model: fb.ModelT, length: int | None, input_name: str, states: list[str],
+def _plan_loop(model: fb.ModelT, length: int | None, input_names: list[str], states: list[str],
                sequence_outputs: set[str]) -> _Loop:
     if len(model.subgraphs) != 1:
         raise ValueError("the step model must have one subgraph (no control flow)")
+    if not input_names:
+        raise ValueError("the step model needs at least one input besides the states")
     inputs, outputs = _signature_maps(model)
-    missing = [n for n in [input_name, *states] if n not in inputs]
+    missing = [n for n in [*input_names, *states] if n not in inputs]
     missing += [n for n in [*states, *sequence_outputs] if n not in outputs]
     if missing:
         raise ValueError(f"the step model's signature lacks {', '.join(sorted(set(missing)))}")
     tensors = model.subgraphs[0].tensors
-    x_step = tensors[inputs[input_name]]
-    signature = list(x_step.shapeSignature) if x_step.shapeSignature is not None else []
-    if any(d < 0 for d in signature[1:]):
-        raise ValueError("the step model must have a fixed feature shape")
-    loop = _Loop(model=model, inputs=inputs, outputs=outputs, input_name=input_name,
+    x_steps = [tensors[inputs[n]] for n in input_names]
+    signature = []
+    for x_step in x_steps:
+        signature = list(x_step.shapeSignature) if x_step.shapeSignature is not None else []
+        if any(d < 0 for d in signature[1:]):
+            raise ValueError("the step model must have a fixed feature shape")
+    loop = _Loop(model=model, inputs=inputs, outputs=outputs, input_names=list(input_names),
                  states=states, results=[n for n in outputs if n not in states],
                  sequence_outputs=sequence_outputs, length=length,
                  open_batch=bool(signature) and signature[0] < 0)
@@ -190,9 +198,9 @@ def _plan_loop(model: fb.ModelT, length: int | None, input_name: str, states: li
     def as_sequence(shape: list[int]) -> list[int]:
         return [shape[0], length or 1, *shape[1:]]
 
-    loop.variables = [_LoopVar("counter", [], _INT32),
-                      _LoopVar(input_name, as_sequence(list(x_step.shape)), x_step.type, x_step,
-                               sequence_axes)]
+    loop.variables = [_LoopVar("counter", [], _INT32)]
+    loop.variables += [_LoopVar(n, as_sequence(list(x.shape)), x.type, x, sequence_axes)
+                       for n, x in zip(input_names, x_steps)]
     loop.variables += [_LoopVar(n, list(tensors[inputs[n]].shape), tensors[inputs[n]].type,
                                 tensors[inputs[n]], batch_axes) for n in states]
     for n in loop.results:
@@ -208,17 +216,17 @@ def _plan_loop(model: fb.ModelT, length: int | None, input_name: str, states: li
 def _build_body(loop: _Loop) -> _Graph:
     """The step subgraph between a GATHER of step ``counter`` and the loop-variable updates."""
     body = _Graph(loop.model, loop.model.subgraphs[0])
-    sequence = loop.variables[1]
-    b_in = [body.tensor("counter", [], _INT32),
-            body.tensor(sequence.name, sequence.shape, sequence.dtype, like=sequence.like,
-                        open_axes=sequence.open_axes)]
+    sequences = [body.tensor(v.name, v.shape, v.dtype, like=v.like, open_axes=v.open_axes)
+                 for v in loop.variables[1:1 + loop.n_sequences]]
+    b_in = [body.tensor("counter", [], _INT32), *sequences]
     b_in += [loop.inputs[n] for n in loop.states]
     result_inputs = [body.tensor(f"{v.name}_loop", v.shape, v.dtype, like=v.like,
                                  open_axes=v.open_axes)
                      for v in loop.variables[loop.n_fixed:]]
     b_in += result_inputs
     step_ops, body.sg.operators = body.sg.operators, []
-    body.gather(b_in[1], b_in[0], loop.inputs[loop.input_name], axis=_TIME)
+    for name, sequence in zip(loop.input_names, sequences):
+        body.gather(sequence, b_in[0], loop.inputs[name], axis=_TIME)
     body.sg.operators += step_ops
     next_counter = body.tensor("counter_next", [], _INT32)
     body.op(fb.BuiltinOperator.ADD, [b_in[0], body.constant("one", 1)], [next_counter],
@@ -231,13 +239,14 @@ def _build_body(loop: _Loop) -> _Graph:
         else:
             results.append(loop.outputs[n])
     body.sg.inputs = b_in
-    body.sg.outputs = [next_counter, b_in[1], *[loop.outputs[n] for n in loop.states], *results]
+    body.sg.outputs = [next_counter, *sequences, *[loop.outputs[n] for n in loop.states],
+                       *results]
     body.sg.name = "step_body"
     return body
 
 
 def _build_cond(loop: _Loop) -> _Graph:
-    """``counter < length``; an open length is the input sequence's time axis."""
+    """``counter < length``; an open length is the (first) input sequence's time axis."""
     cond = _Graph(loop.model, fb.SubGraphT())
     c_in = [cond.tensor(f"{v.name}_cond", v.shape, v.dtype, like=v.like, open_axes=v.open_axes)
             for v in loop.variables]
@@ -281,25 +290,30 @@ def _zeros(main: _Graph, var: _LoopVar, input_shape: int | None, zero: int) -> i
     return init
 
 
-def _build_main(loop: _Loop, body: _Graph, int8_io: bool) -> tuple[_Graph, int, list[int]]:
+def _build_main(loop: _Loop, body: _Graph,
+                int8_io: bool) -> tuple[_Graph, list[int], list[int]]:
     """Zero-initialised loop variables, the WHILE op and the results; returns the graph, its
-    input tensor and its result tensors."""
+    input tensors and its result tensors."""
     main = _Graph(loop.model, fb.SubGraphT())
-    sequence = loop.variables[1]
-    if int8_io:
-        x_int8 = body.sg.tensors[_quantized_input(body, loop.inputs[loop.input_name])]
-        m_in = main.tensor(sequence.name, sequence.shape, fb.TensorType.INT8, like=x_int8,
-                           open_axes=sequence.open_axes)
-        m_seq = main.tensor(f"{sequence.name}_float", sequence.shape, sequence.dtype,
-                            open_axes=sequence.open_axes)
-        main.op(fb.BuiltinOperator.DEQUANTIZE, [m_in], [m_seq])
-    else:
-        m_in = m_seq = main.tensor(sequence.name, sequence.shape, sequence.dtype,
-                                   like=sequence.like, open_axes=sequence.open_axes)
-    input_shape = main.shape_of(m_seq, "input_shape") if sequence.open_axes else None
-    init = [main.constant("counter_init", 0), m_seq]
+    m_ins, m_seqs = [], []
+    for name, sequence in zip(loop.input_names, loop.variables[1:1 + loop.n_sequences]):
+        if int8_io:
+            x_int8 = body.sg.tensors[_quantized_input(body, loop.inputs[name])]
+            m_in = main.tensor(sequence.name, sequence.shape, fb.TensorType.INT8, like=x_int8,
+                               open_axes=sequence.open_axes)
+            m_seq = main.tensor(f"{sequence.name}_float", sequence.shape, sequence.dtype,
+                                open_axes=sequence.open_axes)
+            main.op(fb.BuiltinOperator.DEQUANTIZE, [m_in], [m_seq])
+        else:
+            m_in = m_seq = main.tensor(sequence.name, sequence.shape, sequence.dtype,
+                                       like=sequence.like, open_axes=sequence.open_axes)
+        m_ins.append(m_in)
+        m_seqs.append(m_seq)
+    first = loop.variables[1]
+    input_shape = main.shape_of(m_seqs[0], "input_shape") if first.open_axes else None
+    init = [main.constant("counter_init", 0), *m_seqs]
     zero = main.constant("zero", 0.0, _FLOAT32)
-    init += [_zeros(main, v, input_shape, zero) for v in loop.variables[2:]]
+    init += [_zeros(main, v, input_shape, zero) for v in loop.variables[1 + loop.n_sequences:]]
     finals = [main.tensor(f"{v.name}_final", v.shape, v.dtype, open_axes=v.open_axes)
               for v in loop.variables]
     options = fb.WhileOptionsT()
@@ -318,35 +332,37 @@ def _build_main(loop: _Loop, body: _Graph, int8_io: bool) -> tuple[_Graph, int, 
     else:
         for var, index in zip(loop.variables[loop.n_fixed:], results):
             main.sg.tensors[index].name = var.name
-    main.sg.inputs, main.sg.outputs, main.sg.name = [m_in], results, "main"
-    return main, m_in, results
+    main.sg.inputs, main.sg.outputs, main.sg.name = m_ins, results, "main"
+    return main, m_ins, results
 
 
-def loop_over_steps(step_tflite: bytes, *, length: int | None, input_name: str,
+def loop_over_steps(step_tflite: bytes, *, length: int | None, input_name: str | list[str],
                     state_names: Iterable[str], sequence_outputs: Iterable[str] = (),
                     int8_io: bool = False, signature_key: str = "serving_default") -> bytes:
     """Return a TFLite sequence model that runs the step model over the time axis.
 
     ``step_tflite`` is a converted step model with one signature whose inputs are
-    ``input_name`` (one time step, ``[batch, ...]``) and ``state_names``, and whose outputs are
+    ``input_name`` (one time step, ``[batch, ...]``; a list of names for a model with several
+    inputs, each a sequence of the same length) and ``state_names``, and whose outputs are
     ``state_names`` (the next states) and the model outputs. The result has one signature,
-    ``signature_key``, with input ``input_name`` of shape ``[batch, length, ...]`` (``length``
-    None: any length) and the model outputs: ``[batch, length, ...]`` for names in
+    ``signature_key``, with the input(s) ``input_name`` of shape ``[batch, length, ...]``
+    (``length`` None: any length) and the model outputs: ``[batch, length, ...]`` for names in
     ``sequence_outputs``, else the value after the last step. States start at zero. With
-    ``int8_io`` the input and outputs are int8 tensors, with the scales the step model
-    calibrated for its input and outputs.
+    ``int8_io`` the inputs and outputs are int8 tensors, with the scales the step model
+    calibrated for its inputs and outputs.
     """
     if length is not None and length < 1:
         raise ValueError(f"length must be positive, got {length}")
+    names = [input_name] if isinstance(input_name, str) else list(input_name)
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(step_tflite))
-    loop = _plan_loop(model, length, input_name, list(state_names), set(sequence_outputs))
+    loop = _plan_loop(model, length, names, list(state_names), set(sequence_outputs))
     body = _build_body(loop)
     cond = _build_cond(loop)
-    main, m_in, results = _build_main(loop, body, int8_io)
+    main, m_ins, results = _build_main(loop, body, int8_io)
     model.subgraphs = [main.sg, cond.sg, body.sg]
     sig = fb.SignatureDefT()
     sig.signatureKey, sig.subgraphIndex = signature_key, 0
-    sig.inputs = [_tensor_map(input_name, m_in)]
+    sig.inputs = [_tensor_map(n, m) for n, m in zip(names, m_ins)]
     sig.outputs = [_tensor_map(v.name, t)
                    for v, t in zip(loop.variables[loop.n_fixed:], results)]
     model.signatureDefs = [sig]

@@ -201,13 +201,13 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
            keep_tensor_names: bool = False) -> tuple[Artifact, bytes]:
     """The file ``planned`` from its job's converted bytes: looped over the steps for the
     ``step-loop`` method, tensor names dropped, its signature key set and its metadata (the
-    caller's ``metadata`` plus its ``file`` entry) stored inside. Returns its `Artifact` and
-    bytes."""
+    caller's ``metadata``, the model's ``layer_data`` from `export.plan.layer_data`, and its
+    ``file`` entry) stored inside. Returns its `Artifact` and bytes."""
     facts, variant = plan.facts, planned.variant
     spec = facts.spec
     notes = []
     if planned.method == "step-loop":
-        data = loop_over_steps(data, length=plan.loop_length, input_name=spec.inputs[0],
+        data = loop_over_steps(data, length=plan.loop_length, input_name=spec.inputs,
                                state_names=list(spec.states),
                                sequence_outputs=spec.sequence_outputs,
                                int8_io=variant.io_dtype == "int8")
@@ -234,7 +234,8 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
     if variant.kind == STEP:
         info["states"] = dict(spec.states)
         info["sequence_outputs"] = list(spec.sequence_outputs)
-    tflite_file.add_metadata(obj, {**(metadata or {}), "file": info})
+    layers = {"layer_data": facts.layer_data} if facts.layer_data else {}
+    tflite_file.add_metadata(obj, {**(metadata or {}), **layers, "file": info})
     artifact = Artifact(path=planned.path, format="tflite", kind=variant.kind,
                         quantize=variant.quantize, io_dtype=variant.io_dtype,
                         method=planned.method, notes=notes, metadata=info)

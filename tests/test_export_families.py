@@ -31,7 +31,9 @@ TINY = {
     "music-notes-gru": [{"units": 4}],
     "music-notes-lstm": [{"units": [4, 4]}],
     "music-pianoroll-gru": [{"units": 4}],
+    "music-pianoroll-gru-ar": [{"units": 4}, {"units": 4, "form": "nade", "nade_units": 3}],
     "music-pianoroll-lstm": [{"units": 4}],
+    "music-pianoroll-lstm-ar": [{"units": [4, 3], "form": "nade", "nade_units": 3}],
     "music-pianoroll-simple": [{"units": 4}],
     "speech-crnn": [{"max_seconds": 0.25, "n_mels": 8, "conv_filters": [4], "units": [4],
                      "features": "mfcc", "n_mfcc": 6, "normalize": "batch", "pooling": "max"}],
@@ -73,11 +75,16 @@ def _inputs(model, count: int, length: int, rng: np.random.Generator):
         tokens = rng.integers(1, vocabulary, (count, length)).astype(np.int32)
         return {"image": rng.uniform(0.0, 255.0, (count, 20, 20, 3)).astype(np.float32),
                 "tokens": tokens}
-    (tensor,) = model.inputs
-    shape = [count, *(length if d is None else d for d in tensor.shape[1:])]
-    if model.rnnzoo_builder.startswith(PIXELS):
-        return rng.uniform(0.0, 255.0, shape).astype(np.float32)
-    return rng.normal(0.0, 0.3, shape).astype(np.float32)
+    from export.step import input_names
+
+    arrays = {}  # several inputs (autoregressive piano roll): a dict by input name
+    for name, tensor in zip(input_names(model), model.inputs):
+        shape = [count, *(length if d is None else d for d in tensor.shape[1:])]
+        if model.rnnzoo_builder.startswith(PIXELS):
+            arrays[name] = rng.uniform(0.0, 255.0, shape).astype(np.float32)
+        else:
+            arrays[name] = rng.normal(0.0, 0.3, shape).astype(np.float32)
+    return arrays if len(arrays) > 1 else next(iter(arrays.values()))
 
 
 def _examples(batch, keep_batch_axis: bool) -> list:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ import export
 import zoo
 from tasks.music.midi import array_to_midi, read_midi
 from tasks.music.notes import chunks
-from tasks.music.sampling import KerasStepper, generate_notes, stepwise_model_fn
+from tasks.music.sampling import KerasStepper, generate_frames, generate_notes, stepwise_model_fn
 from tasks.music.tflite_sampler import TFLiteStepper
 
 
@@ -76,3 +78,98 @@ def test_files_that_are_not_step_models_are_refused(melody_steps, tmp_path):
         TFLiteStepper(tmp_path / "nothing.tflite")
     with pytest.raises(ValueError, match="sequence.tflite: not a step model"):
         TFLiteStepper(melody_steps[1]["sequence-fp32"])
+
+
+# --- autoregressive piano roll: export, evaluate, sample key by key --------------------------
+
+def _chorales(count: int, length: int, seed: int) -> list:
+    rng = np.random.default_rng(seed)
+    chords = [[48, 60, 64, 67], [43, 59, 62, 67], [45, 57, 60, 64], [41, 57, 60, 65]]
+    return [[chords[i] for i in rng.integers(0, 4, length)] for _ in range(count)]
+
+
+@pytest.fixture(scope="module")
+def ar_export(tmp_path_factory):
+    """A tiny triangular GRU trained briefly on chord chorales, saved as a preset and exported
+    with `rnnzoo export`'s defaults; returns (preset folder, data file, export folder)."""
+    import json
+
+    from rnnzoo.cli import main
+
+    folder = tmp_path_factory.mktemp("ar")
+    data = folder / "jsb-chorales-quarter.json"
+    data.write_text(json.dumps({"train": _chorales(12, 24, 0), "valid": _chorales(3, 24, 1),
+                                "test": _chorales(3, 24, 2)}))
+    from tasks.music.pianoroll import load_jsb
+
+    keras.utils.set_random_seed(0)
+    model = zoo.build("music-pianoroll-gru-ar", units=6)
+    model.compile(keras.optimizers.Adam(3e-2),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    model.fit(load_jsb(data, "train", frame_input=True).batch(4), epochs=8, verbose=0,
+              shuffle=False)
+    card = {"task": "music-jsb", "data_options": {"frame_input": True}, "metrics": {}}
+    preset = zoo.save(model, folder / "preset", card=card)
+    out = folder / "export"
+    assert main(["export", str(preset), "--out", str(out), "--data", str(data),
+                 "--eval-examples", "3", "--representative", "4"]) == 0
+    return preset, data, out
+
+
+@pytest.mark.slow
+def test_ar_step_files_carry_the_key_loop_and_sample_what_keras_samples(ar_export):
+    preset, _, out = ar_export
+    model = zoo.load(preset).model
+    keras_stepper = KerasStepper(model)
+    lite = TFLiteStepper(out / "step.fp32.tflite")
+    assert lite.keys.form == "triangular"
+    np.testing.assert_array_equal(lite.keys.arrays["W"], keras_stepper.keys.arrays["W"])
+    primer = np.zeros((3, 88), np.float32)
+    primer[:, [27, 39, 43, 46]] = 1
+    for seed, temperature in ((0, 1.0), (5, 0.7)):
+        settings = dict(primer=primer, length=24, seed=seed, temperature=temperature)
+        expected = generate_frames(keras_stepper, **settings)
+        np.testing.assert_array_equal(generate_frames(lite, **settings), expected)
+        assert expected.sum() > 10  # sampled notes, not silence
+    int8 = generate_frames(TFLiteStepper(out / "step.int8.tflite"), length=24, seed=0)
+    assert int8.shape == (24, 88) and set(np.unique(int8)) <= {0.0, 1.0}
+
+
+@pytest.mark.slow
+def test_ar_exported_files_score_with_evaluate(ar_export, capsys):
+    import json
+
+    from rnnzoo.cli import main
+
+    preset, data, out = ar_export
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert metadata["layer_data"]["logits"]["form"] == "triangular"
+    report = json.loads((out / "report.json").read_text())
+    assert report["keras"]["latency_ms"] > 0, report["notes"]  # a model of a dict of inputs
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--data", str(data), "--json"]) == 0
+    results = {Path(r["model"]).name: r["metrics"] for r in json.loads(capsys.readouterr().out)}
+    assert {"step.fp32.tflite", "step.int8.tflite", "sequence.int8.tflite"} <= set(results)
+    assert main(["evaluate", str(preset), "--data", str(data), "--json"]) == 0
+    keras_nll = json.loads(capsys.readouterr().out)["metrics"]["nll"]
+    assert keras_nll < 8.0  # even odds: 61 nats per step
+    for name, figures in results.items():
+        tolerance = 1e-4 if ".fp32." in name else 0.05
+        assert figures["nll"] == pytest.approx(keras_nll, rel=tolerance), name
+
+
+@pytest.mark.slow
+def test_ar_predict_writes_midi_and_plot_with_keras_and_tflite(ar_export, tmp_path, capsys):
+    from rnnzoo.cli import main
+    from tasks.music.midi import read_frames
+
+    preset, _, out = ar_export
+    frames = {}
+    for backend, extra in (("keras", []), ("tflite", ["--tflite", str(out / "step.fp32.tflite")])):
+        midi = tmp_path / f"{backend}.mid"
+        assert main(["predict", str(preset), "--length", "16", "--seed", "3", "--out", str(midi),
+                     "--plot", str(tmp_path / f"{backend}.png"), *extra]) == 0
+        assert (tmp_path / f"{backend}.png").stat().st_size > 0
+        frames[backend] = read_frames(midi)
+    np.testing.assert_array_equal(frames["tflite"], frames["keras"])
+    assert "16 frames from scratch" in capsys.readouterr().out

@@ -4,23 +4,33 @@ Piano roll (``music-pianoroll-*``, task ``music-jsb``): input ``[T, 88]`` is the
 frame (keys MIDI 21-108, 1 = sounding; all zeros before the first frame), output ``[T, 88]``
 the logits of the independent Bernoulli of each key in the current frame.
 
+Autoregressive piano roll (``music-pianoroll-{gru,lstm}-ar``): inputs ``{"previous_frame":
+[T, 88], "frame": [T, 88]}``, the second the frame whose keys are modelled; output ``[T, 88]``
+logits in which key ``k`` is conditioned on the true keys ``< k`` of ``frame``
+(`zoo.autoregressive.AutoregressiveBernoulli`, ``triangular`` or ``nade``). The loss stays the
+binary cross-entropy from logits, and its sum over keys is the exact NLL of the frame.
+Sampling draws the keys in order (`tasks.music.keys`).
+
 Note sequence (``music-notes-*``, tasks ``music-melody`` and ``music-piano``): input
 ``[T, 130]`` is the previous note, ``one_hot(pitch, 128) ++ [step, duration]`` (seconds),
 output ``[T, 130]`` holds the 128 pitch logits of the next note and its predicted step and
 duration (regression, as in the TensorFlow music-generation tutorial). One input and one
 output tensor keep the models simple to export as step models.
 
-Every model is causal: output ``t`` depends on inputs ``<= t`` only.
+Every model is causal: output ``t`` depends on inputs ``<= t`` only (and on ``frame`` at step
+``t`` only through the keys below each key).
 """
 
 from __future__ import annotations
 
 import keras
 
+from zoo.autoregressive import AutoregressiveBernoulli
 from zoo.layers import recurrent
 from zoo.registry import register
 
 KEYS = 88
+PREVIOUS_FRAME, FRAME = "previous_frame", "frame"  # input names of the piano-roll models
 LOWEST_KEY = 21  # A0; the highest is 108 (C8)
 PITCHES = 128
 NOTE_FEATURES = PITCHES + 2  # one-hot pitch, step, duration
@@ -49,10 +59,22 @@ def _recurrent_body(x, kind: str, units: int | list[int], *, dropout: float,
 
 
 def _pianoroll(kind: str, units, dropout: float, input_dropout: float) -> keras.Model:
-    inputs = keras.Input(shape=(None, KEYS), name="previous_frame")
+    inputs = keras.Input(shape=(None, KEYS), name=PREVIOUS_FRAME)
     hidden = _recurrent_body(inputs, kind, units, dropout=dropout, input_dropout=input_dropout)
     logits = keras.layers.Dense(KEYS, name="logits")(hidden)
     return keras.Model(inputs, logits, name=f"music_pianoroll_{kind}")
+
+
+def _pianoroll_ar(kind: str, units, dropout: float, input_dropout: float, form: str,
+                  nade_units: int) -> keras.Model:
+    previous = keras.Input(shape=(None, KEYS), name=PREVIOUS_FRAME)
+    frame = keras.Input(shape=(None, KEYS), name=FRAME)
+    hidden = _recurrent_body(previous, kind, units, dropout=dropout,
+                             input_dropout=input_dropout)
+    logits = AutoregressiveBernoulli(KEYS, form=form, hidden_units=nade_units,
+                                     name="logits")([hidden, frame])
+    return keras.Model({PREVIOUS_FRAME: previous, FRAME: frame}, logits,
+                       name=f"music_pianoroll_{kind}_ar")
 
 
 @register("music-pianoroll-gru", task="music-jsb")
@@ -74,6 +96,25 @@ def music_pianoroll_simple(units: int | list[int] = 100, dropout: float = 0.0,
                            input_dropout: float = 0.0) -> keras.Model:
     """Vanilla tanh RNN piano-roll model: previous frame [T, 88] -> key logits [T, 88]."""
     return _pianoroll("simple", units, dropout, input_dropout)
+
+
+@register("music-pianoroll-gru-ar", task="music-jsb")
+def music_pianoroll_gru_ar(units: int | list[int] = 100, dropout: float = 0.0,
+                           input_dropout: float = 0.0, form: str = "triangular",
+                           nade_units: int = 100) -> keras.Model:
+    """GRU piano-roll model with keys modelled in order: {previous_frame, frame} [T, 88] ->
+    key logits [T, 88], key k given the frame's keys < k (``form``: triangular or nade, the
+    NADE hidden layer ``nade_units`` wide)."""
+    return _pianoroll_ar("gru", units, dropout, input_dropout, form, nade_units)
+
+
+@register("music-pianoroll-lstm-ar", task="music-jsb")
+def music_pianoroll_lstm_ar(units: int | list[int] = 100, dropout: float = 0.0,
+                            input_dropout: float = 0.0, form: str = "triangular",
+                            nade_units: int = 100) -> keras.Model:
+    """LSTM piano-roll model with keys modelled in order: {previous_frame, frame} [T, 88] ->
+    key logits [T, 88], key k given the frame's keys < k (``form``: triangular or nade)."""
+    return _pianoroll_ar("lstm", units, dropout, input_dropout, form, nade_units)
 
 
 def _notes(kind: str, units, dropout: float, input_dropout: float) -> keras.Model:

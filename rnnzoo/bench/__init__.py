@@ -26,7 +26,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "speech-loso": ("rnnzoo.bench.speech_loso",
                     "spoken digits, leave-one-speaker-out accuracy (5 trainings)"),
     "music": ("rnnzoo.bench.music",
-              "music presets: JSB test NLL for Keras, float and int8 TFLite step models; melody "
+              "music presets: JSB test NLL for Keras, float and int8 TFLite step models "
+              "(factorized and autoregressive keys); JSB sample statistics and frames/s; melody "
               "and piano pitch NLL/accuracy; generation notes/s; training throughput"),
     "captioning": ("rnnzoo.bench.captioning",
                    "captioning presets: BLEU for Keras, float32 and int8 TFLite encoder/decoder "

@@ -1,15 +1,22 @@
 """``rnnzoo bench music``: the music presets' test figures, on-device generation, speed.
 
-1. JSB chorales (``music-jsb-gru``): test NLL (nats per step) and frame accuracy of the Keras
-   sequence model and of the float32 and int8 TFLite *step* models run step by step (the
-   on-device form); targets NLL <= 8.5 and int8 within 2 % of Keras.
-2. ``music-melody-nottingham`` and ``music-piano``: test pitch NLL / accuracy, step and
+1. JSB chorales, the factorized ``music-jsb-gru`` and the autoregressive ``music-jsb-gru-ar``
+   (keys drawn in order; left out with a note when the zoo does not have it): test NLL (nats
+   per step) and frame accuracy of the Keras sequence model and of the float32 and int8 TFLite
+   *step* models run step by step (the on-device form). Targets: NLL <= 8.5 and int8 within
+   2 % of Keras (factorized); NLL <= 5.7 and int8 within 1 % (autoregressive).
+2. JSB samples: 100 chorales of 64 frames from scratch (seeds 0-99, temperature 1) of each JSB
+   preset (Keras, and int8 TFLite), described by `tasks.music.roll_stats.roll_statistics`
+   (notes per frame, triads and seventh chords, pitch range) beside the test chorales; frames
+   per second of generation on one thread for Keras (a child process with one TensorFlow
+   thread), float32 and int8 TFLite; whether float32 TFLite draws the same frames as Keras.
+3. ``music-melody-nottingham`` and ``music-piano``: test pitch NLL / accuracy, step and
    duration MAE (Keras).
-3. Generation (melody preset, 128 notes from scratch, seed 0): notes per second of the Keras
+4. Generation (melody preset, 128 notes from scratch, seed 0): notes per second of the Keras
    stepper and of the float32 / int8 TFLite step models on one thread; whether float32
    TFLite gives the same pitches as Keras and its largest step/duration difference; whether
    the int8 run writes a MIDI file that reads back.
-4. Training throughput: optimizer steps per second and frames / notes per second of the JSB
+5. Training throughput: optimizer steps per second and frames / notes per second of the JSB
    GRU and the melody LSTM (batch of the presets' training runs).
 
 TFLite files come from `export` (step models, ``convert_variants``); the figures that need them
@@ -18,32 +25,41 @@ say so when the export package cannot make them.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-JSB, MELODY, PIANO = "music-jsb-gru", "music-melody-nottingham", "music-piano"
-JSB_TARGET, INT8_TOLERANCE = 8.5, 0.02
+JSB, JSB_AR = "music-jsb-gru", "music-jsb-gru-ar"
+MELODY, PIANO = "music-melody-nottingham", "music-piano"
+JSB_TARGETS = {JSB: (8.5, 0.02), JSB_AR: (5.7, 0.01)}  # Keras test NLL, int8 relative delta
+JSB_TARGET, INT8_TOLERANCE = JSB_TARGETS[JSB]
 GENERATED_NOTES = 128
+SAMPLED_CHORALES, SAMPLED_FRAMES = 100, 64
 
 
-def _load(name: str):
+def _load(name: str, data: str | None = None):
     import tasks
     import zoo
     from rnnzoo.commands.common import preset_dataset
 
     preset = zoo.load(name)
     task = tasks.get_task(preset.card["task"])
-    return preset, task, preset_dataset(preset, task, None, "test")
+    return preset, task, preset_dataset(preset, task, data, "test")
 
 
-def export_steps(preset, task, folder: Path, quantize=("fp32", "int8")) -> dict[str, Path]:
+def export_steps(preset, task, folder: Path, quantize=("fp32", "int8"),
+                 data: str | None = None) -> dict[str, Path]:
     """TFLite step models of ``preset`` (via `export`, one converter process), by quantize
-    mode; int8 is calibrated on the task's representative training windows."""
+    mode; int8 is calibrated on the task's representative training windows (of ``data``, else
+    the card's dataset)."""
     import export
     from rnnzoo.commands.common import preset_data
 
-    samples = task.representative(preset_data(preset, task, None), 100,
+    samples = task.representative(preset_data(preset, task, data), 100,
                                   **preset.card.get("data_options", {}))
     targets = {export.Variant(kind="step", quantize=mode):
                folder / f"{preset.name}-step-{mode}.tflite" for mode in quantize}
@@ -52,37 +68,171 @@ def export_steps(preset, task, folder: Path, quantize=("fp32", "int8")) -> dict[
     return {variant.quantize: path for variant, path in targets.items()}
 
 
-def _try_export(preset, task, folder: Path) -> tuple[dict[str, Path], str | None]:
+def _try_export(preset, task, folder: Path,
+                data: str | None = None) -> tuple[dict[str, Path], str | None]:
     try:
-        return export_steps(preset, task, folder), None
+        return export_steps(preset, task, folder, data=data), None
     except Exception as error:  # noqa: BLE001 - reported in the result, not fatal
         return {}, f"{type(error).__name__}: {error}"
 
 
-def _jsb(quick: bool, folder: Path) -> dict:
+def _missing(name: str) -> str | None:
+    """Why preset ``name`` cannot be benchmarked (None when it loads)."""
+    import zoo
+    from zoo.errors import RnnzooError
+
+    try:
+        zoo.load(name)
+    except (RnnzooError, FileNotFoundError, ValueError) as error:
+        return f"{name}: not benchmarked, the preset is not available ({error})"
+    return None
+
+
+def jsb_preset(name: str, quick: bool, folder: Path, *, target: float, tolerance: float,
+               data: str | None = None, sample: bool = True) -> dict:
+    """Test figures of one JSB preset (Keras, float32 and int8 TFLite step files) and, with
+    ``sample``, its generated chorales (`jsb_generation`)."""
     from tasks.music.sampling import stepwise_model_fn
     from tasks.music.tflite_sampler import TFLiteStepper
 
-    preset, task, data = _load(JSB)
+    preset, task, test = _load(name, data)
     if quick:
-        data = data.take(8)
-    rows = {"keras": task.metric(preset.model.predict_on_batch, data)}
-    files, problem = _try_export(preset, task, folder)
+        test = test.take(8)
+    rows = {"keras": task.metric(preset.model.predict_on_batch, test)}
+    files, problem = _try_export(preset, task, folder, data)
     for mode, path in files.items():
         start = time.perf_counter()
-        rows[f"tflite_{mode}_step"] = task.metric(stepwise_model_fn(TFLiteStepper(path)), data)
+        rows[f"tflite_{mode}_step"] = task.metric(stepwise_model_fn(TFLiteStepper(path)), test)
         rows[f"tflite_{mode}_step"]["seconds"] = time.perf_counter() - start
         rows[f"tflite_{mode}_step"]["bytes"] = path.stat().st_size
     keras_nll = rows["keras"]["nll"]
-    result = {"preset": JSB, "parameters": int(preset.model.count_params()), "figures": rows,
+    greedy = greedy_frame_accuracy(preset.model, test)
+    if greedy is not None:
+        rows["keras"]["frame_accuracy_greedy"] = greedy
+    result = {"preset": name, "builder": preset.builder,
+              "parameters": int(preset.model.count_params()), "figures": rows,
               "subset": "first 8 test chorales (quick)" if quick else None,
-              "target_nll": JSB_TARGET, "keras_meets_target": keras_nll <= JSB_TARGET}
+              "target_nll": target, "int8_tolerance": tolerance,
+              "keras_meets_target": keras_nll <= target}
     if "tflite_int8_step" in rows:
         delta = rows["tflite_int8_step"]["nll"] / keras_nll - 1
-        result.update(int8_relative_delta=delta, int8_within_2pct=abs(delta) <= INT8_TOLERANCE)
+        result.update(int8_relative_delta=delta, int8_within_tolerance=abs(delta) <= tolerance)
     if problem:
         result["tflite_problem"] = problem
+    if sample:
+        result["generation"] = jsb_generation(preset, files, quick, folder)
     return result
+
+
+def greedy_frame_accuracy(model, dataset) -> float | None:
+    """Frame accuracy of an autoregressive model whose frames are chosen key by key (each key
+    on where its logit given the keys already chosen is positive), not given the true lower
+    keys as in the task metric; None for a model without a key loop."""
+    import numpy as np
+
+    from tasks.music.pianoroll import frame_metrics
+    from tasks.music.sampling import KerasStepper
+    from zoo.music import FRAME, PREVIOUS_FRAME
+
+    keys = KerasStepper(model).keys
+    if keys is None:
+        return None
+    chosen, targets, weights = [], [], []
+    for inputs, target, weight in dataset.batch(16).as_numpy_iterator():
+        zero = model.predict_on_batch({PREVIOUS_FRAME: inputs[PREVIOUS_FRAME],
+                                       FRAME: np.zeros_like(target)})
+        frames = np.zeros_like(target)
+        for b, t in zip(*np.nonzero(weight > 0)):
+            frames[b, t] = keys.greedy(zero[b, t])
+        chosen.append(np.where(frames > 0, 1.0, -1.0))  # logits whose sign is the choice
+        targets.append(target)
+        weights.append(weight)
+    return frame_metrics(np.concatenate(chosen), np.concatenate(targets),
+                         np.concatenate(weights))["frame_accuracy"]
+
+
+def _keras_speed(preset, frames: int, folder: Path) -> tuple[float | None, str | None]:
+    """Keras generation frames/s on one TensorFlow thread, in a child process."""
+    folder.mkdir(parents=True, exist_ok=True)
+    job = folder / "job.json"
+    job.write_text(json.dumps({"preset": str(preset.path), "frames": frames, "threads": 1,
+                               "output": str(folder / "result")}), encoding="utf-8")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    process = subprocess.run([sys.executable, "-m", "rnnzoo.bench.music_worker", str(job)],
+                             capture_output=True, env=env, check=False, timeout=600)
+    result_file = folder / "result.json"
+    if not result_file.is_file():
+        tail = process.stderr.decode(errors="replace").strip().splitlines()[-1:]
+        return None, f"the Keras speed process exited with {process.returncode} {tail}"
+    result = json.loads(result_file.read_text(encoding="utf-8"))
+    return result.get("frames_per_second"), result.get("message")
+
+
+def jsb_generation(preset, files: dict[str, Path], quick: bool, folder: Path) -> dict:
+    """Chorales generated from scratch by ``preset`` (Keras, and int8 TFLite when ``files``
+    has it) and their `roll_statistics`; generation frames/s on one thread."""
+    import numpy as np
+
+    from tasks.music.roll_stats import roll_statistics
+    from tasks.music.sampling import KerasStepper, generate_frames
+    from tasks.music.tflite_sampler import TFLiteStepper
+
+    count, length = (10, 16) if quick else (SAMPLED_CHORALES, SAMPLED_FRAMES)
+    stepper = KerasStepper(preset.model)
+    rolls = [generate_frames(stepper, length=length, seed=seed) for seed in range(count)]
+    speed, problem = _keras_speed(preset, length, folder / "keras-speed")
+    result = {"chorales": count, "frames": length, "temperature": 1.0, "threads": 1,
+              "statistics": {"keras": roll_statistics(rolls)},
+              "frames_per_second": {"keras": speed}}
+    if problem:
+        result["keras_speed_problem"] = problem
+
+    def timed(lite) -> float:
+        generate_frames(lite, length=4, seed=1)
+        start = time.perf_counter()
+        generate_frames(lite, length=length, seed=0)
+        return length / (time.perf_counter() - start)
+
+    if "fp32" in files:
+        lite = TFLiteStepper(files["fp32"], threads=1)
+        result["frames_per_second"]["tflite_float32"] = timed(lite)
+        result["float32_same_frames"] = all(
+            np.array_equal(generate_frames(lite, length=length, seed=seed), rolls[seed])
+            for seed in range(min(count, 5)))
+    if "int8" in files:
+        lite = TFLiteStepper(files["int8"], threads=1)
+        result["frames_per_second"]["tflite_int8"] = timed(lite)
+        int8_rolls = [generate_frames(lite, length=length, seed=seed) for seed in range(count)]
+        result["statistics"]["tflite_int8"] = roll_statistics(int8_rolls)
+        result["int8_key_agreement"] = float(np.mean(np.concatenate(int8_rolls)
+                                                     == np.concatenate(rolls)))
+    return result
+
+
+def _test_statistics(quick: bool) -> dict:
+    import tasks
+    import zoo
+    from rnnzoo.commands.common import preset_data
+    from tasks.music.pianoroll import read_chorales
+    from tasks.music.roll_stats import roll_statistics
+
+    preset = zoo.load(JSB)
+    rolls = read_chorales(preset_data(preset, tasks.get_task("music-jsb"), None), "test")
+    return {"chorales": len(rolls[:10] if quick else rolls),
+            **roll_statistics(rolls[:10] if quick else rolls)}
+
+
+def _jsb(quick: bool, folder: Path) -> dict:
+    target, tolerance = JSB_TARGETS[JSB]
+    return jsb_preset(JSB, quick, folder, target=target, tolerance=tolerance)
+
+
+def _jsb_ar(quick: bool, folder: Path) -> dict:
+    problem = _missing(JSB_AR)
+    if problem:
+        return {"preset": JSB_AR, "skipped": problem}
+    target, tolerance = JSB_TARGETS[JSB_AR]
+    return jsb_preset(JSB_AR, quick, folder, target=target, tolerance=tolerance)
 
 
 def _notes(name: str, quick: bool) -> dict:
@@ -146,7 +296,8 @@ def _throughput(builder: str, config: dict, x, y, w, loss, batch: int, steps: in
     model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
     seconds = time.perf_counter() - start
     weights = float(w[:batch].sum()) / batch  # real (unpadded) time steps per example
-    return {"builder": builder, "batch": batch, "length": int(x.shape[1]),
+    length = int(next(iter(x.values())).shape[1] if isinstance(x, dict) else x.shape[1])
+    return {"builder": builder, "batch": batch, "length": length,
             "parameters": int(model.count_params()), "steps_per_second": steps / seconds,
             "time_steps_per_second": steps * batch * weights / seconds}
 
@@ -155,6 +306,7 @@ def _training(quick: bool) -> dict:
     from rnnzoo.commands.common import preset_data
     from tasks.music.notes import chunks, read_pieces
     from tasks.music.pianoroll import padded_examples, read_chorales
+    from zoo.music import FRAME, PREVIOUS_FRAME
 
     steps = 5 if quick else 40
     jsb, jsb_task, _ = _load(JSB)
@@ -162,6 +314,11 @@ def _training(quick: bool) -> dict:
     x, y, w = padded_examples(rolls)
     result = {"jsb": _throughput(jsb.builder, jsb.config["config"], x, y, w, jsb_task.loss,
                                  4, steps)}
+    if _missing(JSB_AR) is None:  # the same chorales, with the frame as a second input
+        ar, _, _ = _load(JSB_AR)
+        result["jsb_ar"] = _throughput(ar.builder, ar.config["config"],
+                                       {PREVIOUS_FRAME: x, FRAME: y}, y, w, jsb_task.loss, 8,
+                                       steps)
     melody, melody_task, _ = _load(MELODY)
     pieces = read_pieces(preset_data(melody, melody_task, None), "train", mode="melody",
                          limit=80)
@@ -175,8 +332,12 @@ def run(quick: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="rnnzoo-bench-music-") as temp:
         folder = Path(temp)
         return {"settings": {"quick": quick, "generated_notes": 32 if quick else GENERATED_NOTES,
+                             "sampled_chorales": 10 if quick else SAMPLED_CHORALES,
+                             "sampled_frames": 16 if quick else SAMPLED_FRAMES,
                              "tflite_threads": 1},
                 "jsb": _jsb(quick, folder / "jsb"),
+                "jsb_ar": _jsb_ar(quick, folder / "jsb-ar"),
+                "jsb_test_statistics": _test_statistics(quick),
                 "melody": _notes(MELODY, quick),
                 "piano": _notes(PIANO, quick),
                 "generation": _generation(quick, folder / "melody"),
@@ -187,22 +348,81 @@ def _fmt(value, spec: str = ".4g") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def table(result: dict) -> str:
-    jsb = result["jsb"]
-    lines = [f"music: JSB chorales test ({jsb['preset']}, {jsb['parameters']:,} parameters); "
-             f"target NLL <= {jsb['target_nll']}, int8 within 2 %",
+def jsb_table(jsb: dict) -> list[str]:
+    """Lines of one JSB preset's test figures (`jsb_preset`)."""
+    if jsb.get("skipped"):
+        return [f"music: JSB chorales test: {jsb['skipped']}"]
+    pct = 100 * jsb["int8_tolerance"]
+    lines = [f"music: JSB chorales test ({jsb['preset']}, {jsb['builder']}, "
+             f"{jsb['parameters']:,} parameters); target NLL <= {jsb['target_nll']}, int8 "
+             f"within {pct:g} %",
              f"{'model':<22}{'NLL nats/step':>15}{'frame acc':>11}{'bytes':>10}"]
     if jsb.get("subset"):
         lines.insert(1, f"on the {jsb['subset']}: not the test figure")
     for name, row in jsb["figures"].items():
         lines.append(f"{name:<22}{row['nll']:>15.4f}{row['frame_accuracy']:>11.4f}"
                      f"{_fmt(row.get('bytes'), ',d'):>10}")
+    greedy = jsb["figures"]["keras"].get("frame_accuracy_greedy")
+    if greedy is not None:
+        lines.append(f"frame accuracy above: each key given the true keys below it; with the "
+                     f"keys chosen in order (greedy), Keras: {greedy:.4f}")
     if "int8_relative_delta" in jsb:
         lines.append(f"int8 vs Keras: {100 * jsb['int8_relative_delta']:+.2f} % "
-                     f"({'within' if jsb['int8_within_2pct'] else 'OUTSIDE'} 2 %)")
+                     f"({'within' if jsb['int8_within_tolerance'] else 'OUTSIDE'} {pct:g} %)")
     if jsb.get("tflite_problem"):
         lines.append(f"TFLite step models: not made ({jsb['tflite_problem']})")
     lines.append(f"Keras NLL {'meets' if jsb['keras_meets_target'] else 'MISSES'} the target")
+    return lines
+
+
+def samples_table(test: dict | None, presets: list[dict]) -> list[str]:
+    """Lines comparing the generated chorales of JSB presets with the test chorales."""
+    generated = [p for p in presets if "generation" in p]
+    if not generated:
+        return []
+    gen = generated[0]["generation"]
+    counts = list((test or gen["statistics"]["keras"])["notes_per_frame"])
+    lines = [f"JSB samples: {gen['chorales']} chorales x {gen['frames']} frames from scratch, "
+             f"T={gen['temperature']:g}; share of frames by notes sounding (%), share of "
+             "sounding frames that are triads / seventh chords (%), mean pitch range",
+             f"{'source':<34}" + "".join(f"{c:>5}" for c in counts)
+             + f"{'mean':>6}{'triad':>7}{'7th':>6}{'range':>7}"]
+
+    def row(label: str, stats: dict) -> str:
+        return (f"{label:<34}" + "".join(f"{100 * v:>5.0f}"
+                                         for v in stats["notes_per_frame"].values())
+                + f"{stats['mean_notes_per_frame']:>6.2f}{100 * stats['triad_share']:>7.1f}"
+                + f"{100 * stats['seventh_share']:>6.1f}{stats['pitch_range']:>7.1f}")
+
+    if test:
+        lines.append(row(f"test chorales ({test['chorales']})", test))
+    for preset in generated:
+        for backend, stats in preset["generation"]["statistics"].items():
+            lines.append(row(f"{preset['preset']} {backend}", stats))
+    lines.append("")
+    lines.append("JSB generation, frames/s on 1 thread (same frames: float32 TFLite = Keras):")
+    for preset in generated:
+        g = preset["generation"]
+        speeds = ", ".join(f"{k} {_fmt(v, '.0f')}" for k, v in g["frames_per_second"].items())
+        extra = ""
+        if "float32_same_frames" in g:
+            extra += f"; same frames {g['float32_same_frames']}"
+        if "int8_key_agreement" in g:
+            extra += f"; int8 keys as Keras {100 * g['int8_key_agreement']:.1f} %"
+        lines.append(f"  {preset['preset']}: {speeds}{extra}")
+        if g.get("keras_speed_problem"):
+            lines.append(f"  Keras speed: {g['keras_speed_problem']}")
+    return lines
+
+
+def table(result: dict) -> str:
+    lines = jsb_table(result["jsb"])
+    if "jsb_ar" in result:
+        lines += [""] + jsb_table(result["jsb_ar"])
+    presets = [result["jsb"], result.get("jsb_ar", {})]
+    sample_lines = samples_table(result.get("jsb_test_statistics"), presets)
+    if sample_lines:
+        lines += [""] + sample_lines
     lines.append("")
     lines.append(f"{'note model (test)':<26}{'pitch NLL':>10}{'pitch acc':>10}{'step MAE':>10}"
                  f"{'dur MAE':>10}{'notes':>8}")

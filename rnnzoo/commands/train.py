@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         build_model = lambda: zoo.build(builder, **builder_config)  # noqa: E731
 
     if task.config_data_options is not None:
-        data_options.update(task.config_data_options(builder_config))
+        data_options.update(task.config_data_options(builder, builder_config))
     train = task.load(data, "train", **data_options)
     validation = task.load(data, "validation", **data_options)
     patience = defaults["patience"] if args.patience is None else args.patience

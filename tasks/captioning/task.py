@@ -220,7 +220,7 @@ def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
     return "captioning-attention", config
 
 
-def _config_data_options(config: dict) -> dict:
+def _config_data_options(builder: str, config: dict) -> dict:
     return {"vocabulary": list(config["vocabulary"]), "image_size": config["image_size"]}
 
 

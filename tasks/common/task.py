@@ -70,10 +70,11 @@ class Task:
         train_defaults: defaults of ``rnnzoo train`` for this task (epochs, batch_size,
             learning_rate, patience).
         add_predict_options: adds the options of ``rnnzoo predict`` for this task's presets.
-        config_data_options: ``config_data_options(builder_config)`` -> the data options
-            that follow from a model's config (a captioner's vocabulary: the data must be
-            encoded with the model's own); ``rnnzoo train`` adds them to the card's
-            ``data_options`` so that every later command reads the data the same way.
+        config_data_options: ``config_data_options(builder, builder_config)`` -> the data
+            options that follow from a model's builder and config (a captioner's vocabulary:
+            the data must be encoded with the model's own; an autoregressive piano-roll model
+            takes the modelled frame as an input too); ``rnnzoo train`` adds them to the
+            card's ``data_options`` so that every later command reads the data the same way.
         predict: ``predict(preset, args)`` runs ``rnnzoo predict`` (``args.inputs`` holds the
             INPUT paths) and returns a JSON-able result; it prints its own human output unless
             ``args.json``. None when the task has nothing to predict from files.
@@ -97,7 +98,7 @@ class Task:
     train_defaults: dict = field(default_factory=dict)
     add_predict_options: Callable[[argparse.ArgumentParser], None] = _no_options
     predict: Callable[[Any, argparse.Namespace], Any] | None = None
-    config_data_options: Callable[[dict], dict] | None = None
+    config_data_options: Callable[[str, dict], dict] | None = None
 
     def data_options(self, args: argparse.Namespace) -> dict:
         """The data options given in parsed ``args`` (see `given_options`)."""

@@ -11,12 +11,21 @@ from tasks.music.model_options import add_model_options, builder_config
 from tasks.music.pianoroll import load_jsb, metric, representative_jsb
 
 KINDS = ("gru", "lstm", "simple")
+KEY_MODELS = ("independent", "triangular", "nade")
+AR_KINDS = ("gru", "lstm")  # kinds with an autoregressive builder (music-pianoroll-<kind>-ar)
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("music-jsb (piano roll)")
     add_model_options(group, kinds=KINDS, default_units=100, output="the output",
                       inputs="the input frames")
+    group.add_argument("--keys", choices=KEY_MODELS, default="independent",
+                       help="how the keys of a frame are modelled: independent Bernoullis, or "
+                            "in order, each given the lower keys, through a strictly "
+                            "triangular dense (triangular) or a NADE hidden layer (nade) "
+                            "(default: independent)")
+    group.add_argument("--nade-units", type=int, default=100,
+                       help="hidden units of the NADE key model (--keys nade; default: 100)")
     group.add_argument("--resolution", choices=("quarter", "8th", "16th"), default=None,
                        help="JSB time resolution (default: quarter, the published split)")
     group.add_argument("--limit", type=int, default=None,
@@ -24,7 +33,21 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
-    return builder_config(args, "music-pianoroll")
+    builder, config = builder_config(args, "music-pianoroll")
+    keys = getattr(args, "keys", "independent")
+    if keys == "independent":
+        return builder, config
+    if args.kind not in AR_KINDS:
+        raise ValueError(f"--keys {keys} needs --kind {' or '.join(AR_KINDS)}, not {args.kind}")
+    config["form"] = keys
+    if keys == "nade":
+        config["nade_units"] = args.nade_units
+    return f"{builder}-ar", config
+
+
+def _config_data_options(builder: str, config: dict) -> dict:
+    """Autoregressive models take the frame they model as an input too."""
+    return {"frame_input": True} if builder.endswith("-ar") else {}
 
 
 def _add_predict_options(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +65,8 @@ def _predict(preset, args: argparse.Namespace):
 TASK = Task(
     name="music-jsb",
     summary="JSB chorales piano roll (88 keys, quarter notes): frame-level NLL in nats per step",
-    builders=("music-pianoroll-gru", "music-pianoroll-lstm", "music-pianoroll-simple"),
+    builders=("music-pianoroll-gru", "music-pianoroll-lstm", "music-pianoroll-simple",
+              "music-pianoroll-gru-ar", "music-pianoroll-lstm-ar"),
     load=load_jsb,
     metric=metric,
     representative=representative_jsb,
@@ -60,4 +84,5 @@ TASK = Task(
     train_defaults={"epochs": 200, "batch_size": 16, "learning_rate": 3e-3, "patience": 25},
     add_predict_options=_add_predict_options,
     predict=_predict,
+    config_data_options=_config_data_options,
 )

@@ -3,7 +3,9 @@
 A chorale is a list of time steps, each the list of sounding MIDI pitches (the format of
 Boulanger-Lewandowski et al. 2012, ``jsb-chorales-{quarter,8th,16th}.json``). The model sees
 the previous frame (all zeros before the first) and predicts the current one, so every frame
-is scored.
+is scored. Autoregressive models (`zoo.music`, ``music-pianoroll-*-ar``) also take the frame
+they model as input (data option ``frame_input``): the inputs are then a dict
+``{"previous_frame", "frame"}``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.errors import RnnzooError
-from zoo.music import KEYS, LOWEST_KEY
+from zoo.music import FRAME, KEYS, LOWEST_KEY, PREVIOUS_FRAME
 
 RESOLUTIONS = ("quarter", "8th", "16th")
 SPLITS = {"train": "train", "validation": "valid", "valid": "valid", "test": "test"}
@@ -88,26 +90,37 @@ def padded_examples(rolls: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
 
 
 def load_jsb(path: str | Path, split: str = "train", *, resolution: str = "quarter",
-             limit: int | None = None) -> tf.data.Dataset:
+             limit: int | None = None, frame_input: bool = False) -> tf.data.Dataset:
     """Unbatched dataset of ``(previous frames [T, 88], frames [T, 88], weights [T])``.
 
     Every chorale of the split is padded to the split's longest (weights 0 on padding);
-    ``limit`` keeps the first ``limit`` chorales (for quick runs and tests).
+    ``limit`` keeps the first ``limit`` chorales (for quick runs and tests). ``frame_input``
+    (autoregressive models): the inputs are ``{"previous_frame": [T, 88], "frame": [T, 88]}``,
+    the second the target frames themselves.
     """
     rolls = read_chorales(path, split, resolution)
     if limit is not None:
         rolls = rolls[:limit]
-    return tf.data.Dataset.from_tensor_slices(padded_examples(rolls))
+    inputs, targets, weights = padded_examples(rolls)
+    if frame_input:
+        inputs = {PREVIOUS_FRAME: inputs, FRAME: targets}
+    return tf.data.Dataset.from_tensor_slices((inputs, targets, weights))
 
 
 def representative_jsb(path: str | Path, n: int = 100, *, resolution: str = "quarter",
-                       limit: int | None = None, length: int = 64) -> list[np.ndarray]:
+                       limit: int | None = None, length: int = 64,
+                       frame_input: bool = False) -> list:
     """Up to ``n`` model inputs ``[1, length, 88]`` for int8 calibration: consecutive windows
-    of the training chorales' inputs laid end to end (one time length for all)."""
-    rolls = read_chorales(path, "train", resolution)
-    stream = np.concatenate([shifted(roll) for roll in rolls[:limit]])
+    of the training chorales' inputs laid end to end (one time length for all); with
+    ``frame_input``, dicts of those windows and the frames they precede."""
+    rolls = read_chorales(path, "train", resolution)[:limit]
+    stream = np.concatenate([shifted(roll) for roll in rolls])
+    frames = np.concatenate(rolls)
     count = min(n, len(stream) // length)
-    return [stream[i * length:(i + 1) * length][None] for i in range(count)]
+    windows = [slice(i * length, (i + 1) * length) for i in range(count)]
+    if frame_input:
+        return [{PREVIOUS_FRAME: stream[w][None], FRAME: frames[w][None]} for w in windows]
+    return [stream[w][None] for w in windows]
 
 
 def log_sigmoid(x: np.ndarray) -> np.ndarray:

@@ -4,6 +4,11 @@ A *stepper* runs a music model one time step at a time: ``reset()`` zeroes its r
 state and ``step(x)`` takes one input vector and returns one output vector (numpy). The loops
 below draw every random number from one seeded ``numpy.random.Generator`` in a fixed order,
 so two steppers of the same model generate the same music from the same seed.
+
+Autoregressive piano-roll models (``music-pianoroll-*-ar``) also take the frame whose keys
+they model: their steppers' ``step(x, frame)`` feeds it (all zeros when None, which gives the
+output a `KeyModel` samples from), and ``keys`` holds the key loop (`tasks.music.keys`) that
+both backends share. Other steppers have ``keys = None``.
 """
 
 from __future__ import annotations
@@ -14,13 +19,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tasks.music.keys import KeyModel
 from tasks.music.notes import encode_note
-from zoo.music import DURATION, KEYS, PITCHES, STEP
+from zoo.autoregressive import AutoregressiveBernoulli
+from zoo.music import DURATION, FRAME, KEYS, PITCHES, PREVIOUS_FRAME, STEP
 
 
 class Stepper(Protocol):
+    keys: KeyModel | None  # the key loop of an autoregressive model, else None
+
     def reset(self) -> None: ...
-    def step(self, x: np.ndarray) -> np.ndarray: ...
+    def step(self, x: np.ndarray, frame: np.ndarray | None = None) -> np.ndarray: ...
 
 
 def check_sampling(temperature: float, top_k: int | None) -> None:
@@ -45,7 +54,7 @@ def sample_pitch(logits: np.ndarray, rng: np.random.Generator, temperature: floa
 
 class KerasStepper:
     """Runs a zoo music model (``music-notes-*`` or ``music-pianoroll-*``) step by step with
-    its own recurrent cells and dense heads, in one compiled function per step."""
+    its own recurrent cells and output layers, in one compiled function per step."""
 
     def __init__(self, model: keras.Model):
         self.model = model
@@ -56,6 +65,9 @@ class KerasStepper:
         names = {layer.name for layer in model.layers}
         self.heads = (["pitch_logits", "step_duration"] if "pitch_logits" in names
                       else ["logits"])
+        self.key_layer = next((layer for layer in model.layers
+                               if isinstance(layer, AutoregressiveBernoulli)), None)
+        self.keys = None if self.key_layer is None else KeyModel.from_layer(self.key_layer)
         self.features = int(model.inputs[0].shape[-1])
         self.states = None
         self._step = tf.function(self._step_fn, reduce_retracing=True)
@@ -72,17 +84,23 @@ class KerasStepper:
     def reset(self) -> None:
         self.states = self._zero_states()
 
-    def _step_fn(self, x, states):
+    def _step_fn(self, x, frame, states):
         new_states = []
         for layer, state in zip(self.recurrent, states):
             x, new = layer.cell(x, list(state), training=False)
             new_states.append(list(new))
+        if self.key_layer is not None:
+            return self.key_layer([x, frame])[0], new_states
         outputs = [self.model.get_layer(name)(x) for name in self.heads]
         return tf.concat(outputs, axis=-1)[0], new_states
 
-    def step(self, x: np.ndarray) -> np.ndarray:
+    def step(self, x: np.ndarray, frame: np.ndarray | None = None) -> np.ndarray:
+        """One step from input ``x``; ``frame``: the modelled frame of an autoregressive
+        model (zeros when None), ignored by the others."""
         x = tf.constant(np.asarray(x, np.float32).reshape(1, self.features))
-        output, self.states = self._step(x, self.states)
+        frame = np.zeros((1, KEYS), np.float32) if frame is None else frame
+        frame = tf.constant(np.asarray(frame, np.float32).reshape(1, -1))
+        output, self.states = self._step(x, frame, self.states)
         return output.numpy()
 
 
@@ -112,7 +130,10 @@ def generate_notes(stepper: Stepper, *, primer: np.ndarray | None = None, length
 def generate_frames(stepper: Stepper, *, primer: np.ndarray | None = None, length: int = 64,
                     temperature: float = 1.0, seed: int | None = 0) -> np.ndarray:
     """``[length, 88]`` new piano-roll frames after ``primer`` (``[P, 88]`` or None), each key
-    drawn from ``sigmoid(logit / temperature)``. Draws: one ``rng.random(88)`` per frame."""
+    drawn from ``sigmoid(logit / temperature)``: independently, or for an autoregressive model
+    (``stepper.keys``) key by key from the lowest, each logit given the keys already drawn.
+    Draws: one ``rng.random(88)`` per frame (key ``k`` sounds when its draw is below its
+    probability)."""
     check_sampling(temperature, None)
     if not isinstance(length, int) or length < 1:
         raise ValueError(f"length must be a positive integer, got {length!r}")
@@ -121,10 +142,15 @@ def generate_frames(stepper: Stepper, *, primer: np.ndarray | None = None, lengt
     output = stepper.step(np.zeros(KEYS, np.float32))
     for frame in (np.zeros((0, KEYS)) if primer is None else np.asarray(primer, np.float32)):
         output = stepper.step(frame)
+    keys = getattr(stepper, "keys", None)
     frames = np.zeros((length, KEYS), np.float32)
     for i in range(length):
-        probs = 1.0 / (1.0 + np.exp(-np.asarray(output, np.float64) / temperature))
-        frames[i] = rng.random(KEYS) < probs
+        uniforms = rng.random(KEYS)
+        if keys is not None:
+            frames[i] = keys.sample(output, uniforms, temperature)
+        else:
+            probs = 1.0 / (1.0 + np.exp(-np.asarray(output, np.float64) / temperature))
+            frames[i] = uniforms < probs
         if i + 1 < length:
             output = stepper.step(frames[i])
     return frames
@@ -133,13 +159,18 @@ def generate_frames(stepper: Stepper, *, primer: np.ndarray | None = None, lengt
 def stepwise_model_fn(stepper: Stepper):
     """A ``model_fn`` (batch of sequences ``[B, T, F]`` -> outputs ``[B, T, F_out]``) that runs
     each sequence through ``stepper`` from a zero state, for scoring step models with the
-    task metrics."""
+    task metrics. Autoregressive models' inputs are ``{"previous_frame", "frame"}`` dicts."""
 
-    def model_fn(inputs: np.ndarray) -> np.ndarray:
+    def model_fn(inputs) -> np.ndarray:
+        frames = None
+        if isinstance(inputs, dict):
+            inputs, frames = inputs[PREVIOUS_FRAME], np.asarray(inputs[FRAME], np.float32)
         outputs = []
-        for sequence in np.asarray(inputs, np.float32):
+        for b, sequence in enumerate(np.asarray(inputs, np.float32)):
             stepper.reset()
-            outputs.append(np.stack([stepper.step(x) for x in sequence]))
+            outputs.append(np.stack([stepper.step(x) if frames is None
+                                     else stepper.step(x, frames[b, t])
+                                     for t, x in enumerate(sequence)]))
         return np.stack(outputs)
 
     return model_fn

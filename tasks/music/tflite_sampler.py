@@ -6,17 +6,27 @@ states under the same names. `TFLiteStepper` feeds each state output back into t
 the same name; with the sampling loops of `tasks.music.sampling` (one seeded numpy Generator,
 same draws) it generates what the Keras model generates. It needs only numpy and the TFLite
 interpreter (``ai_edge_litert``, else ``tensorflow.lite``), as an app would.
+
+An autoregressive model's step file has a second input, ``frame`` (the frame whose keys it
+models), and carries the float parameters of its key loop in its ``rnnzoo`` metadata
+(``layer_data``, written by `export`); the stepper reads them into ``keys``
+(`tasks.music.keys.KeyModel`), so the sampling loop draws the keys of each frame in order from
+one run of the file per frame, as the Keras stepper does.
 """
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
 
+from tasks.music.keys import METADATA_KIND, KeyModel
 from zoo.quiet import quiet_stderr
 
 STATE_PREFIX = "state_"
+FRAME_INPUT = "frame"  # zoo.music.FRAME (not imported: that would load Keras)
+METADATA_NAME = "rnnzoo"  # export.tflite_file.METADATA_NAME
 
 
 def _interpreter(path: str, threads: int):
@@ -43,6 +53,37 @@ def _dequantize(x: np.ndarray, detail: dict) -> np.ndarray:
     return ((x.astype(np.float32) - zero) * scale).astype(np.float32)
 
 
+def _schema():
+    try:
+        from ai_edge_litert import schema_py_generated
+    except ImportError:  # pragma: no cover - tensorflow ships one too
+        from tensorflow.lite.python import schema_py_generated
+    return schema_py_generated
+
+
+def read_metadata(path: str) -> dict:
+    """The ``rnnzoo`` metadata JSON stored inside the TFLite file at ``path`` ({} if none)."""
+    with open(path, "rb") as file:
+        data = bytearray(file.read())
+    root = _schema().Model.GetRootAsModel(data, 0)
+    for i in range(root.MetadataLength()):
+        entry = root.Metadata(i)
+        name = entry.Name()
+        if (name.decode() if isinstance(name, bytes) else name) == METADATA_NAME:
+            payload = root.Buffers(entry.Buffer()).DataAsNumpy()
+            return {} if isinstance(payload, int) else json.loads(bytes(payload).decode())
+    return {}
+
+
+def key_model(metadata: dict) -> KeyModel | None:
+    """The key loop of an autoregressive model from a file's metadata, or None."""
+    entries = [e for e in (metadata.get("layer_data") or {}).values()
+               if isinstance(e, dict) and e.get("kind") == METADATA_KIND]
+    if len(entries) > 1:
+        raise ValueError("more than one autoregressive output layer in the file's metadata")
+    return KeyModel.from_metadata(entries[0]) if entries else None
+
+
 def _short(name: str) -> str:
     """``serving_default_state_h_0:0`` -> ``state_h_0``; other names unchanged."""
     name = name.split(":")[0]
@@ -55,7 +96,8 @@ class TFLiteStepper:
 
     Inputs and outputs are found by name through the model's signature (``step`` or its only
     one), else by tensor name: the states start with ``state_``, the one other input is the
-    step's input vector and the one other output the model output.
+    step's input vector (autoregressive models: besides ``frame``) and the one other output
+    the model output. ``keys``: the key loop of an autoregressive model, else None.
     """
 
     def __init__(self, path: str | os.PathLike, threads: int = 1):
@@ -80,6 +122,11 @@ class TFLiteStepper:
         self.state_outputs = {n: d for n, d in outputs.items() if n.startswith(STATE_PREFIX)}
         main_in = [n for n in inputs if n not in self.state_inputs]
         main_out = [n for n in outputs if n not in self.state_outputs]
+        self.keys = key_model(read_metadata(path))
+        self.frame_input = None
+        if self.keys is not None and FRAME_INPUT in main_in and len(main_in) == 2:
+            self.frame_input = inputs[FRAME_INPUT]
+            main_in.remove(FRAME_INPUT)
         if len(main_in) != 1 or len(main_out) != 1 or not self.state_inputs:
             raise ValueError(f"{path}: not a step model with one input, one output and "
                              f"{STATE_PREFIX}* states (inputs {sorted(inputs)}, outputs "
@@ -97,10 +144,16 @@ class TFLiteStepper:
         """Zero every state."""
         self.states = {n: np.zeros(d["shape"], np.float32) for n, d in self.state_inputs.items()}
 
-    def step(self, x: np.ndarray) -> np.ndarray:
-        """One step: feed ``x`` and the states, keep the new states, return the output."""
+    def step(self, x: np.ndarray, frame: np.ndarray | None = None) -> np.ndarray:
+        """One step: feed ``x`` and the states, keep the new states, return the output.
+        ``frame``: the modelled frame of an autoregressive model (zeros when None)."""
         x = np.asarray(x, np.float32).reshape(self.input["shape"])
         feeds = {self.input_name: _quantize(x, self.input)}
+        if self.frame_input is not None:
+            shape = self.frame_input["shape"]
+            frame = np.zeros(shape, np.float32) if frame is None else np.asarray(
+                frame, np.float32).reshape(shape)
+            feeds[FRAME_INPUT] = _quantize(frame, self.frame_input)
         for name, detail in self.state_inputs.items():
             feeds[name] = _quantize(self.states[name], detail)
         if self.runner is not None:
@@ -108,7 +161,8 @@ class TFLiteStepper:
         else:
             it = self.interpreter
             for name, value in feeds.items():
-                detail = self.input if name == self.input_name else self.state_inputs[name]
+                detail = (self.input if name == self.input_name else self.frame_input
+                          if name == FRAME_INPUT else self.state_inputs[name])
                 it.set_tensor(detail["index"], value)
             it.invoke()
             results = {
