@@ -62,7 +62,7 @@ def _convert(parts: Parts, temp: Path, quantize: list[str], representative, *,
         artifacts += convert_variants(
             model, targets, representative=samples[kind] if samples else None,
             allow_flex=allow_flex, batch_size=None, per_channel=channels,
-            metadata={**metadata, "parts": _parts_metadata(parts)}, float_layers=[])
+            metadata={**metadata, "parts": _parts_metadata(parts)})
     return artifacts
 
 

@@ -131,6 +131,9 @@ def test_the_parts_export_as_an_encoder_and_a_decoder_step(tmp_path):
     assert entries[("savedmodel", "sequence", "fp32")]["max_abs_diff"] <= 1e-4
     int8 = entries[("tflite", "parts", "int8")]
     assert int8["metric"] is not None and int8["max_abs_diff"] < 0.1, int8
+    # the per-image contrast normalization stays float in the int8 encoder (its mean and
+    # reciprocal square root at 8 bits cost the shapes preset 11 BLEU-4 points)
+    assert {"MEAN", "RSQRT"} <= set(entries[("tflite", "encoder", "int8")]["ops"]["float"])
 
 
 def test_calling_the_model_without_a_training_flag_is_inference():
