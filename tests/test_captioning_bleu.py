@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tasks.captioning.bleu import (
+    beam_captions,
     caption_metric,
     corpus_bleu,
     greedy_captions,
@@ -58,3 +59,28 @@ def test_greedy_captions_feed_the_prefix_back_and_stop_at_end():
     scores = caption_metric(model_fn, data)
     assert scores["bleu1"] == pytest.approx(1.0) and scores["bleu3"] == pytest.approx(1.0)
     assert scores["images"] == 1 and scores["captions"] == 1
+
+
+def test_beam_captions_find_a_better_caption_than_greedy():
+    """After <start> the model prefers 4 (0.6) over 5 (0.4); but after 4 every word is equally
+    likely (0.25 each of 4 ids) while after 5 <end> is certain: the whole caption "5" (0.4)
+    beats "4 x" (0.6 * 0.25 = 0.15), which greedy cannot see."""
+
+    def model_fn(batch):
+        tokens = batch["tokens"]
+        probabilities = np.zeros((*tokens.shape, 8))
+        last = tokens[..., -1:]
+        after_start = np.array([0, 0, 0, 0, 0.6, 0.4, 0, 0])
+        after_four = np.array([0, 0, 0.25, 0, 0.25, 0, 0.25, 0.25])
+        after_other = np.array([0, 0, 1.0, 0, 0, 0, 0, 0])
+        probabilities[..., -1:, :] = np.where(last[..., None] == 1, after_start,
+                                              np.where(last[..., None] == 4, after_four,
+                                                       after_other))
+        return probabilities
+
+    images = {"image": np.zeros((2, 2, 2, 3))}
+    assert greedy_captions(model_fn, images, max_length=5)[0][0] == 4
+    assert beam_captions(model_fn, images, max_length=5, width=2, alpha=0.0) == [[5], [5]]
+    data = [({"image": np.zeros((2, 2, 3)), "tokens": np.array([1, 5, 0])}, np.array([5, 2, 0]))]
+    assert caption_metric(model_fn, data, beam=2, alpha=0.0)["bleu1"] == pytest.approx(1.0)
+    assert caption_metric(model_fn, data)["bleu1"] < 1.0

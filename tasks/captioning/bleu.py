@@ -104,9 +104,34 @@ def greedy_captions(model_fn: Callable, inputs: dict[str, np.ndarray], *, max_le
     return captions
 
 
+def beam_captions(model_fn: Callable, inputs: dict[str, np.ndarray], *, max_length: int,
+                  width: int = 3, alpha: float = 0.7) -> list[list[int]]:
+    """Beam-search captions (`tasks.common.decoding.beam_search`; ids without
+    ``<start>``/``<end>``) of each image, through ``model_fn`` on the growing prefix (any
+    whole-model function: Keras, or an exported encoder/decoder pair's `PartsRunner`)."""
+    from tasks.common.decoding import beam_search
+
+    def step(tokens, state):
+        prefix = np.concatenate([state["prefix"], np.asarray(tokens, np.int32)[:, None]], 1)
+        rest = {k: v for k, v in state.items() if k != "prefix"}
+        probabilities = np.asarray(model_fn({**rest, "tokens": prefix}))[:, -1]
+        return probabilities, {**rest, "prefix": prefix}
+
+    count = len(next(iter(inputs.values())))
+    captions = []
+    for i in range(count):
+        state = {**{k: v[i:i + 1] for k, v in inputs.items()},
+                 "prefix": np.zeros((1, 0), np.int32)}
+        best = beam_search(step, state, start=START, end=END, max_length=max_length,
+                           width=width, alpha=alpha)
+        captions.append(list(best[0].tokens) if best else [])
+    return captions
+
+
 def caption_metric(model_fn: Callable, dataset: Iterable, *, max_length: int | None = None,
-                   batch_size: int = 32) -> dict[str, float]:
-    """BLEU-1..4 of greedy captions over the images of ``dataset`` (caption examples; see
+                   batch_size: int = 32, beam: int = 1, alpha: float = 0.7) -> dict[str, float]:
+    """BLEU-1..4 of greedy captions (``beam=1``), or of `beam_captions` of width ``beam``
+    with length penalty ``alpha``, over the images of ``dataset`` (caption examples; see
     `images_and_references`), with ``images`` and ``captions`` counts. ``max_length``: the
     longest caption decoded (default: the dataset's target length)."""
     items = list(dataset)
@@ -114,7 +139,10 @@ def caption_metric(model_fn: Callable, dataset: Iterable, *, max_length: int | N
         raise ValueError("no captions to score")
     inputs, references = images_and_references(items)
     length = max_length or int(np.asarray(items[0][1]).shape[-1])
-    captions = greedy_captions(model_fn, inputs, max_length=length, batch_size=batch_size)
+    if beam > 1:
+        captions = beam_captions(model_fn, inputs, max_length=length, width=beam, alpha=alpha)
+    else:
+        captions = greedy_captions(model_fn, inputs, max_length=length, batch_size=batch_size)
     hypotheses = [ids_text(c, HYPOTHESIS_UNKNOWN) for c in captions]
     return {**corpus_bleu(hypotheses, references), "images": len(references),
             "captions": sum(len(r) for r in references)}
