@@ -24,6 +24,7 @@ SHIPPED = (
     "captioning-coco-mini",
     "captioning-shapes",
     "music-jsb-gru",
+    "music-jsb-gru-ar",
     "music-melody-nottingham",
     "music-piano",
     "speech-connected-digits",
