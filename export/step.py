@@ -38,7 +38,8 @@ from zoo.layers import RecurrentStack
 STATE_PREFIX = "state_"
 
 # Layers known to act on each time step independently (class names; Keras and keras.ops).
-# Layers that set ``training_only = True`` (identity at inference, e.g. augmentation) count too.
+# Layers that set ``training_only = True`` (identity at inference, e.g. augmentation) or
+# ``acts_per_step = True`` (a zoo layer that acts on each time step alone) count too.
 PER_STEP_LAYERS = frozenset({
     "Dense", "EinsumDense", "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
     "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Masking",
@@ -227,7 +228,8 @@ class _Replay:
                                  "with a tensor that has no time axis: no step form")
         if has_time:
             name = type(op).__name__
-            if name not in PER_STEP_LAYERS and not training_only(op):
+            if (name not in PER_STEP_LAYERS and not training_only(op)
+                    and not getattr(op, "acts_per_step", False)):
                 raise StepModelError(f"layer {op.name!r} ({name}) is not known to act on each "
                                      "time step independently: no step form")
             if isinstance(op, keras.layers.Concatenate) and op.axis not in (-1,):

@@ -55,6 +55,24 @@ class LastStep(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
+class Asinh(keras.layers.Layer):
+    """``asinh(x) = log(x + sqrt(x^2 + 1))``, elementwise: about ``x`` near 0, logarithmic in
+    the tails. Compresses heavy-tailed standardized inputs (PM2.5's cumulated hours of rain
+    reach 24 training standard deviations) so that all inputs share one int8 scale; kept in
+    float by full-int8 files (TFLite has LOG and SQRT, not ASINH, and no int8 LOG)."""
+
+    acts_per_step = True
+    keep_float_in_int8 = True
+
+    def call(self, inputs):
+        ops = keras.ops
+        return ops.log(inputs + ops.sqrt(inputs * inputs + 1.0))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
 class TakeFeatures(keras.layers.Layer):
     """Features ``start:stop`` of the last axis."""
 
@@ -158,6 +176,23 @@ class MonotoneQuantiles(keras.layers.Layer):
         return {**super().get_config(), "count": self.count}
 
 
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class Plus(keras.layers.Layer):
+    """``a + b`` for two tensors of one shape: the forecast change plus its base, kept in float
+    by full-int8 files. With Keras' ``Add`` in int8, TensorFlow turned ``Add(Dense(h), base)``
+    of a batch-1 step model into the Dense's bias, which the quantizer then treated as a
+    constant: the int8 forecasts ignored the base (and were nearly constant)."""
+
+    keep_float_in_int8 = True
+
+    def call(self, inputs):
+        first, second = inputs
+        return keras.ops.add(first, second)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+
 class _Feedback(keras.layers.Layer):
     """One call of a recurrent layer's cell on a fed-back forecast (the cell's weights are the
     layer's own); a layer of its own so that each call has a unique name in the graph."""
@@ -253,12 +288,13 @@ def _forecaster(mode: str, kind: str, *, lookback: int, horizon: int, features: 
         base = "last"
     history = keras.Input(shape=(lookback, features), name="history")
     z = _standardize(mean, std)(history)
+    compress = Asinh(name="compress")
     build = _direct if mode == "direct" else _autoregressive
     if base == "linear" and mode != "direct":
         raise ValueError("base 'linear' is for direct forecasters")
-    out = build(z, kind, units, lookback=lookback, horizon=horizon, features=features,
-                targets=targets, dropout=dropout, quantiles=quantiles, base=base,
-                season=season)
+    out = build(z, compress, kind, units, lookback=lookback, horizon=horizon,
+                features=features, targets=targets, dropout=dropout, quantiles=quantiles,
+                base=base, season=season)
     for layer in _unstandardize(mean, std, horizon, targets, quantiles):
         out = layer(out)
     return keras.Model(history, out, name=f"forecast_{mode}_{kind}")
@@ -269,10 +305,14 @@ def _memory(z, season: int, targets: int):
     return keras.layers.RNN(DelayCell(season, targets), name="season_memory")(z)
 
 
-def _direct(z, kind: str, units: list[int], *, lookback: int, horizon: int, features: int,
-            targets: int, dropout: float, quantiles: int, base: str, season: int):
-    """Standardized flat forecasts ``[B, horizon * targets * Q]`` (step, target, quantile)."""
-    x = z
+def _direct(z, compress, kind: str, units: list[int], *, lookback: int, horizon: int,
+            features: int, targets: int, dropout: float, quantiles: int, base: str,
+            season: int):
+    """Standardized flat forecasts ``[B, horizon * targets * Q]`` (step, target, quantile).
+    The recurrent layers (and the linear base) read the compressed inputs (`Asinh`); the
+    seasonal and last-value bases the standardized ones."""
+    u = compress(z)
+    x = u
     for i, width in enumerate(units):
         x = recurrent(kind, width, return_sequences=i < len(units) - 1, name=f"{kind}_{i}")(x)
     if dropout:
@@ -287,7 +327,7 @@ def _direct(z, kind: str, units: list[int], *, lookback: int, horizon: int, feat
             _memory(z, season, targets))
         naive = keras.layers.Reshape((horizon * targets,), name="base_flat")(naive)
     elif base == "linear":
-        window = keras.layers.RNN(DelayCell(lookback, features), name="window_memory")(z)
+        window = keras.layers.RNN(DelayCell(lookback, features), name="window_memory")(u)
         naive = keras.layers.Dense(horizon * targets, kernel_initializer="zeros",
                                    name="linear")(window)
     else:
@@ -295,23 +335,25 @@ def _direct(z, kind: str, units: list[int], *, lookback: int, horizon: int, feat
         naive = keras.layers.Reshape((horizon * targets,), name="base_flat")(
             keras.layers.RepeatVector(horizon, name="last_repeated")(last))
     naive = _repeat_each(naive, max(quantiles, 1), "base_per_quantile")
-    return keras.layers.Add(name="from_base")([out, naive])
+    return Plus(name="from_base")([out, naive])
 
 
-def _autoregressive(z, kind: str, units: list[int], *, lookback: int, horizon: int,
+def _autoregressive(z, compress, kind: str, units: list[int], *, lookback: int, horizon: int,
                     features: int, targets: int, dropout: float, quantiles: int, base: str,
                     season: int):
-    """As `_direct`; step ``k`` is fed back (its median) to forecast step ``k + 1``."""
+    """As `_direct`; step ``k`` is fed back (its median, compressed) to forecast step
+    ``k + 1``."""
     layers = [recurrent(kind, width, return_sequences=i < len(units) - 1, return_state=True,
                         name=f"{kind}_{i}") for i, width in enumerate(units)]
-    x, states = z, []
+    u = compress(z)
+    x, states = u, []
     for layer in layers:
         x, *layer_states = layer(x)
         states.append(layer_states)
     last = LastStep(name="last_step")(z)
     previous = TakeFeatures(0, targets, name="last_targets")(last)
-    held = TakeFeatures(targets, None, name="last_covariates")(last) if features > targets \
-        else None
+    held = TakeFeatures(targets, None, name="last_covariates")(LastStep(name="last_input")(u)) \
+        if features > targets else None
     memory = _memory(z, season, targets) if base == "seasonal" else None
     feedback = [_Feedback(layer.cell, name=f"{layer.name}_feedback") for layer in layers]
     head = keras.layers.Dense(targets * max(quantiles, 1), name="head")
@@ -331,7 +373,7 @@ def _autoregressive(z, kind: str, units: list[int], *, lookback: int, horizon: i
             else:  # one season earlier is itself forecast
                 reference = medians[k - season]
             reference = _repeat_each(reference, max(quantiles, 1), f"base_{k}")
-            step = keras.layers.Add(name=f"from_base_{k}")([step, reference])
+            step = Plus(name=f"from_base_{k}")([step, reference])
         steps.append(step)
         median = step
         if quantiles:
@@ -341,14 +383,18 @@ def _autoregressive(z, kind: str, units: list[int], *, lookback: int, horizon: i
         medians.append(median)
         if k == horizon - 1:
             break
-        fed = median if held is None else keras.layers.Concatenate(name=f"fed_{k}")(
-            [median, held])
+        fed = compress(median)
+        if held is not None:
+            fed = keras.layers.Concatenate(name=f"fed_{k}")([fed, held])
         for i, layer in enumerate(feedback):
             fed, states[i] = layer(fed, states[i])
         x, previous = fed, median
     if len(steps) == 1:
         return steps[0]
-    return keras.layers.Concatenate(name="steps")(steps)
+    concatenate = keras.layers.Concatenate(name="steps")
+    concatenate.keep_float_in_int8 = True  # an int8 concatenation before the float tail was
+    # calibrated to the range of the tail's output (TF 2.21): the int8 forecasts were constant
+    return concatenate(steps)
 
 
 def _register(mode: str, kind: str, summary: str):
