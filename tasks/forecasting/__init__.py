@@ -60,7 +60,9 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--base", choices=("seasonal", "last", "linear", "none"), default="seasonal",
                        help="the network forecasts the change from this: the seasonal-naive "
                             "forecast (the last value where the season is 1 or longer than "
-                            "the lookback), the last value, or nothing (default: seasonal)")
+                            "the lookback), the last value, a trained linear autoregressive "
+                            "term over the window (direct models), or nothing (default: "
+                            "seasonal)")
 
 
 def model_config(data, *, mode: str = "direct", kind: str = "lstm", units=(64,),
