@@ -39,7 +39,7 @@ STATE_PREFIX = "state_"
 
 # Layers known to act on each time step independently (class names; Keras and keras.ops).
 # Layers that set ``training_only = True`` (identity at inference, e.g. augmentation) or
-# ``acts_per_step = True`` (a zoo layer that acts on each time step alone) count too.
+# ``acts_per_step = True`` (zoo layers that never mix time steps) count too.
 PER_STEP_LAYERS = frozenset({
     "Dense", "EinsumDense", "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
     "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Masking",
