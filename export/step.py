@@ -12,7 +12,9 @@ into the input of the same name.
 Which layers may act on one step: a tensor that still has its time axis (a model input, or a
 recurrent layer's output with ``return_sequences=True``) may only go through layers known to
 treat time steps independently (`PER_STEP_LAYERS`); a tensor whose time axis is gone (after a
-recurrent layer that returns its last output) may go through any layer. Bidirectional layers,
+recurrent layer that returns its last output) may go through any layer. A layer whose class
+sets ``returns_last_step = True`` (``zoo.timeseries.LastStep``: the last time step of its
+input) is the identity on one step, and its output has no time axis. Bidirectional layers,
 ``go_backwards`` and recurrent layers given an ``initial_state`` have no step form and raise
 `StepModelError` naming the layer. Every model input is taken to be a sequence.
 
@@ -219,6 +221,8 @@ class _Replay:
         if isinstance(op, keras.Model) and hasattr(op, "_nodes_by_depth"):
             flat = keras.tree.flatten(args)
             return self.run(op, flat, [values[id(t)][1] for t in node.arguments.keras_tensors])
+        if has_time and getattr(op, "returns_last_step", False):
+            return [args[0]], [False]  # the step's observation is the last one so far
         if has_time and not all(time_inputs):
             raise StepModelError(f"layer {op.name!r} ({type(op).__name__}) mixes a sequence "
                                  "with a tensor that has no time axis: no step form")

@@ -10,6 +10,7 @@ from zoo.errors import UnknownNameError
 _TASK_MODULES = {
     "adding": "tasks.adding",
     "captioning": "tasks.captioning.task",
+    "forecasting": "tasks.forecasting",
     "music-jsb": "tasks.music.jsb",
     "music-melody": "tasks.music.melody",
     "music-piano": "tasks.music.piano",

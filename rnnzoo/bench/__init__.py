@@ -32,6 +32,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "captioning": ("rnnzoo.bench.captioning",
                    "captioning presets: BLEU for Keras, float32 and int8 TFLite encoder/decoder "
                    "pairs; latency per caption; encoder images/s; training throughput"),
+    "forecasting": ("rnnzoo.bench.forecasting",
+                    "time series: test MASE per series (model, seasonal-naive, linear), PM2.5 "
+                    "24 h MAE for Keras, float32 and int8 TFLite, latency per forecast, "
+                    "training throughput"),
     "video": ("rnnzoo.bench.video",
               "video actions: LRCN preset accuracy (Keras, float32/int8 TFLite clip and step "
               "files, motion-only pairs), ConvLSTM and frame-average beside it, latency, "

@@ -1,0 +1,274 @@
+"""``rnnzoo bench forecasting``: every series of ../shared/data/timeseries with one default
+configuration, the PM2.5 24-hour forecaster in Keras, float32 and int8 TFLite, speed.
+
+1. Per series: every CSV of the timeseries folder, each trained from scratch with the defaults
+   of ``rnnzoo train forecasting`` (the first value column, univariate, lookback 12, horizon
+   3, direct LSTM, the task's epochs, learning rate and patience; the batch is the default or,
+   for a series with fewer training windows, all of them), through the same training path
+   (`tasks.common.fit.fit`, settings chosen on validation). Test MASE of the model and of the
+   seasonal-naive and linear autoregressive baselines on the same windows; target: MASE < 1
+   on at least 80 % of the series.
+2. PM2.5 (``pollution.csv``, 24 hours ahead from the weather and the pollution of the last
+   48 hours): the ``forecast-pm25`` preset, or, where it is not shipped, a model trained here
+   with its recipe (`PM25_RECIPE`, the training command of the preset). Test MAE of Keras, of
+   the float32 and int8 TFLite files (sequence: a whole window; step: one observation at a
+   time with the states in and out) against both baselines; latency per forecast on one
+   thread (sequence file: a forecast from a 48-hour window; step file: the update of the
+   forecast by one new observation).
+3. Training throughput of the PM2.5 model: optimizer steps and windows per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import tempfile
+import time
+from pathlib import Path
+
+PRESET = "forecast-pm25"
+PM25_FILE = "pollution.csv"
+MASE_TARGET_SHARE = 0.8
+# The training command of forecast-pm25 (its card's training_command), as options.
+PM25_RECIPE = {
+    "data": {"target": ["pm2.5"], "covariates": ["all"], "categorical": ["cbwd"],
+             "lookback": 48, "horizon": 24},
+    "model": ["--kind", "gru", "--units", "16", "--dropout", "0.2", "--base", "linear",
+              "--quantiles", "5"],
+    "training": {"epochs": 30, "batch_size": 128, "learning_rate": 1e-3, "patience": 5},
+}
+
+
+def _folder() -> Path:
+    from tasks.common.data_paths import data_root
+
+    root = data_root()
+    if root is None or not (root / "timeseries").is_dir():
+        raise FileNotFoundError("the timeseries folder of ../shared/data (or $RNNZOO_DATA) is "
+                                "not there; the forecasting benchmark needs it")
+    return root / "timeseries"
+
+
+def _model_options(argv: list[str]) -> argparse.Namespace:
+    """The task's options parsed from ``argv`` (the defaults of ``rnnzoo train``)."""
+    import tasks
+
+    parser = argparse.ArgumentParser()
+    tasks.get_task("forecasting").add_options(parser)
+    return parser.parse_args(argv)
+
+
+def train_series(path: Path, data_options: dict, model_argv: list[str], training: dict,
+                 out_dir: Path, *, seed: int = 0):
+    """Train a forecaster on ``path`` as ``rnnzoo train forecasting`` does; returns the model
+    and the `FitResult`."""
+    import tasks
+    import zoo
+    from tasks.common.fit import fit
+    from tasks.forecasting import model_config
+    from tasks.forecasting.data import prepare, settings
+
+    task = tasks.get_task("forecasting")
+    args = _model_options(model_argv)
+    data = prepare(path, settings(**data_options))
+    builder, config = model_config(data, mode=args.model, kind=args.kind, units=args.units,
+                                   dropout=args.dropout, quantiles=args.quantiles,
+                                   base=args.base)
+    batch = min(training["batch_size"], len(data.origins["train"]))
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = fit(lambda: zoo.build(builder, **config), task.load(path, "train", **data_options),
+                     task.load(path, "validation", **data_options), out_dir=out_dir,
+                     loss=task.loss, epochs=training["epochs"], batch_size=batch,
+                     learning_rate=training["learning_rate"],
+                     early_stopping_patience=training["patience"] or None, seed=seed,
+                     verbose=0, tensorboard=False)
+    model = result.model
+    model.rnnzoo_builder, model.rnnzoo_config = builder, config
+    return model, result
+
+
+def series_table(quick: bool = False, split: str = "test", model_argv: list[str] | None = None,
+                 training: dict | None = None) -> dict:
+    """Part 1: each series of the folder with the default configuration (or ``model_argv``
+    and ``training``), scored on ``split``."""
+    import tasks
+
+    task = tasks.get_task("forecasting")
+    training = {"epochs": 100, "batch_size": 32, "learning_rate": 3e-3, "patience": 10,
+                **task.train_defaults, **(training or {})}
+    if quick:
+        training["epochs"] = 2
+    rows = {}
+    with tempfile.TemporaryDirectory(prefix="rnnzoo-bench-forecasting-") as temp:
+        for path in sorted(_folder().glob("*.csv")):
+            start = time.perf_counter()
+            try:
+                model, result = train_series(path, {}, model_argv or [], training,
+                                             Path(temp) / path.stem)
+                figures = task.metric(model.predict_on_batch, task.load(path, split))
+            except Exception as error:  # noqa: BLE001 - a series that fails is a row too
+                rows[path.name] = {"error": f"{type(error).__name__}: {error}"}
+                continue
+            rows[path.name] = {
+                "mase": figures["mase"], "seasonal_naive_mase": figures["seasonal_naive_mase"],
+                "linear_mase": figures["linear_mase"], "mae": figures["mae"],
+                "windows": figures["windows"], "epochs": result.epochs_completed,
+                "seconds": round(time.perf_counter() - start, 1)}
+    scored = [r for r in rows.values() if "mase" in r]
+    below = sum(r["mase"] < 1 for r in scored)
+    return {"split": split, "configuration": {"data": "task defaults",
+                                              "model": model_argv or "task defaults",
+                                              "training": training},
+            "series": rows, "mase_below_1": below, "series_count": len(rows),
+            "share_below_1": below / max(len(rows), 1),
+            "beats_both_baselines": sum(r["mase"] < min(r["seasonal_naive_mase"],
+                                                        r["linear_mase"]) for r in scored),
+            "target_share": MASE_TARGET_SHARE,
+            "meets_target": below / max(len(rows), 1) >= MASE_TARGET_SHARE}
+
+
+def _pm25_model(quick: bool, folder: Path):
+    """The preset, or a model trained here with its recipe; and where it came from."""
+    import zoo
+
+    try:
+        preset = zoo.load(PRESET)
+        return preset.model, preset.card.get("data_options", {}), f"preset {PRESET}"
+    except Exception as error:  # noqa: BLE001 - not shipped yet: train it with the recipe
+        reason = f"{type(error).__name__}: {error}"
+    training = dict(PM25_RECIPE["training"])
+    if quick:
+        training["epochs"] = 1
+    model, result = train_series(_folder() / PM25_FILE, PM25_RECIPE["data"],
+                                 PM25_RECIPE["model"], training, folder / "pm25")
+    return model, PM25_RECIPE["data"], (f"trained here with the recipe of {PRESET} "
+                                        f"({result.epochs_completed} epochs, "
+                                        f"{result.seconds:.0f} s; the preset: {reason})")
+
+
+def pm25(quick: bool, folder: Path) -> dict:
+    """Part 2: test MAE of Keras and of the TFLite files, against both baselines; latency."""
+    import export
+    import tasks
+
+    task = tasks.get_task("forecasting")
+    path = _folder() / PM25_FILE
+    model, options, source = _pm25_model(quick, folder)
+    test = task.load(path, "test", **options)
+    if quick:
+        test = test.take(200)
+    keras_figures = task.metric(model.predict_on_batch, test)
+    report = export.export_model(
+        model, folder / "export", formats=["tflite"], quantize=["fp32", "int8"],
+        representative=task.representative(path, 100 if quick else 300, **options),
+        dataset=test, metric=task.metric, metric_name="mae", name=PRESET, latency=True)
+    rows = {"keras": {**_figures(keras_figures),
+                      "latency_ms": (report.get("keras") or {}).get("predict_latency_ms")}}
+    for entry in report["artifacts"]:
+        rows[Path(entry["path"]).stem] = {
+            "mae": (entry.get("metric") or {}).get("value"), "bytes": entry.get("bytes"),
+            "latency_ms": entry.get("latency_ms"), "kind": entry["kind"],
+            "quantize": entry["quantize"], "max_abs_diff": entry.get("max_abs_diff")}
+    return {"source": source, "data_options": options, "windows": keras_figures["windows"],
+            "subset": "first 200 test windows (quick)" if quick else None,
+            "baselines": {"seasonal_naive_mae": keras_figures["seasonal_naive_mae"],
+                          "linear_mae": keras_figures["linear_mae"]},
+            "figures": rows,
+            "keras_beats_both": keras_figures["mae"] < min(keras_figures["seasonal_naive_mae"],
+                                                           keras_figures["linear_mae"]),
+            "notes": report.get("notes", [])}
+
+
+def _figures(figures: dict) -> dict:
+    keep = ("mae", "rmse", "mase", "seasonal_naive_mae", "linear_mae", "windows")
+    return {k: figures[k] for k in keep if k in figures}
+
+
+def training_throughput(quick: bool) -> dict:
+    """Part 3: optimizer steps and windows per second of the PM2.5 recipe's model."""
+    import keras
+
+    import tasks
+    import zoo
+    from tasks.forecasting import model_config
+    from tasks.forecasting.data import prepare, settings
+
+    task = tasks.get_task("forecasting")
+    path = _folder() / PM25_FILE
+    data = prepare(path, settings(**PM25_RECIPE["data"]))
+    args = _model_options(PM25_RECIPE["model"])
+    builder, config = model_config(data, mode=args.model, kind=args.kind, units=args.units,
+                                   dropout=args.dropout, quantiles=args.quantiles,
+                                   base=args.base)
+    batch = PM25_RECIPE["training"]["batch_size"]
+    origins = data.origins["train"][: batch * 64]
+    x, y = data.inputs(origins), data.references(origins)
+    keras.utils.set_random_seed(0)
+    model = zoo.build(builder, **config)
+    model.compile(keras.optimizers.Adam(1e-3, global_clipnorm=1.0), loss=task.loss)
+    steps = 5 if quick else 40
+    model.fit(x, y, batch_size=batch, epochs=1, steps_per_epoch=2, verbose=0)  # compile
+    start = time.perf_counter()
+    done = 0
+    while done < steps:
+        run = min(steps - done, len(x) // batch)
+        model.fit(x, y, batch_size=batch, epochs=1, steps_per_epoch=run, verbose=0,
+                  shuffle=False)
+        done += run
+    seconds = time.perf_counter() - start
+    return {"builder": builder, "batch": batch, "lookback": data.settings.lookback,
+            "features": len(data.feature_names), "parameters": int(model.count_params()),
+            "steps_per_second": steps / seconds, "windows_per_second": steps * batch / seconds}
+
+
+def run(quick: bool = False) -> dict:
+    with tempfile.TemporaryDirectory(prefix="rnnzoo-bench-forecasting-") as temp:
+        return {"settings": {"quick": quick, "tflite_threads": 1},
+                "series": series_table(quick),
+                "pm25": pm25(quick, Path(temp)),
+                "training": training_throughput(quick)}
+
+
+def _f(value, spec: str = ".3f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def table(result: dict) -> str:
+    s = result["series"]
+    lines = [f"forecasting: test MASE of each series with one default configuration "
+             f"(train defaults: lookback 12, horizon 3, direct LSTM); target MASE < 1 on "
+             f">= {100 * s['target_share']:.0f} % of the series",
+             f"{'series':<34}{'model':>8}{'seas.naive':>11}{'linear':>8}{'MAE':>11}"
+             f"{'windows':>8}{'epochs':>7}{'s':>6}"]
+    for name, row in s["series"].items():
+        if "error" in row:
+            lines.append(f"{name:<34}failed: {row['error'][:80]}")
+            continue
+        lines.append(f"{name:<34}{row['mase']:>8.3f}{row['seasonal_naive_mase']:>11.3f}"
+                     f"{row['linear_mase']:>8.3f}{row['mae']:>11.4g}{row['windows']:>8}"
+                     f"{row['epochs']:>7}{row['seconds']:>6.0f}")
+    lines.append(f"MASE < 1 on {s['mase_below_1']} of {s['series_count']} series "
+                 f"({100 * s['share_below_1']:.0f} %: {'meets' if s['meets_target'] else 'MISSES'}"
+                 f" the target); model below both baselines on {s['beats_both_baselines']}")
+    p = result["pm25"]
+    lines += ["", f"PM2.5 (pollution.csv), {p['data_options'].get('horizon')} hours ahead, "
+                  f"{p['windows']} test windows; {p['source']}"]
+    if p.get("subset"):
+        lines.append(f"on the {p['subset']}: not the test figure")
+    lines.append(f"baselines: seasonal-naive MAE {p['baselines']['seasonal_naive_mae']:.2f}, "
+                 f"linear autoregressive MAE {p['baselines']['linear_mae']:.2f}")
+    lines.append(f"{'model':<22}{'MAE':>9}{'KiB':>8}{'ms/forecast':>13}")
+    for name, row in p["figures"].items():
+        latency = row.get("latency_ms")
+        per = " (1 step)" if row.get("kind") == "step" else ""
+        size = row.get("bytes")
+        lines.append(f"{name:<22}{_f(row.get('mae'), '.2f'):>9}"
+                     f"{_f(size / 1024 if size else None, '.0f'):>8}"
+                     f"{_f(latency, '.3f'):>13}{per}")
+    lines.append(f"Keras {'beats' if p['keras_beats_both'] else 'does NOT beat'} both baselines")
+    t = result["training"]
+    lines += ["", f"training ({t['builder']}, batch {t['batch']}, lookback {t['lookback']}, "
+                  f"{t['features']} features, {t['parameters']:,} parameters): "
+                  f"{t['steps_per_second']:.1f} steps/s, {t['windows_per_second']:.0f} windows/s"]
+    return "\n".join(lines)

@@ -1,0 +1,124 @@
+"""Task ``forecasting``: multi-step forecasts of CSV time series, against two baselines.
+
+Data: `tasks.forecasting.series` (the CSV format), `tasks.forecasting.data` (columns,
+missing values, chronological split, training-only scaling, windows); metrics and the loss:
+`tasks.forecasting.metrics`; models: `zoo.timeseries`; ``rnnzoo predict``:
+`tasks.forecasting.predict`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from tasks.common.task import Task
+from tasks.forecasting.data import DEFAULTS, find_file, load, prepare, representative, settings
+from tasks.forecasting.metrics import ForecastLoss, metric
+
+MODES = ("direct", "ar")
+KINDS = ("lstm", "gru")
+DATA_OPTIONS = ("target", "covariates", "categorical", "lookback", "horizon", "stride",
+                "season", "validation", "test")
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    data = parser.add_argument_group("forecasting data (--data FILE.csv)")
+    data.add_argument("--target", nargs="+", metavar="COLUMN",
+                      help="column(s) to forecast (default: the first value column)")
+    data.add_argument("--covariates", nargs="+", metavar="COLUMN",
+                      help="further input columns, or 'all' for every other value column "
+                           "(default: none, univariate)")
+    data.add_argument("--categorical", nargs="+", metavar="COLUMN",
+                      help="text columns among the covariates to one-hot encode")
+    data.add_argument("--lookback", type=int,
+                      help=f"observations a forecast sees (default: {DEFAULTS['lookback']})")
+    data.add_argument("--horizon", type=int,
+                      help=f"steps forecast at once (default: {DEFAULTS['horizon']})")
+    data.add_argument("--stride", type=int,
+                      help="steps between window origins (default: 1)")
+    data.add_argument("--season", type=int,
+                      help="seasonal period of the seasonal-naive baseline and MASE (default: "
+                           "12 monthly, 4 quarterly, 24 hourly, else 1)")
+    data.add_argument("--validation-fraction", dest="validation", type=float,
+                      help=f"fraction of the series, before the test part, for validation "
+                           f"(default: {DEFAULTS['validation']})")
+    data.add_argument("--test-fraction", dest="test", type=float,
+                      help=f"fraction at the end of the series for test (default: "
+                           f"{DEFAULTS['test']})")
+    model = parser.add_argument_group("forecasting model")
+    model.add_argument("--model", choices=MODES, default="direct",
+                       help="direct: all steps at once; ar: one step, fed back (default: direct)")
+    model.add_argument("--kind", choices=KINDS, default="lstm",
+                       help="recurrent kind (default: lstm)")
+    model.add_argument("--units", type=int, nargs="+", default=[64],
+                       help="units of each recurrent layer (default: 64)")
+    model.add_argument("--dropout", type=float, default=0.0,
+                       help="dropout before the head (default: 0)")
+    model.add_argument("--quantiles", type=int, default=0,
+                       help="odd number of quantile outputs for intervals, trained with the "
+                            "pinball loss (5: levels 0.1-0.9, an 80 %% interval); 0: point "
+                            "forecasts (default: 0)")
+    model.add_argument("--base", choices=("seasonal", "last", "linear", "none"), default="seasonal",
+                       help="the network forecasts the change from this: the seasonal-naive "
+                            "forecast (the last value where the season is 1 or longer than "
+                            "the lookback), the last value, a trained linear autoregressive "
+                            "term over the window (direct models), or nothing (default: "
+                            "seasonal)")
+
+
+def model_config(data, *, mode: str = "direct", kind: str = "lstm", units=(64,),
+                 dropout: float = 0.0, quantiles: int = 0,
+                 base: str = "seasonal") -> tuple[str, dict]:
+    """``(builder name, config)`` of a forecaster for a `tasks.forecasting.data.Prepared`
+    series: its window sizes, inputs, and the training part's scaler."""
+    units = list(units)
+    return f"forecast-{mode}-{kind}", {
+        "lookback": data.settings.lookback, "horizon": data.settings.horizon,
+        "features": len(data.feature_names), "targets": data.targets,
+        "units": units[0] if len(units) == 1 else units, "dropout": dropout,
+        "quantiles": quantiles, "base": base, "season": data.season,
+        "mean": [float(v) for v in data.mean], "std": [float(v) for v in data.std],
+        "feature_names": list(data.feature_names), "target_names": list(data.target_names)}
+
+
+def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
+    data = prepare(find_file(args.data), settings(**TASK.data_options(args)))
+    return model_config(data, mode=args.model, kind=args.kind, units=args.units,
+                        dropout=args.dropout, quantiles=args.quantiles,
+                        base=args.base)
+
+
+def _add_predict_options(parser: argparse.ArgumentParser) -> None:
+    from tasks.forecasting.predict import add_predict_options
+
+    add_predict_options(parser)
+
+
+def _predict(preset, args: argparse.Namespace):
+    from tasks.forecasting.predict import predict
+
+    return predict(preset, args)
+
+
+TASK = Task(
+    name="forecasting",
+    summary="Multi-step time-series forecasts (CSV): MAE, RMSE, MASE against seasonal-naive "
+            "and linear autoregressive baselines",
+    builders=("forecast-direct-lstm", "forecast-direct-gru", "forecast-ar-lstm",
+              "forecast-ar-gru"),
+    load=load,
+    metric=metric,
+    representative=representative,
+    loss=ForecastLoss(),
+    primary_metric="mase",
+    lower_is_better=True,
+    add_options=_add_options,
+    data_option_names=DATA_OPTIONS,
+    builder_config=_builder_config,
+    needs_data=True,
+    data_license="the terms of the series' source, as its .names file states (Time Series "
+                 "Data Library series; Beijing PM2.5 data of the UCI repository)",
+    dataset_name="CSV time series, chronological split 70/15/15 (train/validation/test)",
+    train_defaults={"epochs": 100, "batch_size": 32, "learning_rate": 3e-3, "patience": 10},
+    add_predict_options=_add_predict_options,
+    predict=_predict,
+)

@@ -1,0 +1,54 @@
+"""Tiny synthetic series in the CSV layout of ``../shared/data/timeseries``, for tests.
+
+`write_series` writes a monthly (``1990-01``) or hourly (``year,month,day,hour`` columns, as
+the Beijing PM2.5 file) series: a seasonal wave, a trend and noise, optionally with a covariate
+that leads the target, a text category column and missing values.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def series_values(n: int, *, season: int = 12, trend: float = 0.0, noise: float = 0.1,
+                  seed: int = 0) -> np.ndarray:
+    """``n`` values: ``10 + sin(2 pi t / season) + trend t + noise``."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 10.0 + np.sin(2 * np.pi * t / season) + trend * t + noise * rng.normal(size=n)
+
+
+def write_series(path: str | os.PathLike, n: int = 120, *, season: int = 12,
+                 trend: float = 0.0, noise: float = 0.1, hourly: bool = False,
+                 covariate: bool = False, category: bool = False,
+                 missing: tuple[int, ...] = (), seed: int = 0) -> Path:
+    """Write the series to ``path`` and return it. ``missing``: rows (0-based) whose target
+    is written as ``NA``."""
+    values = series_values(n, season=season, trend=trend, noise=noise, seed=seed)
+    header = (["No", "year", "month", "day", "hour"] if hourly else ["Month"]) + ["value"]
+    if covariate:
+        header.append("lead")
+    if category:
+        header.append("wind")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for i in range(n):
+            if hourly:
+                day, hour = divmod(i, 24)
+                row = [i + 1, 2010 + day // 336, 1 + day // 28 % 12, 1 + day % 28, hour]
+            else:
+                row = [f"{1990 + i // 12}-{1 + i % 12:02d}"]
+            row.append("NA" if i in missing else f"{values[i]:.4f}")
+            if covariate:
+                row.append(f"{values[min(i + 1, n - 1)]:.4f}")
+            if category:
+                row.append(("NE", "NW", "SE")[i % 3])
+            writer.writerow(row)
+    return path

@@ -1,0 +1,428 @@
+"""Builders for time-series forecasters (task ``forecasting``).
+
+Input ``history`` ``[lookback, F]``: the last ``lookback`` observations of ``F`` inputs in the
+data's own units, the ``C`` forecast targets first, then the covariates. Output ``forecast``
+``[horizon, C]`` in the same units, or ``[horizon, C, Q]`` with ``quantiles=Q`` (levels
+``(2i + 1) / 2Q``, the middle one the median; see `tasks.forecasting.metrics`).
+
+The model standardizes its inputs with the training part's ``mean`` and ``std`` (a
+``Rescaling`` kept in float by full-int8 files) and maps its forecast back (the same), so an
+app feeds raw observations. The network forecasts the change from a *base* forecast:
+``base="seasonal"`` (the default) the seasonal-naive forecast, each step's value one
+``season`` earlier (kept by `DelayCell`, a recurrent memory of the last season of targets);
+it is the last observed value where ``season`` is 1 or longer than ``lookback``;
+``base="last"`` the last observed value (`LastStep`); ``base="none"`` zero (the values
+themselves). A series that leaves the range of its training part (a trend) is then followed
+rather than clipped by saturated units, and an untrained network forecasts the base.
+
+* ``forecast-direct-*``: the recurrent layers read the window; a dense head forecasts all
+  ``horizon`` steps at once (direct multi-step).
+* ``forecast-ar-*``: autoregressive (recursive): the recurrent layers read the window, the
+  head forecasts the next step, and that forecast (its median) is fed back into the same
+  recurrent cells as the next observation, ``horizon - 1`` times; covariates are held at their
+  last observed values. Trained through the recursion, on the same windows.
+
+Both have a step form (`export.step_model`): one observation and the recurrent states in, the
+next states and the forecast from that point out, so a device updates its forecast one
+observation at a time (the seasonal memory is one of the states). `LastStep` is the identity
+on one step.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from zoo.layers import recurrent
+from zoo.registry import register
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class LastStep(keras.layers.Layer):
+    """The last time step of a sequence, ``[B, T, F] -> [B, F]``.
+
+    ``returns_last_step``: on one time step (`export.step_model`) the layer is the identity,
+    since the step's observation is the last one of the sequence so far.
+    """
+
+    returns_last_step = True
+
+    def call(self, inputs):
+        return inputs[:, -1]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *input_shape[2:])
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class Asinh(keras.layers.Layer):
+    """``asinh(x) = log(x + sqrt(x^2 + 1))``, elementwise: about ``x`` near 0, logarithmic in
+    the tails. Compresses heavy-tailed standardized inputs (PM2.5's cumulated hours of rain
+    reach 24 training standard deviations) so that all inputs share one int8 scale; kept in
+    float by full-int8 files (TFLite has LOG and SQRT, not ASINH, and no int8 LOG)."""
+
+    acts_per_step = True
+    keep_float_in_int8 = True
+
+    def call(self, inputs):
+        ops = keras.ops
+        return ops.log(inputs + ops.sqrt(inputs * inputs + 1.0))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class TakeFeatures(keras.layers.Layer):
+    """Features ``start:stop`` of the last axis."""
+
+    def __init__(self, start: int = 0, stop: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop = int(start), None if stop is None else int(stop)
+
+    def call(self, inputs):
+        return inputs[..., self.start:self.stop]
+
+    def compute_output_shape(self, input_shape):
+        width = input_shape[-1]
+        stop = width if self.stop is None else min(self.stop, width)
+        return (*input_shape[:-1], max(0, stop - self.start))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "start": self.start, "stop": self.stop}
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class DelayCell(keras.layers.Layer):
+    """A recurrent cell that remembers the last ``length`` values of the first ``width``
+    features of its input: state and output ``[length * width]``, oldest first. Run by
+    ``keras.layers.RNN``, it hands the last season of observations to the forecast head (and
+    to a step model, as a state)."""
+
+    def __init__(self, length: int = 1, width: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.length, self.width = int(length), int(width)
+        self.state_size = self.length * self.width
+        self.output_size = self.length * self.width
+
+    def call(self, inputs, states):
+        memory = states[0] if isinstance(states, (list, tuple)) else states
+        updated = keras.ops.concatenate([memory[:, self.width:], inputs[:, :self.width]], -1)
+        return updated, [updated]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "length": self.length, "width": self.width}
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class SeasonalNaive(keras.layers.Layer):
+    """The seasonal-naive forecast ``[B, horizon, width]`` from a `DelayCell` memory
+    ``[B, season * width]``: step ``h`` takes the value ``season`` observations before it
+    (whole seasons back until it is observed: memory position ``h % season``)."""
+
+    def __init__(self, horizon: int = 1, season: int = 1, width: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.horizon, self.season, self.width = int(horizon), int(season), int(width)
+
+    def call(self, inputs):
+        memory = keras.ops.reshape(inputs, (-1, self.season, self.width))
+        positions = [h % self.season for h in range(self.horizon)]
+        return keras.ops.take(memory, keras.ops.convert_to_tensor(positions, "int32"), axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.horizon, self.width)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "horizon": self.horizon, "season": self.season,
+                "width": self.width}
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class MonotoneQuantiles(keras.layers.Layer):
+    """Quantiles that cannot cross, on a flat ``[B, groups * count]`` tensor (``count``
+    quantiles of each value, ``count`` odd, adjacent): of each group's raw values the middle
+    one is the median, and each quantile above (below) it adds (subtracts) the absolute value
+    of its raw value to (from) the next one towards the median. Computed as
+    ``(raw * m + |raw| * (1 - m)) @ K`` with a constant mask ``m`` and a constant block matrix
+    ``K``, so that no op broadcasts more than the batch axis."""
+
+    def __init__(self, count: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        self.count = int(count)
+
+    def build(self, input_shape):
+        width = int(input_shape[-1])
+        q, middle = self.count, self.count // 2
+        block = np.zeros((q, q), np.float32)
+        for i in range(q):  # output i = median + signed raw values between it and i
+            block[middle, i] = 1.0
+            for j in range(min(i, middle), max(i, middle) + 1):
+                if j != middle:
+                    block[j, i] = 1.0 if i > middle else -1.0
+        groups = width // q
+        self._kernel = np.kron(np.eye(groups, dtype=np.float32), block)
+        self._mask = np.tile(np.eye(q, dtype=np.float32)[middle], groups)
+
+    def call(self, inputs):
+        ops = keras.ops
+        mask = ops.convert_to_tensor(self._mask, inputs.dtype)
+        signed = inputs * mask + ops.abs(inputs) * (1.0 - mask)
+        return ops.matmul(signed, ops.convert_to_tensor(self._kernel, inputs.dtype))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "count": self.count}
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class Plus(keras.layers.Layer):
+    """``a + b`` for two tensors of one shape: the forecast change plus its base, kept in float
+    by full-int8 files. With Keras' ``Add`` in int8, TensorFlow turned ``Add(Dense(h), base)``
+    of a batch-1 step model into the Dense's bias, which the quantizer then treated as a
+    constant: the int8 forecasts ignored the base (and were nearly constant)."""
+
+    keep_float_in_int8 = True
+
+    def call(self, inputs):
+        first, second = inputs
+        return keras.ops.add(first, second)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+
+class _Feedback(keras.layers.Layer):
+    """One call of a recurrent layer's cell on a fed-back forecast (the cell's weights are the
+    layer's own); a layer of its own so that each call has a unique name in the graph."""
+
+    def __init__(self, cell: keras.layers.Layer, **kwargs):
+        super().__init__(**kwargs)
+        self.cell = cell
+
+    def call(self, inputs, states):
+        output, new_states = self.cell(inputs, states, training=False)
+        return output, list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
+
+
+def _units_list(units) -> list[int]:
+    units = [units] if isinstance(units, (int, np.integer)) else list(units)
+    if not units or any(isinstance(u, bool) or not isinstance(u, (int, np.integer)) or u <= 0
+                        for u in units):
+        raise ValueError(f"units must be a positive integer or a list of them, got {units!r}")
+    return [int(u) for u in units]
+
+
+BASES = ("seasonal", "last", "linear", "none")
+
+
+def _check(lookback, horizon, features, targets, quantiles, dropout, base, season, mean,
+           std) -> tuple:
+    for name, value in (("lookback", lookback), ("horizon", horizon), ("features", features),
+                        ("targets", targets)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if targets > features:
+        raise ValueError(f"targets ({targets}) cannot exceed features ({features}): the "
+                         "targets are the first inputs")
+    if quantiles and (quantiles < 3 or quantiles % 2 == 0):
+        raise ValueError(f"quantiles must be 0 (point forecasts) or an odd number >= 3, got "
+                         f"{quantiles}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    if base not in BASES:
+        raise ValueError(f"unknown base {base!r}; expected one of {', '.join(BASES)}")
+    if isinstance(season, bool) or not isinstance(season, (int, np.integer)) or season < 1:
+        raise ValueError(f"season must be a positive integer, got {season!r}")
+    mean = np.zeros(features) if mean is None else np.asarray(mean, np.float64)
+    std = np.ones(features) if std is None else np.asarray(std, np.float64)
+    if mean.shape != (features,) or std.shape != (features,):
+        raise ValueError(f"mean and std need one value per feature ({features}), got "
+                         f"{mean.shape} and {std.shape}")
+    if not np.all(std > 0):
+        raise ValueError("std must be positive")
+    return mean, std
+
+
+def _standardize(mean: np.ndarray, std: np.ndarray) -> keras.layers.Layer:
+    layer = keras.layers.Rescaling((1.0 / std).tolist(), (-mean / std).tolist(),
+                                   name="standardize")
+    layer.keep_float_in_int8 = True  # raw units of several sizes share no int8 scale
+    return layer
+
+
+def _unstandardize(mean: np.ndarray, std: np.ndarray, horizon: int, targets: int,
+                   quantiles: int) -> list[keras.layers.Layer]:
+    """Standardized flat forecasts ``[B, horizon * targets * Q]`` back to the data's units,
+    then shaped ``[horizon, targets(, Q)]``; both kept in float by full-int8 files."""
+    repeat = max(quantiles, 1)
+    scale = np.tile(np.repeat(std[:targets], repeat), horizon)
+    offset = np.tile(np.repeat(mean[:targets], repeat), horizon)
+    units = keras.layers.Rescaling(scale.tolist(), offset.tolist(), name="unstandardize")
+    shape = (horizon, targets, quantiles) if quantiles else (horizon, targets)
+    reshape = keras.layers.Reshape(shape, name="forecast")
+    units.keep_float_in_int8 = reshape.keep_float_in_int8 = True
+    return [units, reshape]
+
+
+def _repeat_each(x, count: int, name: str):
+    """``[B, N] -> [B, N * count]``, each value ``count`` times in a row (a concatenation, not
+    a broadcast: TFLite's converter (TF 2.21) mixed up axes of broadcast adds with a size-1
+    axis, e.g. ``[B, 3, 1, 3] + [B, 3, 1, 1]``)."""
+    if count == 1:
+        return x
+    width = x.shape[-1]
+    column = keras.layers.Reshape((width, 1), name=f"{name}_column")(x)
+    copies = keras.layers.Concatenate(name=f"{name}_copies")([column] * count)
+    return keras.layers.Reshape((width * count,), name=name)(copies)
+
+
+def _forecaster(mode: str, kind: str, *, lookback: int, horizon: int, features: int,
+                targets: int, units, dropout: float, quantiles: int, base: str, season: int,
+                mean, std) -> keras.Model:
+    mean, std = _check(lookback, horizon, features, targets, quantiles, dropout, base, season,
+                       mean, std)
+    units = _units_list(units)
+    if base == "seasonal" and (season == 1 or season > lookback):
+        base = "last"
+    history = keras.Input(shape=(lookback, features), name="history")
+    z = _standardize(mean, std)(history)
+    compress = Asinh(name="compress")
+    build = _direct if mode == "direct" else _autoregressive
+    if base == "linear" and mode != "direct":
+        raise ValueError("base 'linear' is for direct forecasters")
+    out = build(z, compress, kind, units, lookback=lookback, horizon=horizon,
+                features=features, targets=targets, dropout=dropout, quantiles=quantiles,
+                base=base, season=season)
+    for layer in _unstandardize(mean, std, horizon, targets, quantiles):
+        out = layer(out)
+    return keras.Model(history, out, name=f"forecast_{mode}_{kind}")
+
+
+def _memory(z, season: int, targets: int):
+    """The last ``season`` standardized targets ``[B, season * targets]`` (`DelayCell`)."""
+    return keras.layers.RNN(DelayCell(season, targets), name="season_memory")(z)
+
+
+def _direct(z, compress, kind: str, units: list[int], *, lookback: int, horizon: int,
+            features: int, targets: int, dropout: float, quantiles: int, base: str,
+            season: int):
+    """Standardized flat forecasts ``[B, horizon * targets * Q]`` (step, target, quantile).
+    The recurrent layers (and the linear base) read the compressed inputs (`Asinh`); the
+    seasonal and last-value bases the standardized ones."""
+    u = compress(z)
+    x = u
+    for i, width in enumerate(units):
+        x = recurrent(kind, width, return_sequences=i < len(units) - 1, name=f"{kind}_{i}")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    out = keras.layers.Dense(horizon * targets * max(quantiles, 1), name="head")(x)
+    if quantiles:
+        out = MonotoneQuantiles(quantiles, name="quantiles")(out)
+    if base == "none":
+        return out
+    if base == "seasonal":
+        naive = SeasonalNaive(horizon, season, targets, name="seasonal_naive")(
+            _memory(z, season, targets))
+        naive = keras.layers.Reshape((horizon * targets,), name="base_flat")(naive)
+    elif base == "linear":
+        window = keras.layers.RNN(DelayCell(lookback, features), name="window_memory")(u)
+        naive = keras.layers.Dense(horizon * targets, kernel_initializer="zeros",
+                                   name="linear")(window)
+    else:
+        last = TakeFeatures(0, targets, name="last_targets")(LastStep(name="last_step")(z))
+        naive = keras.layers.Reshape((horizon * targets,), name="base_flat")(
+            keras.layers.RepeatVector(horizon, name="last_repeated")(last))
+    naive = _repeat_each(naive, max(quantiles, 1), "base_per_quantile")
+    return Plus(name="from_base")([out, naive])
+
+
+def _autoregressive(z, compress, kind: str, units: list[int], *, lookback: int, horizon: int,
+                    features: int, targets: int, dropout: float, quantiles: int, base: str,
+                    season: int):
+    """As `_direct`; step ``k`` is fed back (its median, compressed) to forecast step
+    ``k + 1``."""
+    layers = [recurrent(kind, width, return_sequences=i < len(units) - 1, return_state=True,
+                        name=f"{kind}_{i}") for i, width in enumerate(units)]
+    u = compress(z)
+    x, states = u, []
+    for layer in layers:
+        x, *layer_states = layer(x)
+        states.append(layer_states)
+    last = LastStep(name="last_step")(z)
+    previous = TakeFeatures(0, targets, name="last_targets")(last)
+    held = TakeFeatures(targets, None, name="last_covariates")(LastStep(name="last_input")(u)) \
+        if features > targets else None
+    memory = _memory(z, season, targets) if base == "seasonal" else None
+    feedback = [_Feedback(layer.cell, name=f"{layer.name}_feedback") for layer in layers]
+    head = keras.layers.Dense(targets * max(quantiles, 1), name="head")
+    monotone = MonotoneQuantiles(quantiles, name="quantiles") if quantiles else None
+    drop = keras.layers.Dropout(dropout, name="dropout") if dropout else None
+    steps, medians = [], []
+    for k in range(horizon):
+        step = head(drop(x) if drop is not None else x)  # [B, targets * Q]
+        if monotone is not None:
+            step = monotone(step)
+        if base != "none":
+            if base == "last":
+                reference = previous
+            elif k < season:  # the observation one season earlier
+                reference = TakeFeatures(k * targets, (k + 1) * targets,
+                                         name=f"season_{k}")(memory)
+            else:  # one season earlier is itself forecast
+                reference = medians[k - season]
+            reference = _repeat_each(reference, max(quantiles, 1), f"base_{k}")
+            step = Plus(name=f"from_base_{k}")([step, reference])
+        steps.append(step)
+        median = step
+        if quantiles:
+            grouped = keras.layers.Reshape((targets, quantiles), name=f"grouped_{k}")(step)
+            median = TakeFeatures(quantiles // 2, quantiles // 2 + 1, name=f"median_{k}")(grouped)
+            median = keras.layers.Reshape((targets,), name=f"median_flat_{k}")(median)
+        medians.append(median)
+        if k == horizon - 1:
+            break
+        fed = compress(median)
+        if held is not None:
+            fed = keras.layers.Concatenate(name=f"fed_{k}")([fed, held])
+        for i, layer in enumerate(feedback):
+            fed, states[i] = layer(fed, states[i])
+        x, previous = fed, median
+    if len(steps) == 1:
+        return steps[0]
+    concatenate = keras.layers.Concatenate(name="steps")
+    concatenate.keep_float_in_int8 = True  # an int8 concatenation before the float tail was
+    # calibrated to the range of the tail's output (TF 2.21): the int8 forecasts were constant
+    return concatenate(steps)
+
+
+def _register(mode: str, kind: str, summary: str):
+    def builder(lookback: int = 12, horizon: int = 3, features: int = 1, targets: int = 1,
+                units: int | list[int] = 64, dropout: float = 0.0, quantiles: int = 0,
+                base: str = "seasonal", season: int = 1, mean: list[float] | None = None,
+                std: list[float] | None = None, feature_names: list[str] | None = None,
+                target_names: list[str] | None = None) -> keras.Model:
+        if feature_names is not None and len(feature_names) != features:
+            raise ValueError(f"feature_names has {len(feature_names)} names for {features} "
+                             "features")
+        if target_names is not None and len(target_names) != targets:
+            raise ValueError(f"target_names has {len(target_names)} names for {targets} "
+                             "targets")
+        return _forecaster(mode, kind, lookback=lookback, horizon=horizon, features=features,
+                           targets=targets, units=units, dropout=dropout, quantiles=quantiles,
+                           base=base, season=season, mean=mean, std=std)
+
+    name = f"forecast-{mode}-{kind}"
+    builder.__name__ = builder.__qualname__ = name.replace("-", "_")
+    builder.__doc__ = (f"{summary}: history [lookback, features] (targets first, raw units) "
+                       "-> forecast [horizon, targets] (or [horizon, targets, quantiles]). "
+                       "feature_names and target_names document the inputs (one-hot inputs "
+                       "are named column=category).")
+    return register(name, task="forecasting")(builder)
+
+
+forecast_direct_lstm = _register("direct", "lstm", "Direct multi-step LSTM forecaster")
+forecast_direct_gru = _register("direct", "gru", "Direct multi-step GRU forecaster")
+forecast_ar_lstm = _register("ar", "lstm", "Autoregressive (recursive) LSTM forecaster")
+forecast_ar_gru = _register("ar", "gru", "Autoregressive (recursive) GRU forecaster")
