@@ -220,8 +220,8 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
                      f"length; fixed at {plan.unrolled_length} steps)")
     if variant.quantize == "int8" and float_tensors:
         shown = [n for n in facts.float_layers if not training_only(facts.model.get_layer(n))]
-        notes.append(f"kept in float: {', '.join(shown)} (a signal front end or input "
-                     "normalization that does not fit 8 bits)")
+        notes.append(f"kept in float: {', '.join(shown)} (front ends, normalization and "
+                     "output scaling that do not fit 8 bits)")
     obj = tflite_file.read(data)
     if not keep_tensor_names:
         tflite_file.strip_tensor_names(obj)

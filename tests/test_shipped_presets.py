@@ -23,6 +23,7 @@ SHIPPED = (
     "adding-simple",
     "captioning-coco-mini",
     "captioning-shapes",
+    "forecast-pm25",
     "music-jsb-gru",
     "music-jsb-gru-ar",
     "music-melody-nottingham",
