@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tasks.common.figures import save_figure
+
 BEAM, ALPHA, MAX_WORDS = 3, 0.7, 20
 
 
@@ -107,7 +109,4 @@ def _plot(path: str, images: list[np.ndarray], rows: list[dict]) -> None:
                 ax.imshow(grid, cmap="magma", alpha=0.6, interpolation="bilinear",
                           extent=(0, image.shape[1], image.shape[0], 0))
             ax.set_title(word, fontsize=9)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80)

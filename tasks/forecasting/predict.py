@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tasks.common.figures import save_figure
 from tasks.forecasting.data import feature_matrix, fill_forward
 from tasks.forecasting.metrics import quantile_levels
 from tasks.forecasting.series import SeriesError, Table, read_table
@@ -146,12 +147,7 @@ def plot_forecast(result: dict, path: str | Path, *, history: int | None = None,
         ax.legend(loc="upper left", fontsize=8)
     axes[-1, 0].set_xlabel(f"observations from the forecast origin ({result['origin']})")
     axes[0, 0].set_title(title or f"forecast from {result['origin']}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def predict(preset, args: argparse.Namespace) -> dict:

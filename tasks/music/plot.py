@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tasks.common.figures import save_figure
 from zoo.music import LOWEST_KEY
 
 PRIMER_COLOR, NEW_COLOR = "#4c72b0", "#dd8452"
@@ -30,12 +31,7 @@ def _finish(plt, fig, ax, boundary: float | None, title: str, path) -> Path:
                plt.Rectangle((0, 0), 1, 1, color=NEW_COLOR)]
     ax.legend(handles, ["primer", "generated"], loc="upper right", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_notes(primer: np.ndarray | None, generated: np.ndarray, path: str | os.PathLike, *,

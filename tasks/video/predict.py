@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tasks.common.figures import save_figure
+
 TOP = 3
 
 
@@ -97,7 +99,4 @@ def _plot(path: str, clips: list[np.ndarray], rows: list[dict]) -> None:
         best = row["top"][0]
         axes[r][0].set_title(f"{Path(row['input']).name}: {best['action']} "
                              f"({best['probability']:.2f})", loc="left", fontsize=9)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80)
