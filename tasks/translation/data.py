@@ -55,10 +55,16 @@ class Pairs:
 
     sources: list[str]
     targets: list[str]
-    where: list[str]
+    where: list[str]  # "<source file>:<line>"
+    target_where: list[str] | None = None  # "<target file>:<line>" when another file
 
     def __len__(self) -> int:
         return len(self.sources)
+
+    def head(self, count: int) -> Pairs:
+        """The first ``count`` pairs."""
+        return Pairs(self.sources[:count], self.targets[:count], self.where[:count],
+                     None if self.target_where is None else self.target_where[:count])
 
 
 def _check_split(split: str) -> str:
@@ -90,7 +96,7 @@ def _read_parallel(source_file: Path, target_file: Path) -> Pairs:
         raise TranslationDataError(
             f"{source_file} has {len(left):,} lines but {target_file} has {len(right):,}: "
             f"parallel files hold one sentence per line on both sides")
-    sources, targets, where = [], [], []
+    sources, targets, where, target_where = [], [], [], []
     for (number, source), (_, target) in zip(left, right):
         for text, path in ((source, source_file), (target, target_file)):
             if not text.strip():
@@ -99,7 +105,8 @@ def _read_parallel(source_file: Path, target_file: Path) -> Pairs:
         sources.append(source.strip())
         targets.append(target.strip())
         where.append(f"{source_file.name}:{number}")
-    return Pairs(sources, targets, where)
+        target_where.append(f"{target_file.name}:{number}")
+    return Pairs(sources, targets, where, target_where)
 
 
 def _bucket(sentence: str) -> int:
@@ -157,8 +164,7 @@ def read_pairs(path: str | os.PathLike, split: str, *, source: str = "en", targe
     if max_pairs is not None:
         if max_pairs < 1:
             raise ValueError(f"max_pairs must be positive, got {max_pairs}")
-        pairs = Pairs(pairs.sources[:max_pairs], pairs.targets[:max_pairs],
-                      pairs.where[:max_pairs])
+        pairs = pairs.head(max_pairs)
     return pairs
 
 
@@ -194,10 +200,12 @@ def encode(pairs: Pairs, subwords: Subwords, *, max_source_length: int = MAX_SOU
     target = np.zeros((count, max_length), np.int32)
     source_report = TruncationReport(max_source_length)
     target_report = TruncationReport(max_length)  # y1 .. yn <end>
-    for i, (src, tgt, where) in enumerate(zip(pairs.sources, pairs.targets, pairs.where)):
-        source[i] = encode_source(subwords, src, max_source_length, source_report, where)
+    target_where = pairs.target_where or pairs.where
+    for i, (src, tgt) in enumerate(zip(pairs.sources, pairs.targets)):
+        source[i] = encode_source(subwords, src, max_source_length, source_report,
+                                  pairs.where[i])
         ids = [START_ID, *subwords.encode(tgt), END_ID]
-        target_report.add(len(ids) - 1, where)
+        target_report.add(len(ids) - 1, target_where[i])
         ids = ids[:max_length + 1]
         tokens[i, :len(ids) - 1] = ids[:-1]
         target[i, :len(ids) - 1] = ids[1:]
