@@ -1,14 +1,16 @@
 """Translation (task ``translation``): an attention encoder-decoder over subword ids.
 
-``translation-attention``: a bidirectional GRU (or LSTM) encoder reads the source sentence;
-its final states (forward and backward, joined, through ``tanh(Dense)``) start a GRU (or
-LSTM) decoder that reads the target so far; at every target position the decoder output
-attends over the encoder outputs (Luong "general" scores ``h . W m``, or Bahdanau additive
-scores ``v . tanh(W_q h + W_k m)``) with padded source positions masked out; ``tanh(Dense([h;
-context]))``, a projection to the embedding width, and the *tied* embedding matrix (one
-table for source words, target words and the output layer: a joint subword vocabulary)
-give the next-token probabilities. Attention after the recurrent layer (Luong-style) keeps the
-decoder a plain Keras GRU/LSTM (cuDNN-eligible, `zoo.layers.recurrent`).
+``translation-attention``: a bidirectional GRU (or LSTM) encoder reads the source sentence
+(a forward layer, and a second forward layer over the sentence's real steps reversed,
+`ReversePadded`); its final states (both directions joined, through ``tanh(Dense)``) start
+a GRU (or LSTM) decoder that reads the target so far; at every target position the decoder
+output attends over the encoder outputs (Luong "general" scores ``h . W m``, or Bahdanau
+additive scores ``v . tanh(W_q h + W_k m)``) with padded source positions masked out;
+``tanh(Dense([h; context]))``, a projection to the embedding width, and the *tied* embedding
+matrix (one table for source words, target words and the output layer: a joint subword
+vocabulary) give the next-token probabilities. Attention after the recurrent layer
+(Luong-style) keeps the decoder a plain Keras GRU/LSTM (cuDNN-eligible,
+`zoo.layers.recurrent`).
 
 Inputs: ``source``, ``[max_source_length]`` subword ids padded with 0 (a fixed length, so
 that the exported encoder has one shape; longer sentences are cut by the data loader, which
@@ -67,6 +69,36 @@ class TiedEmbedding(keras.layers.Layer):
                 "output_dim": self.output_dim}
 
 
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class ReversePadded(keras.layers.Layer):
+    """Reverses the real steps of each sequence, leaving the padding at the end: called on
+    ``[x [batch, T, ...], ids [batch, T]]`` (padding where ``ids == 0``, at the end). Reading
+    the reversed sequence forwards is the backward direction of a bidirectional encoder
+    (Keras' own ``go_backwards`` with a mask loses the alignment in an unrolled graph, which
+    is how the exported encoder is made); the indices are integers, so int8 files keep
+    them exact."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        x, ids = inputs
+        valid = keras.ops.cast(keras.ops.not_equal(ids, 0), "int32")
+        lengths = keras.ops.sum(valid, axis=1, keepdims=True)
+        steps = keras.ops.expand_dims(keras.ops.arange(keras.ops.shape(ids)[1], dtype="int32"),
+                                      0)
+        index = keras.ops.where(steps < lengths, lengths - 1 - steps, steps)
+        index = keras.ops.repeat(keras.ops.expand_dims(index, -1), x.shape[-1], axis=-1)
+        return keras.ops.take_along_axis(x, index, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+
 def _state_names(kind: str) -> tuple[str, ...]:
     return ("state_h_0", "state_c_0") if kind == "lstm" else ("state_h_0",)
 
@@ -115,9 +147,9 @@ def translation_parts(model: keras.Model) -> dict[str, keras.Model]:
       and ``attention`` ``[S]`` (the weights over the source).
     """
     layer = {lay.name: lay for lay in model.layers}
-    needed = ("embedding", "encoder", "decoder", "attention_keys", "attention_scores",
-              "attention", "context", "attentional", "output_projection", "source_mask",
-              "init_h")
+    needed = ("embedding", "encoder_forward", "encoder_backward", "decoder", "attention_keys",
+              "attention_scores", "attention", "context", "attentional", "output_projection",
+              "source_mask", "init_h")
     missing = [n for n in needed if n not in layer]
     if missing:
         raise ValueError(f"{model.name}: not a translation-attention model (no layers "
@@ -190,15 +222,20 @@ def translation_attention(vocabulary_size: int = 300, subwords: str = "",
         x = drop("source_dropout")(x)
     padding = PaddingMask(name="source_padding")(source)
     source_mask = PaddingMask(as_float=True, name="source_mask")(source)
-    encoder = recurrent(kind, encoder_units, bidirectional=True, return_sequences=True,
-                        return_state=True, name="encoder")
-    memory, *finals = encoder(x, mask=padding)
+    # bidirectional: a forward layer, and a forward layer over the reversed real steps
+    forward = recurrent(kind, encoder_units, return_sequences=True, return_state=True,
+                        name="encoder_forward")
+    backward = recurrent(kind, encoder_units, return_sequences=True, return_state=True,
+                         name="encoder_backward")
+    ahead, *ahead_states = forward(x, mask=padding)
+    reversed_x = ReversePadded(name="reverse_source")([x, source])
+    behind, *behind_states = backward(reversed_x, mask=padding)
+    behind = ReversePadded(name="reverse_backward")([behind, source])
+    memory = keras.layers.Concatenate(name="encoder_outputs")([ahead, behind])
     memory = DropMask(name="memory")(memory)  # the scores take the mask as an input
-    if kind == "lstm":  # forward h, c, backward h, c
-        final_h = keras.layers.Concatenate(name="final_h")([finals[0], finals[2]])
-        final_c = keras.layers.Concatenate(name="final_c")([finals[1], finals[3]])
-    else:
-        final_h = keras.layers.Concatenate(name="final_h")(finals)
+    final_h = keras.layers.Concatenate(name="final_h")([ahead_states[0], behind_states[0]])
+    if kind == "lstm":  # h, c of each direction
+        final_c = keras.layers.Concatenate(name="final_c")([ahead_states[1], behind_states[1]])
     initial = [keras.layers.Dense(decoder_units, activation="tanh", name="init_h")(final_h)]
     if kind == "lstm":
         initial.append(keras.layers.Dense(decoder_units, activation="tanh",
