@@ -54,23 +54,32 @@ def arrays(path: str | os.PathLike, split: str = "train", *, subwords=None,
                   max_length=max_length, quiet=quiet)
 
 
-def load(path: str | os.PathLike, split: str = "train", **options) -> tf.data.Dataset:
+def load(path: str | os.PathLike, split: str = "train", *, subwords=None, source: str = "en",
+         target: str = "de", test_set: str = TEST_SET, reverse: bool = False,
+         max_source_length: int = MAX_SOURCE_LENGTH, max_length: int = MAX_LENGTH,
+         max_pairs: int | None = None) -> tf.data.Dataset:
     """Unbatched examples ``({"source": [max_source_length], "tokens": [max_length]},
     target [max_length])`` of one split; options as `arrays` (``subwords``: the model's
     subword model as `Subwords.to_text`)."""
-    inputs, target = arrays(path, split, **options)
-    return tf.data.Dataset.from_tensor_slices((inputs, target))
+    inputs, target_ids = arrays(path, split, subwords=subwords, source=source, target=target,
+                                test_set=test_set, reverse=reverse,
+                                max_source_length=max_source_length, max_length=max_length,
+                                max_pairs=max_pairs)
+    return tf.data.Dataset.from_tensor_slices((inputs, target_ids))
 
 
-def representative(path: str | os.PathLike, n: int = 100, **options) -> list[dict]:
+def representative(path: str | os.PathLike, n: int = 100, *, subwords=None, source: str = "en",
+                   target: str = "de", test_set: str = TEST_SET, reverse: bool = False,
+                   max_source_length: int = MAX_SOURCE_LENGTH, max_length: int = MAX_LENGTH,
+                   max_pairs: int | None = None) -> list[dict]:
     """Up to ``n`` training pairs spread over the split (batch axis of 1) for int8
-    calibration."""
-    inputs, _ = arrays(path, "train", quiet=True, **options)
+    calibration; options as `load`."""
+    inputs, _ = arrays(path, "train", subwords=subwords, source=source, target=target,
+                       test_set=test_set, reverse=reverse, max_source_length=max_source_length,
+                       max_length=max_length, max_pairs=max_pairs, quiet=True)
     count = len(inputs["source"])
-    if not count:
-        raise ValueError(f"{path}: no training pairs for calibration")
-    picked = range(0, count, max(1, count // max(1, n)))
-    return [{k: v[i:i + 1] for k, v in inputs.items()} for i in list(picked)[:n]]
+    picked = list(range(0, count, max(1, count // max(1, n))))[:n]
+    return [{k: v[i:i + 1] for k, v in inputs.items()} for i in picked]
 
 
 def metric(model_fn, dataset, *, subwords=None) -> dict:
