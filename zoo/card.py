@@ -23,6 +23,14 @@ _SECTIONED = {
 }
 
 
+def _shortened(options: Any, longest: int = 200) -> Any:
+    """Data options with long strings (a tokenizer model as base64) shown by their length."""
+    if not isinstance(options, dict):
+        return options
+    return {k: f"<{len(v):,} characters>" if isinstance(v, str) and len(v) > longest else v
+            for k, v in options.items()}
+
+
 def _text(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
@@ -84,7 +92,7 @@ def render_card_md(card: dict) -> str:
         out.append(f"- data: {_text(data.get('name', '?'))}, {where}")
     out.append(f"- split: {_text(card.get('split', 'not stated'))}")
     if "data_options" in card:
-        out.append(f"- data options: {_text(card['data_options'])}")
+        out.append(f"- data options: {_text(_shortened(card['data_options']))}")
     out += ["", "## Metrics", ""] + (_metrics_table(card["metrics"]) if "metrics" in card
                                      else ["No metrics recorded."])
     out += ["", "## Training", ""]

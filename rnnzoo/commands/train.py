@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
     model = result.model
     model.rnnzoo_builder, model.rnnzoo_config = builder, builder_config
-    figures = task.metric(model.predict_on_batch, validation)
+    figures = task.metric_with(data_options)(model.predict_on_batch, validation)
     record = data_record(data)  # relative to the data root when under it
     card = {
         "task": task.name,
@@ -124,8 +124,9 @@ def run(args: argparse.Namespace) -> int:
                 "train", args.task, "--out", str(out_dir)], record),
         "license": {"data": task.data_license, "weights": _weights_license(task)},
     }
+    assets = task.assets(builder, builder_config) if task.assets is not None else None
     preset_dir = zoo.save(model, out_dir / PRESET_SUBFOLDER, card=card, overwrite=True,
-                          name=args.name or out_dir.resolve().name)
+                          name=args.name or out_dir.resolve().name, assets=assets)
     if args.json:
         print_json({"preset": str(preset_dir), "metrics": figures, "split": "validation",
                     "summary": result.summary_line()})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +79,12 @@ class Task:
         predict: ``predict(preset, args)`` runs ``rnnzoo predict`` (``args.inputs`` holds the
             INPUT paths) and returns a JSON-able result; it prints its own human output unless
             ``args.json``. None when the task has nothing to predict from files.
+        metric_option_names: data options that ``metric`` also takes as keywords (a
+            translation metric decodes ids to text with the model's subword model); callers
+            get the metric with them bound from `metric_with`.
+        assets: ``assets(builder, builder_config)`` -> ``{file name: text or bytes}`` that
+            ``rnnzoo train`` writes into the preset's ``assets/`` (and export copies beside
+            the exported files): what an app needs besides the graph (a tokenizer).
     """
 
     name: str
@@ -99,6 +106,13 @@ class Task:
     add_predict_options: Callable[[argparse.ArgumentParser], None] = _no_options
     predict: Callable[[Any, argparse.Namespace], Any] | None = None
     config_data_options: Callable[[str, dict], dict] | None = None
+    metric_option_names: tuple[str, ...] = ()
+    assets: Callable[[str, dict], dict] | None = None
+
+    def metric_with(self, data_options: dict | None = None) -> Callable[[ModelFn, Any], dict]:
+        """``metric`` with the data options it takes (``metric_option_names``) bound."""
+        bound = {k: v for k, v in (data_options or {}).items() if k in self.metric_option_names}
+        return functools.partial(self.metric, **bound) if bound else self.metric
 
     def data_options(self, args: argparse.Namespace) -> dict:
         """The data options given in parsed ``args`` (see `given_options`)."""
