@@ -82,9 +82,10 @@ class Task:
         metric_option_names: data options that ``metric`` also takes as keywords (a
             translation metric decodes ids to text with the model's subword model); callers
             get the metric with them bound from `metric_with`.
-        assets: ``assets(builder, builder_config)`` -> ``{file name: text or bytes}`` that
-            ``rnnzoo train`` writes into the preset's ``assets/`` (and export copies beside
-            the exported files): what an app needs besides the graph (a tokenizer).
+        preset_assets: ``preset_assets(builder, builder_config)`` -> ``{file name: text or
+            bytes}`` that ``rnnzoo train`` writes into the preset's ``assets/`` (and export
+            copies beside the exported files): what an app needs besides the graph (a
+            tokenizer, a vocabulary). None when the task has none.
     """
 
     name: str
@@ -107,7 +108,7 @@ class Task:
     predict: Callable[[Any, argparse.Namespace], Any] | None = None
     config_data_options: Callable[[str, dict], dict] | None = None
     metric_option_names: tuple[str, ...] = ()
-    assets: Callable[[str, dict], dict] | None = None
+    preset_assets: Callable[[str, dict], dict] | None = None
 
     def metric_with(self, data_options: dict | None = None) -> Callable[[ModelFn, Any], dict]:
         """``metric`` with the data options it takes (``metric_option_names``) bound."""

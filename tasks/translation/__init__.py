@@ -196,5 +196,5 @@ TASK = Task(
     predict=_predict,
     config_data_options=_config_data_options,
     metric_option_names=("subwords",),
-    assets=_assets,
+    preset_assets=_assets,
 )
