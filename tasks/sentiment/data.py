@@ -135,9 +135,10 @@ def polarity_split(fold: int) -> str:
     return "train" if fold < 800 else "validation" if fold < 900 else "test"
 
 
-def polarity_reviews(archive: str | Path, splits: tuple[str, ...]) -> Labelled:
-    """The reviews of ``splits`` in the polarity archive, each as one text (its lines joined
-    by spaces), in member-name order."""
+def polarity_reviews(archive: str | Path, splits: tuple[str, ...], *,
+                     join: str = " ") -> Labelled:
+    """The reviews of ``splits`` in the polarity archive, each as one text (its non-empty
+    lines, one sentence each, joined by ``join``), in member-name order."""
     archive = Path(archive)
     found: list[tuple[str, str, int]] = []
     try:
@@ -150,7 +151,7 @@ def polarity_reviews(archive: str | Path, splits: tuple[str, ...]) -> Labelled:
                     continue
                 where = f"{archive}:{member.name}"
                 text = decode_utf8(tar.extractfile(member).read(), where)
-                text = " ".join(line.strip() for line in text.splitlines() if line.strip())
+                text = join.join(line.strip() for line in text.splitlines() if line.strip())
                 if text:
                     found.append((member.name, text, int(match.group(1) == "pos")))
     except (tarfile.TarError, EOFError, OSError) as error:

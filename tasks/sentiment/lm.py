@@ -8,8 +8,8 @@ ignored) or a plain UTF-8 text file (one document per line). The text of each sp
   (sentence) each;
 * UCI labelled sentences: the sentences of that split;
 * SST-2: ``train.tsv`` in the training split only. ``dev.tsv`` and ``test.tsv`` are never
-  language-model text: any line of the other sources that normalizes to an SST-2 dev or test
-  sentence is dropped (and counted on stderr);
+  language-model text: any line of the other sources with the same words as an SST-2 dev or
+  test sentence (punctuation ignored) is dropped (and counted on stderr);
 * a text file: line ``i`` (0-based) is test when ``i % 10 == 9``, validation when ``== 8``.
 
 Examples: the token ids of the documents (`tasks.sentiment.encoding`'s tokens, each document
@@ -63,7 +63,8 @@ def _sources(folder: Path) -> dict[str, list[Path]]:
 
 
 def _key(text: str) -> str:
-    return normalized_text(text, punctuation=PUNCTUATION)
+    """What two sentences share when they are the same words (punctuation ignored)."""
+    return normalized_text(text, punctuation="drop")
 
 
 def corpus(path, split: str) -> list[str]:
@@ -98,14 +99,14 @@ def corpus(path, split: str) -> list[str]:
                 else:
                     documents.append(text)
     for archive in sources["polarity"]:
-        for review in polarity_reviews(archive, (split,)).texts:
+        for review in polarity_reviews(archive, (split,), join="\n").texts:
             kept = []
-            for sentence in review.split(" . "):
+            for sentence in review.split("\n"):
                 if _key(sentence) in held_out:
                     dropped += 1
                 else:
                     kept.append(sentence)
-            documents.append(" . ".join(kept))
+            documents.append(" ".join(kept))
     if dropped:
         print(f"note: {dropped} line(s) equal to SST-2 dev/test sentences left out of the "
               f"language-model text", file=sys.stderr)
