@@ -31,6 +31,15 @@ def _text(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _shortened(options: Any, keep: int = 12) -> Any:
+    """``options`` with lists longer than ``keep`` items (a 10,000-word vocabulary) cut to
+    their first items and a count, for card.md (card.json keeps them whole)."""
+    if not isinstance(options, dict):
+        return options
+    return {k: ([*v[:keep], f"... ({len(v):,} items in all, see card.json)"]
+                if isinstance(v, list) and len(v) > keep else v) for k, v in options.items()}
+
+
 def _metrics_table(metrics: Any) -> list[str]:
     if not isinstance(metrics, dict) or not metrics:
         return [_text(metrics)]
@@ -84,7 +93,7 @@ def render_card_md(card: dict) -> str:
         out.append(f"- data: {_text(data.get('name', '?'))}, {where}")
     out.append(f"- split: {_text(card.get('split', 'not stated'))}")
     if "data_options" in card:
-        out.append(f"- data options: {_text(card['data_options'])}")
+        out.append(f"- data options: {_text(_shortened(card['data_options']))}")
     out += ["", "## Metrics", ""] + (_metrics_table(card["metrics"]) if "metrics" in card
                                      else ["No metrics recorded."])
     out += ["", "## Training", ""]
