@@ -181,3 +181,17 @@ def test_transfer_refuses_a_model_without_matching_layers():
     b = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, name="x")])
     with pytest.raises(Exception, match="no layer of it matches"):
         transfer_weights(a, b, "b")
+
+
+def test_bench_measures_tokens_per_second_and_reads_the_pretraining_gain(trained, data,
+                                                                         monkeypatch):
+    from rnnzoo.bench import text_sentiment as bench
+
+    monkeypatch.setattr(bench, "_data", lambda: data / "sst2")
+    preset = zoo.load(trained)
+    speed = bench.training_throughput(preset, quick=True)
+    assert 0 < speed["tokens_per_second"] < speed["positions_per_second"]  # padding excluded
+    assert bench.pretraining(preset)["recorded"] is False
+    zoo.update_card(trained, {"pretraining": {"with_lm": {"dev_accuracy": 0.82},
+                                              "without_lm": {"dev_accuracy": 0.8}}})
+    assert bench.pretraining(zoo.load(trained))["gain_dev_accuracy"] == pytest.approx(0.02)

@@ -147,7 +147,7 @@ class RecurrentStack(keras.layers.Layer):
         super().__init__(**kwargs)
         _check_kind(kind)
         units = _check_units_list(units)
-        if bidirectional and merge_mode is not None and merge_mode not in MERGE_MODES:
+        if bidirectional and merge_mode not in MERGE_MODES:
             raise ValueError(
                 f"unknown merge_mode {merge_mode!r}; expected one of {', '.join(MERGE_MODES)}"
             )

@@ -12,9 +12,10 @@ weights (``rnnzoo train sentiment --from LM``, `tasks.common.transfer`).
 
 The classifier pools the encoder's outputs over the real tokens (`MaskedPooling`: mean and
 max where the id is not ``<pad>``) and ends in a two-way softmax ``[negative, positive]``.
-No Keras mask is used: the padding positions are excluded by the pooling, which converts to
-plain TFLite ops (the backward direction reads the padding first; it learns to carry no
-information through it).
+No Keras mask: the padding is excluded by the pooling, which converts to plain TFLite ops,
+and the backward direction reads the padding first (it learns to carry nothing through it).
+With ``mask_zero`` the float files converted and verified, but the unrolled int8 file of the
+full-size model failed to load ("failed to create XNNPACK runtime").
 
 The language model's forward direction at step t predicts the token at t + 1, its backward
 direction the token at t - 1 (each has seen only its side of the sentence); one projection and
@@ -38,7 +39,14 @@ class MaskedPooling(keras.layers.Layer):
     The max assumes values >= -1 (tanh outputs): padded steps count as -1. A sequence of
     padding only pools to zeros and -1."""
 
-    def call(self, inputs):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def call(self, inputs, mask=None):
         sequence, ids = inputs
         real = keras.ops.cast(keras.ops.not_equal(ids, 0), sequence.dtype)[..., None]
         count = keras.ops.maximum(keras.ops.sum(real, axis=1), 1.0)
@@ -61,9 +69,10 @@ def _check(vocabulary, kind: str, max_length: int) -> None:
 
 
 def _shared(vocabulary, kind: str, embedding_dim: int, units: int, max_length: int,
-            embedding_dropout: float, merge_mode):
+            embedding_dropout: float, merge_mode, mask: bool):
     ids = keras.Input((max_length,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(len(vocabulary), embedding_dim, name="embedding")(ids)
+    x = keras.layers.Embedding(len(vocabulary), embedding_dim, mask_zero=mask,
+                               name="embedding")(ids)
     if embedding_dropout:
         x = keras.layers.SpatialDropout1D(embedding_dropout, name="embedding_dropout")(x)
     encoded = recurrent(kind, units, bidirectional=True, merge_mode=merge_mode,
@@ -78,11 +87,15 @@ def sentiment_classifier(vocabulary: list[str], *, kind: str = "lstm", max_lengt
     over ``[negative, positive]``; input ``[batch, max_length]`` token ids."""
     _check(vocabulary, kind, max_length)
     ids, encoded = _shared(vocabulary, kind, embedding_dim, units, max_length,
-                           embedding_dropout, "concat")
+                           embedding_dropout, "concat", False)
     pooled = MaskedPooling(name="pool")([encoded, ids])
     if dropout:
         pooled = keras.layers.Dropout(dropout, name="dropout")(pooled)
-    out = keras.layers.Dense(2, activation="softmax", name="sentiment")(pooled)
+    # zeros: the first predictions are 50/50 and no gradient reaches the (pretrained)
+    # encoder until the head has learned to read it (a random head on the large pooled
+    # features of a pretrained encoder started at loss 0.78 and pushed it off its weights)
+    out = keras.layers.Dense(2, activation="softmax", kernel_initializer="zeros",
+                             name="sentiment")(pooled)
     return keras.Model(ids, out, name=f"sentiment_bi{kind}")
 
 
@@ -102,7 +115,7 @@ def word_language_model(vocabulary: list[str], *, kind: str = "lstm", max_length
     if not 5 <= size <= len(vocabulary):
         raise ValueError(f"output_vocabulary must be 5 .. {len(vocabulary)}, got {size}")
     ids, (forward, backward) = _shared(vocabulary, kind, embedding_dim, units, max_length,
-                                       embedding_dropout, None)
+                                       embedding_dropout, None, False)
     projection = keras.layers.Dense(embedding_dim, activation="tanh", name="lm_projection")
     drop = keras.layers.Dropout(dropout, name="lm_dropout")
     output = keras.layers.Dense(size, activation="softmax", name="lm_output")

@@ -55,17 +55,24 @@ def encoded(path, split: str, *, max_length: int = DEFAULT_MAX_LENGTH,
     return ids, np.asarray(data.labels, np.int32)
 
 
-def load(path, split: str = "train", **options):
+def load(path, split: str = "train", *, max_length: int = DEFAULT_MAX_LENGTH,
+         min_count: int = MIN_COUNT, max_vocabulary: int = MAX_VOCABULARY,
+         vocabulary: list[str] | None = None):
     """Unbatched ``(ids, label)`` examples of one split (options as `encoded`)."""
     import tensorflow as tf
 
-    ids, labels = encoded(path, split, **options)
+    ids, labels = encoded(path, split, max_length=max_length, min_count=min_count,
+                          max_vocabulary=max_vocabulary, vocabulary=vocabulary)
     return tf.data.Dataset.from_tensor_slices((ids, labels))
 
 
-def representative(path, n: int = 200, **options) -> list[np.ndarray]:
-    """Up to ``n`` training examples spread over the split, each ``[1, max_length]``."""
-    ids, _ = encoded(path, "train", **options)
+def representative(path, n: int = 200, *, max_length: int = DEFAULT_MAX_LENGTH,
+                   min_count: int = MIN_COUNT, max_vocabulary: int = MAX_VOCABULARY,
+                   vocabulary: list[str] | None = None) -> list[np.ndarray]:
+    """Up to ``n`` training examples spread over the split, each ``[1, max_length]``
+    (options as `load`)."""
+    ids, _ = encoded(path, "train", max_length=max_length, min_count=min_count,
+                     max_vocabulary=max_vocabulary, vocabulary=vocabulary)
     if not len(ids):
         raise ValueError(f"{path}: no training texts")
     picked = ids[::max(1, len(ids) // n)][:n]

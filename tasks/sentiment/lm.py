@@ -144,16 +144,25 @@ def windows(path, split: str, *, max_length: int = DEFAULT_MAX_LENGTH,
     return inputs, targets
 
 
-def load(path, split: str = "train", **options):
+def load(path, split: str = "train", *, max_length: int = DEFAULT_MAX_LENGTH,
+         min_count: int = MIN_COUNT, max_vocabulary: int = MAX_VOCABULARY,
+         output_vocabulary: int = OUTPUT_VOCABULARY, vocabulary: list[str] | None = None):
     """Unbatched ``(ids, [next, previous] ids)`` windows of one split (options as `windows`)."""
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensor_slices(windows(path, split, **options))
+    return tf.data.Dataset.from_tensor_slices(windows(
+        path, split, max_length=max_length, min_count=min_count, max_vocabulary=max_vocabulary,
+        output_vocabulary=output_vocabulary, vocabulary=vocabulary))
 
 
-def representative(path, n: int = 200, **options) -> list[np.ndarray]:
+def representative(path, n: int = 200, *, max_length: int = DEFAULT_MAX_LENGTH,
+                   min_count: int = MIN_COUNT, max_vocabulary: int = MAX_VOCABULARY,
+                   output_vocabulary: int = OUTPUT_VOCABULARY,
+                   vocabulary: list[str] | None = None) -> list[np.ndarray]:
     """Up to ``n`` training windows spread over the split, each ``[1, max_length]``."""
-    inputs, _ = windows(path, "train", **options)
+    inputs, _ = windows(path, "train", max_length=max_length, min_count=min_count,
+                        max_vocabulary=max_vocabulary, output_vocabulary=output_vocabulary,
+                        vocabulary=vocabulary)
     return [row[None] for row in inputs[::max(1, len(inputs) // n)][:n]]
 
 
