@@ -23,20 +23,29 @@ _SECTIONED = {
 }
 
 
-def _shortened(options: Any, longest: int = 200) -> Any:
-    """Data options with long strings (a tokenizer model as base64) shown by their length."""
-    if not isinstance(options, dict):
-        return options
-    return {k: f"<{len(v):,} characters>" if isinstance(v, str) and len(v) > longest else v
-            for k, v in options.items()}
-
-
 def _text(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, (dict, list)):
         return "`" + json.dumps(value, ensure_ascii=False) + "`"
     return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _shortened_value(value: Any, keep: int, longest: int) -> Any:
+    if isinstance(value, list) and len(value) > keep:
+        return [*value[:keep], f"... ({len(value):,} items in all, see card.json)"]
+    if isinstance(value, str) and len(value) > longest:
+        return f"<{len(value):,} characters, see card.json>"
+    return value
+
+
+def _shortened(options: Any, keep: int = 12, longest: int = 200) -> Any:
+    """Data options for card.md (card.json keeps them whole): lists longer than ``keep``
+    items (a 10,000-word vocabulary) cut to their first items and a count, strings longer
+    than ``longest`` (a tokenizer model as base64) shown by their length."""
+    if not isinstance(options, dict):
+        return options
+    return {k: _shortened_value(v, keep, longest) for k, v in options.items()}
 
 
 def _metrics_table(metrics: Any) -> list[str]:

@@ -39,6 +39,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "translation": ("rnnzoo.bench.translation",
                     "translation presets: BLEU (greedy and beam) for Keras, float32 and int8 "
                     "TFLite encoder/decoder pairs, latency per sentence, training tokens/s"),
+    "text-sentiment": ("rnnzoo.bench.text_sentiment",
+                       "sentiment-sst2: SST-2 test accuracy for Keras, float32 and int8 TFLite, "
+                       "latency per example, training tokens/s, dev accuracy with and without "
+                       "LM pretraining"),
     "video": ("rnnzoo.bench.video",
               "video actions: LRCN preset accuracy (Keras, float32/int8 TFLite clip and step "
               "files, motion-only pairs), ConvLSTM and frame-average beside it, latency, "

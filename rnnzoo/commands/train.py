@@ -75,11 +75,22 @@ def run(args: argparse.Namespace) -> int:
                 **task.train_defaults}
     out_dir = Path(args.out)
 
-    if args.from_preset:
-        source = zoo.load(args.from_preset)
-        if source.card.get("task") != task.name:
+    source = zoo.load(args.from_preset) if args.from_preset else None
+    if source is not None and source.card.get("task") != task.name:
+        if task.builder_config_from is None:
             raise ValueError(f"preset {args.from_preset} was trained for task "
                              f"{source.card.get('task')!r}, not {task.name!r}")
+        from tasks.common.transfer import transfer_weights
+
+        if not args.data:
+            raise ValueError(f"task {task.name} needs --data PATH (the preset {args.from_preset}"
+                             f" is of task {source.card.get('task')!r})")
+        data = resolve_data(args.data, None, task)
+        data_options = task.data_options(args)
+        builder, builder_config = task.builder_config_from(args, source)
+        build_model = lambda: transfer_weights(  # noqa: E731 (built in scope)
+            zoo.build(builder, **builder_config), source.model, args.from_preset)
+    elif source is not None:
         data = resolve_data(args.data, source.card, task)
         data_options = {**source.card.get("data_options", {}), **task.data_options(args)}
         builder, builder_config = source.model.rnnzoo_builder, source.model.rnnzoo_config

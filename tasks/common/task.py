@@ -76,6 +76,11 @@ class Task:
             the data must be encoded with the model's own; an autoregressive piano-roll model
             takes the modelled frame as an input too); ``rnnzoo train`` adds them to the
             card's ``data_options`` so that every later command reads the data the same way.
+        builder_config_from: ``builder_config_from(args, source)`` -> ``(builder name, builder
+            config)`` of a new model of this task that starts from ``source``, a loaded preset
+            of *another* task (``rnnzoo train TASK --from PRESET``); the layers whose names and
+            weight shapes match take the source's weights (`tasks.common.transfer`). None: such
+            a ``--from`` is refused.
         predict: ``predict(preset, args)`` runs ``rnnzoo predict`` (``args.inputs`` holds the
             INPUT paths) and returns a JSON-able result; it prints its own human output unless
             ``args.json``. None when the task has nothing to predict from files.
@@ -107,6 +112,7 @@ class Task:
     add_predict_options: Callable[[argparse.ArgumentParser], None] = _no_options
     predict: Callable[[Any, argparse.Namespace], Any] | None = None
     config_data_options: Callable[[str, dict], dict] | None = None
+    builder_config_from: Callable[[argparse.Namespace, Any], tuple[str, dict]] | None = None
     metric_option_names: tuple[str, ...] = ()
     preset_assets: Callable[[str, dict], dict] | None = None
 
