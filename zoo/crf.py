@@ -17,7 +17,7 @@ so no decoded path contains one (IOB2: ``I-X`` only after ``B-X`` or ``I-X``, ne
 small numbers (int8-friendly) and the constraint is exact.
 
 `CRF.call` is the Viterbi decode (the best path's tag ids, 0 at padding), a fixed-length
-loop of builtin ops (max, argmax, add, one-hot) that converts to TFLite without custom ops;
+loop of builtin ops (max, min, select, add, one-hot) that converts to TFLite without custom ops;
 `CRF.log_likelihood` is the training objective. The layer keeps float in full-int8 files
 (``keep_float_in_int8``): Viterbi sums scores over the whole sentence. `CRFTagger` is a
 functional model whose output is the decode and whose ``train_step``/``test_step`` use the
@@ -45,6 +45,18 @@ def iob_constraints(tags: Sequence[str]) -> tuple[list[list[bool]], list[bool]]:
 
     allowed = [[ok(p, t) for t in tags] for p in tags]
     return allowed, [ok(None, t) for t in tags]
+
+
+def _first_index_of(values, top, axis: int):
+    """The first index along ``axis`` where ``values`` equals its maximum ``top`` (reduced
+    over ``axis``), as float32: argmax from min and select, which TFLite has as builtin
+    ops (Keras' TensorFlow argmax adds a bitwise op)."""
+    size = values.shape[axis]
+    shape = [1] * len(values.shape)
+    shape[axis] = size
+    index = ops.reshape(ops.arange(size, dtype="float32"), shape)
+    hits = ops.equal(values, ops.expand_dims(top, axis))
+    return ops.min(ops.where(hits, index, float(size)), axis=axis)
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
@@ -130,12 +142,14 @@ class CRF(keras.layers.Layer):
         pointers = []
         for t in range(1, steps):
             candidates = ops.expand_dims(score, 2) + trans  # [B, K(from), K(to)]
-            best = ops.max(candidates, axis=1) + emissions[:, t]
-            came_from = ops.cast(ops.argmax(candidates, axis=1), "float32")
+            top = ops.max(candidates, axis=1)
+            best = top + emissions[:, t]
+            came_from = _first_index_of(candidates, top, axis=1)
             keep = ops.expand_dims(mask[:, t], 1)
             score = keep * best + (1.0 - keep) * score
             pointers.append(keep * came_from + (1.0 - keep) * identity)
-        tag = ops.cast(ops.argmax(score + end, axis=1), "float32")  # [B]
+        final = score + end
+        tag = _first_index_of(final, ops.max(final, axis=1), axis=1)  # [B]
         path = [tag]
         for came_from in reversed(pointers):
             tag = ops.sum(came_from * ops.one_hot(ops.cast(tag, "int32"), k), axis=1)
