@@ -24,8 +24,9 @@ def scores(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, float
     """``f1``, ``precision``, ``recall`` (percent), per-type F1 and the counts."""
     from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 
-    figures = {"f1": 100 * f1_score(gold, predicted), "precision": 100 *
-               precision_score(gold, predicted), "recall": 100 * recall_score(gold, predicted)}
+    figures = {"f1": 100 * f1_score(gold, predicted, zero_division=0),
+               "precision": 100 * precision_score(gold, predicted, zero_division=0),
+               "recall": 100 * recall_score(gold, predicted, zero_division=0)}
     report = classification_report(gold, predicted, output_dict=True, zero_division=0)
     for name, row in sorted(report.items()):
         if name.endswith(" avg"):

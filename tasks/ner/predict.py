@@ -2,9 +2,9 @@
 
 Each INPUT is a sentence; ``-`` reads one sentence per line from stdin, ``--file PATH`` one
 per line from a UTF-8 file. A sentence is split into tokens the way CoNLL text is (`tokenize`:
-runs of letters and digits with inner ``.``, ``'``, ``-`` or ``&`` kept, every other mark a
-token of its own), tagged by the model, and each entity is printed as
-``start-end<TAB>TYPE<TAB>text`` with ``start``/``end`` character offsets into the line
+abbreviations such as ``U.S.``, runs of letters and digits with inner ``.``, ``'``, ``-``
+or ``&`` kept, every other mark a token of its own), tagged by the model, and each entity is
+printed as ``start-end<TAB>TYPE<TAB>text`` with ``start``/``end`` character offsets into the line
 (``end`` exclusive), so ``line[start:end]`` is the entity.
 """
 
@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-_TOKEN = re.compile(r"[^\W_]+(?:[.'&-][^\W_]+)*|\S")
+_TOKEN = re.compile(r"(?:[^\W_]\.){2,}|[^\W_]+(?:[.'&-][^\W_]+)*|\S")
 
 
 def tokenize(text: str) -> list[tuple[str, int, int]]:
