@@ -36,6 +36,9 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
                     "time series: test MASE per series (model, seasonal-naive, linear), PM2.5 "
                     "24 h MAE for Keras, float32 and int8 TFLite, latency per forecast, "
                     "training throughput"),
+    "text-ner": ("rnnzoo.bench.text_ner",
+                 "named entities (CoNLL-2003): test F1 for Keras, float32 and int8 TFLite, "
+                 "latency per sentence, training tokens/s"),
     "video": ("rnnzoo.bench.video",
               "video actions: LRCN preset accuracy (Keras, float32/int8 TFLite clip and step "
               "files, motion-only pairs), ConvLSTM and frame-average beside it, latency, "
