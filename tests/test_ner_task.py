@@ -110,3 +110,16 @@ def test_bad_files_are_one_line_and_exit_2(tmp_path, capsys, text, problem):
     code, _, err = run_cli(capsys, "train", "ner", "--data", tmp_path, "--out",
                            tmp_path / "run", "--quiet")
     assert code == 2 and problem in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_the_preset_holds_its_vocabularies_as_assets(trained):
+    from tasks.common.characters import CharVocabulary
+    from tasks.common.vocabulary import Vocabulary
+
+    preset = zoo.load(trained / "preset")
+    config = preset.model.rnnzoo_config
+    assert list(Vocabulary.load(preset.assets / "vocab.txt").tokens) == config["words"]
+    assert list(CharVocabulary.load(preset.assets / "characters.json").tokens) == config[
+        "characters"]
+    assert (preset.assets / "labels.txt").read_text().split() == config["tags"]

@@ -75,6 +75,10 @@ class Task:
             the data must be encoded with the model's own; an autoregressive piano-roll model
             takes the modelled frame as an input too); ``rnnzoo train`` adds them to the
             card's ``data_options`` so that every later command reads the data the same way.
+        preset_assets: ``preset_assets(builder, builder_config)`` -> ``{file name: text or
+            bytes}`` that ``rnnzoo train`` writes into the preset's ``assets/`` folder (and
+            ``rnnzoo export`` copies beside the exported files): vocabularies, labels. None
+            when the task has none.
         predict: ``predict(preset, args)`` runs ``rnnzoo predict`` (``args.inputs`` holds the
             INPUT paths) and returns a JSON-able result; it prints its own human output unless
             ``args.json``. None when the task has nothing to predict from files.
@@ -99,6 +103,7 @@ class Task:
     add_predict_options: Callable[[argparse.ArgumentParser], None] = _no_options
     predict: Callable[[Any, argparse.Namespace], Any] | None = None
     config_data_options: Callable[[str, dict], dict] | None = None
+    preset_assets: Callable[[str, dict], dict] | None = None
 
     def data_options(self, args: argparse.Namespace) -> dict:
         """The data options given in parsed ``args`` (see `given_options`)."""

@@ -65,6 +65,23 @@ def _config_data_options(builder: str, config: dict) -> dict:
                                    "max_word_length")}
 
 
+def preset_assets(builder: str, config: dict) -> dict[str, bytes]:
+    """The vocabularies as files beside the model: ``vocab.txt`` (word keys, line = id, see
+    `tasks.ner.encoding.word_key`), ``characters.json`` (`CharVocabulary`'s asset) and
+    ``labels.txt`` (the tags, line = id)."""
+    import tempfile
+    from pathlib import Path
+
+    from tasks.common.characters import CharVocabulary
+    from tasks.common.vocabulary import Vocabulary
+
+    with tempfile.TemporaryDirectory() as temp:
+        words = Vocabulary(config["words"]).save(Path(temp) / "vocab.txt")
+        chars = CharVocabulary(config["characters"]).save(Path(temp) / "characters.json")
+        return {"vocab.txt": words.read_bytes(), "characters.json": chars.read_bytes(),
+                "labels.txt": "".join(f"{t}\n" for t in config["tags"]).encode()}
+
+
 def _add_predict_options(parser: argparse.ArgumentParser) -> None:
     from tasks.ner.predict import add_predict_options
 
@@ -99,4 +116,5 @@ TASK = Task(
     add_predict_options=_add_predict_options,
     predict=_predict,
     config_data_options=_config_data_options,
+    preset_assets=preset_assets,
 )
