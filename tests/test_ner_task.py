@@ -63,7 +63,7 @@ def test_the_task_is_registered():
 
 
 @pytest.mark.slow
-def test_training_beats_chance_and_predict_prints_spans(trained, capsys):
+def test_training_beats_chance_and_predict_prints_spans(trained, tmp_path, capsys):
     code, out, err = run_cli(capsys, "evaluate", trained, "--json")
     assert code == 0, err
     # every sentence holds a PER and a LOC entity; tagging everything O scores 0, so a
@@ -75,10 +75,12 @@ def test_training_beats_chance_and_predict_prints_spans(trained, capsys):
     code, out, err = run_cli(capsys, "predict", trained, text)
     assert code == 0, err
     assert "0-10\tPER\tMary Smith" in out and "19-23\tLOC\tRome" in out
-    code, out, _ = run_cli(capsys, "predict", trained, "Anna saw Berlin .", "--json")
-    row = json.loads(out)[0]
-    assert [(e["type"], e["text"]) for e in row["entities"]] == [("PER", "Anna"),
-                                                                 ("LOC", "Berlin")]
+    lines = tmp_path / "lines.txt"
+    lines.write_text("Anna saw Berlin .\n\nPaul Brown left Vienna .\n", encoding="utf-8")
+    code, out, _ = run_cli(capsys, "predict", trained, "--file", lines, "--json")
+    rows = json.loads(out)
+    assert [[(e["type"], e["text"]) for e in row["entities"]] for row in rows] == [
+        [("PER", "Anna"), ("LOC", "Berlin")], [("PER", "Paul Brown"), ("LOC", "Vienna")]]
 
 
 @pytest.mark.slow
