@@ -76,23 +76,35 @@ def loaded_tags() -> list[str]:
     return list(_loaded_tags)
 
 
-def load(path: str | os.PathLike | None, split: str = "train", **options) -> tf.data.Dataset:
+def load(path: str | os.PathLike | None, split: str = "train", *,
+         words: list[str] | None = None, characters: list[str] | None = None,
+         tags: list[str] | None = None, max_length: int = MAX_LENGTH,
+         max_word_length: int = MAX_WORD_LENGTH, min_count: int = MIN_COUNT,
+         char_min_count: int = CHAR_MIN_COUNT) -> tf.data.Dataset:
     """Unbatched ``({"words": [T], "chars": [T, C]}, tags [T])`` examples of ``split``.
-    Options: ``words``, ``characters``, ``tags`` (the model's vocabularies),
-    ``max_length``, ``max_word_length``, ``min_count``, ``char_min_count``."""
-    coder = encoder(path, **options)
-    inputs, tags = coder.encode(sentences(path, split), str(split_file(path, split)))
+    ``words``, ``characters``, ``tags``: the model's vocabularies (default: built from the
+    training split with ``min_count`` and ``char_min_count``); ``max_length`` tokens per
+    sentence and ``max_word_length`` characters per token (longer ones are cut, counted)."""
+    coder = encoder(path, words=words, characters=characters, tags=tags,
+                    max_length=max_length, max_word_length=max_word_length,
+                    min_count=min_count, char_min_count=char_min_count)
+    inputs, ids = coder.encode(sentences(path, split), str(split_file(path, split)))
     _loaded_tags[:] = coder.tags
-    return tf.data.Dataset.from_tensor_slices((inputs, tags))
+    return tf.data.Dataset.from_tensor_slices((inputs, ids))
 
 
-def representative(path, n: int = 200, **options) -> list[dict]:
+def representative(path, n: int = 200, *, words: list[str] | None = None,
+                   characters: list[str] | None = None, tags: list[str] | None = None,
+                   max_length: int = MAX_LENGTH, max_word_length: int = MAX_WORD_LENGTH,
+                   min_count: int = MIN_COUNT,
+                   char_min_count: int = CHAR_MIN_COUNT) -> list[dict]:
     """Up to ``n`` training sentences spread over the split, batch axis 1, for int8
-    calibration."""
+    calibration (options as `load`)."""
     train = sentences(path, "train")
-    if not train:
-        raise ValueError(f"{path}: no training sentences for calibration")
     picked = train[::max(1, len(train) // max(1, n))][:n]
-    inputs, _ = encoder(path, **options).encode(picked, str(split_file(path, "train")))
+    coder = encoder(path, words=words, characters=characters, tags=tags,
+                    max_length=max_length, max_word_length=max_word_length,
+                    min_count=min_count, char_min_count=char_min_count)
+    inputs, _ = coder.encode(picked, str(split_file(path, "train")))
     return [{"words": inputs["words"][i:i + 1], "chars": inputs["chars"][i:i + 1]}
             for i in range(len(picked))]
