@@ -191,7 +191,8 @@ def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,
     unrolled_length = length or (next(iter(sequences.values())).shape[1] if sequences else None)
     files = []
     for variant, path in targets.items():
-        looped = variant.kind == SEQUENCE and (variant.quantize == "int8" or batch_size is None)
+        # a sequence file, or a part of a model exported in parts (a recurrent encoder)
+        looped = variant.kind != STEP and (variant.quantize == "int8" or batch_size is None)
         if variant.kind == STEP:
             job, method = Job(STEP, variant.quantize, variant.io_dtype), "converter"
         elif not facts.recurrent:  # no loop to unroll or step over

@@ -15,11 +15,14 @@ _TASK_MODULES = {
     "music-melody": "tasks.music.melody",
     "music-piano": "tasks.music.piano",
     "ner": "tasks.ner",
+    "sentiment": "tasks.sentiment",
     "speech-digits": "tasks.speech.digits",
     "speech-connected-digits": "tasks.speech.connected",
     "speech-yesno": "tasks.speech.yesno",
     "speech-chars": "tasks.speech.chars",
+    "translation": "tasks.translation",
     "video-actions": "tasks.video.actions",
+    "wordlm": "tasks.sentiment.lm",
 }
 
 

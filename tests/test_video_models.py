@@ -104,3 +104,44 @@ def test_flattened_frame_codes_keep_where_a_feature_is():
     assert np.abs(flat.predict_on_batch(left) - flat.predict_on_batch(right)).max() > 1e-3
     with pytest.raises(ValueError, match="frame pooling"):
         _frame_encoder(SIZE, [4], 0.0, "median")
+
+
+def test_clip_augment_transforms_every_frame_of_a_clip_alike():
+    """Training only: mirror (flip=1, no zoom) is exact; a zoom box is shared by the frames of
+    a clip (identical frames stay identical) and differs between clips; inference is the
+    identity."""
+    from zoo.video import ClipAugment
+
+    rng = np.random.default_rng(0)
+    clips = rng.uniform(0, 255, (2, 1, SIZE, SIZE, 3)).astype(np.float32)
+    mirror = ClipAugment(flip=1.0, min_scale=1.0)(clips, training=True)
+    np.testing.assert_allclose(np.asarray(mirror), clips[:, :, :, ::-1], atol=1e-3)
+    same = np.repeat(clips[:1], 2, axis=0).repeat(FRAMES, axis=1)
+    zoomed = np.asarray(ClipAugment(flip=0.5, min_scale=0.5, seed=3)(same, training=True))
+    np.testing.assert_allclose(zoomed, zoomed[:, :1].repeat(FRAMES, axis=1), atol=1e-4)
+    assert np.abs(zoomed[0] - zoomed[1]).max() > 1.0, "two clips got the same box"
+    assert np.abs(zoomed[0] - same[0]).max() > 1.0, "the clip was not transformed"
+    np.testing.assert_array_equal(np.asarray(ClipAugment()(same, training=False)), same)
+
+
+@pytest.mark.slow
+def test_augmented_lrcn_streams_and_reloads(tmp_path):
+    """The augmentation layer is left out of the step file, and the model saves and loads
+    with safe_mode (the streaming test's 1e-4 holds with it in the model)."""
+    keras.utils.set_random_seed(0)
+    model = zoo.build("video-lrcn", labels=["a", "b"], frames=FRAMES, size=SIZE, filters=[4],
+                      augment={"min_scale": 0.9})
+    clip = np.random.default_rng(1).uniform(0, 255, (1, FRAMES, SIZE, SIZE, 3))
+    clip = clip.astype(np.float32)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded.predict_on_batch(clip), model.predict_on_batch(clip),
+                               atol=1e-6)
+    runner = export.TFLiteRunner(export.to_tflite(model, tmp_path / "s.tflite",
+                                                  kind="step").path)
+    states = runner.zero_states(1)
+    for frame in clip[0]:
+        outputs = runner.invoke({"frames": frame[None], **states})
+        states = {n: outputs[n] for n in runner.states}
+    np.testing.assert_allclose(outputs["actions"][0], model.predict_on_batch(clip)[0],
+                               atol=1e-4)

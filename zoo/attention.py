@@ -6,6 +6,9 @@
 * `bahdanau_attention`: additive attention (Bahdanau et al. 2015) from Keras'
   ``AdditiveAttention``: ``score(q, k) = v . tanh(W_q q + W_k k)``, where the two ``Dense``
   projections are ``W_q`` and ``W_k`` and the layer's learned ``scale`` is ``v``.
+* Masked attention over a padded memory (translation: a source sentence): `PaddingMask`,
+  `LuongScores` or `AdditiveScores`, then `MaskedSoftmax`, whose mask is an ordinary float
+  input, so that an exported decoder step takes it as part of its context.
 """
 
 from __future__ import annotations
@@ -73,3 +76,79 @@ def bahdanau_attention(units: int, *, name: str) -> tuple[keras.layers.Layer,
     return (keras.layers.Dense(units, use_bias=False, name=f"{name}_query"),
             keras.layers.Dense(units, name=f"{name}_key"),
             keras.layers.AdditiveAttention(use_scale=True, name=name))
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class PaddingMask(keras.layers.Layer):
+    """Where token ids ``[batch, length]`` are not padding (id 0): booleans (for a recurrent
+    layer's ``mask``) or, with ``as_float``, 1.0 and 0.0 (an input of an exported attention
+    step, which takes no booleans)."""
+
+    def __init__(self, as_float: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.as_float = bool(as_float)
+
+    def call(self, ids):
+        mask = keras.ops.not_equal(ids, 0)
+        return keras.ops.cast(mask, "float32") if self.as_float else mask
+
+    def compute_output_spec(self, ids):
+        return keras.KerasTensor(ids.shape, dtype="float32" if self.as_float else "bool")
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "as_float": self.as_float}
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class MaskedSoftmax(keras.layers.Layer):
+    """Attention weights: the softmax of ``scores`` ``[batch, queries, keys]`` over the keys
+    where ``mask`` ``[batch, keys]`` (1.0 real, 0.0 padding) is 1, exactly 0 elsewhere.
+
+    Computed as ``softmax(scores) * mask`` renormalized, which equals the masked softmax and
+    needs no large negative constant; int8 files keep it in float (``keep_float_in_int8``), so
+    the weights of a few real positions are not rounded against the padding."""
+
+    keep_float_in_int8 = True
+
+    def call(self, inputs):
+        scores, mask = inputs
+        mask = keras.ops.expand_dims(keras.ops.cast(mask, scores.dtype), 1)
+        weights = keras.ops.softmax(scores, axis=-1) * mask
+        return weights / keras.ops.maximum(keras.ops.sum(weights, axis=-1, keepdims=True),
+                                           1e-9)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class LuongScores(keras.layers.Layer):
+    """Multiplicative attention scores (Luong et al. 2015, "general" when the keys are the
+    memory through a ``Dense``): ``query [b, q, d] . keys [b, k, d] -> [b, q, k]``."""
+
+    def call(self, inputs):
+        query, keys = inputs
+        return keras.ops.matmul(query, keras.ops.transpose(keys, (0, 2, 1)))
+
+    def compute_output_shape(self, input_shape):
+        query, keys = input_shape
+        return (query[0], query[1], keys[1])
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class AdditiveScores(keras.layers.Layer):
+    """Additive attention scores (Bahdanau et al. 2015): ``v . tanh(query + keys)`` for the
+    projected ``query [b, q, d]`` and ``keys [b, k, d]`` -> ``[b, q, k]``; ``v`` is learned."""
+
+    def build(self, input_shape):
+        self.v = self.add_weight(shape=(input_shape[0][-1],), name="v",
+                                 initializer="glorot_uniform")
+
+    def call(self, inputs):
+        query, keys = inputs
+        joined = keras.ops.tanh(keras.ops.expand_dims(query, 2) + keras.ops.expand_dims(keys, 1))
+        return keras.ops.sum(joined * self.v, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        query, keys = input_shape
+        return (query[0], query[1], keys[1])

@@ -31,6 +31,23 @@ def _text(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _shortened_value(value: Any, keep: int, longest: int) -> Any:
+    if isinstance(value, list) and len(value) > keep:
+        return [*value[:keep], f"... ({len(value):,} items in all, see card.json)"]
+    if isinstance(value, str) and len(value) > longest:
+        return f"<{len(value):,} characters, see card.json>"
+    return value
+
+
+def _shortened(options: Any, keep: int = 12, longest: int = 200) -> Any:
+    """Data options for card.md (card.json keeps them whole): lists longer than ``keep``
+    items (a 10,000-word vocabulary) cut to their first items and a count, strings longer
+    than ``longest`` (a tokenizer model as base64) shown by their length."""
+    if not isinstance(options, dict):
+        return options
+    return {k: _shortened_value(v, keep, longest) for k, v in options.items()}
+
+
 def _metrics_table(metrics: Any) -> list[str]:
     if not isinstance(metrics, dict) or not metrics:
         return [_text(metrics)]
@@ -84,7 +101,7 @@ def render_card_md(card: dict) -> str:
         out.append(f"- data: {_text(data.get('name', '?'))}, {where}")
     out.append(f"- split: {_text(card.get('split', 'not stated'))}")
     if "data_options" in card:
-        out.append(f"- data options: {_text(card['data_options'])}")
+        out.append(f"- data options: {_text(_shortened(card['data_options']))}")
     out += ["", "## Metrics", ""] + (_metrics_table(card["metrics"]) if "metrics" in card
                                      else ["No metrics recorded."])
     out += ["", "## Training", ""]

@@ -32,7 +32,7 @@ def recurrent(
     units: int,
     *,
     bidirectional: bool = False,
-    merge_mode: str = "concat",
+    merge_mode: str | None = "concat",
     return_sequences: bool = False,
     return_state: bool = False,
     stateful: bool = False,
@@ -44,14 +44,16 @@ def recurrent(
 
     ``kind="simple"`` is the classic h_t = f(W h_{t-1} + U x_t + b) with
     ``f = activation``. ``bidirectional`` wraps the layer in
-    ``keras.layers.Bidirectional`` with ``merge_mode`` (concat, sum, ave, mul).
+    ``keras.layers.Bidirectional`` with ``merge_mode`` (concat, sum, ave, mul, or None:
+    the two directions' outputs as a list, e.g. for a bidirectional language model whose
+    directions predict the next and the previous word).
     """
     _check_kind(kind)
     if units <= 0:
         raise ValueError(f"units must be positive, got {units}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    if bidirectional and merge_mode not in MERGE_MODES:
+    if bidirectional and merge_mode is not None and merge_mode not in MERGE_MODES:
         raise ValueError(
             f"unknown merge_mode {merge_mode!r}; expected one of {', '.join(MERGE_MODES)}"
         )

@@ -19,6 +19,7 @@ returns the probabilities of the ``labels``.
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 from zoo.image_layers import contrast_conv_blocks
 from zoo.layers import conv_recurrent, recurrent
@@ -40,6 +41,54 @@ def _frames_input(frames: int, size: int) -> keras.KerasTensor:
 
 
 FRAME_POOLING = ("max", "average", "flatten")
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class ClipAugment(keras.layers.Layer):
+    """Clip-consistent augmentation of ``[batch, frames, height, width, channels]``, in
+    training only: each clip is mirrored left-right with probability ``flip`` and zoomed in
+    on a random square box of side ``min_scale``..1 of the frame (so also shifted), the same
+    box and mirror for every frame of the clip, so the motion between frames is kept. The box
+    stays inside the frame (no invented borders). At inference the layer is the identity and
+    export leaves it out (``training_only``)."""
+
+    training_only = True
+
+    def __init__(self, flip: float = 0.5, min_scale: float = 0.85, seed: int | None = None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= flip <= 1.0:
+            raise ValueError(f"flip must be a probability, got {flip}")
+        if not 0.0 < min_scale <= 1.0:
+            raise ValueError(f"min_scale must be in (0, 1], got {min_scale}")
+        self.flip, self.min_scale, self.seed = float(flip), float(min_scale), seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, clips, training=None):
+        if not training:
+            return clips
+        _, frames, height, width, channels = clips.shape
+        batch = tf.shape(clips)[0]
+
+        def uniform(low, high):
+            return keras.random.uniform([batch], low, high, seed=self.seed_generator)
+
+        side = uniform(self.min_scale, 1.0)
+        top, left = uniform(0.0, 1.0) * (1.0 - side), uniform(0.0, 1.0) * (1.0 - side)
+        mirror = uniform(0.0, 1.0) < self.flip
+        x1, x2 = tf.where(mirror, left + side, left), tf.where(mirror, left, left + side)
+        boxes = tf.repeat(tf.stack([top, x1, top + side, x2], axis=1), frames, axis=0)
+        images = tf.reshape(tf.cast(clips, tf.float32), [-1, height, width, channels])
+        out = tf.image.crop_and_resize(images, boxes, tf.range(tf.shape(images)[0]),
+                                       [height, width])
+        return tf.cast(tf.reshape(out, tf.shape(clips)), clips.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "flip": self.flip, "min_scale": self.min_scale,
+                "seed": self.seed}
 
 
 def _frame_encoder(size: int, filters: list[int], dropout: float,
@@ -83,17 +132,19 @@ def _check_labels(labels: list[str]) -> list[str]:
 def video_lrcn(labels: list[str] = ("a", "b"), frames: int = FRAMES, size: int = SIZE,
                filters: list[int] = (16, 32, 64, 128), kind: str = "gru", units: int = 128,
                dropout: float = 0.3, frame_pooling: str = "max", frame_units: int = 256,
-               frame_dropout: float = 0.0) -> keras.Model:
+               frame_dropout: float = 0.0, augment: dict | None = None) -> keras.Model:
     """LRCN: per-frame CNN (``filters``: widths of its conv blocks; ``frame_pooling`` of its
     last block: "max" over the image finds a small figure anywhere in clutter, "average", or
     "flatten": a dense layer of ``frame_units`` over the map, keeping where each feature is;
     ``frame_dropout`` on the frame codes), a ``kind`` recurrent layer of ``units``, softmax
-    over ``labels``; clips of ``frames`` frames (its step model streams any number)."""
+    over ``labels``; clips of ``frames`` frames (its step model streams any number).
+    ``augment``: `ClipAugment` options (training only), None for none."""
     labels = _check_labels(labels)
     clip = _frames_input(frames, size)
+    x = ClipAugment(**augment, name="clip_augment")(clip) if augment is not None else clip
     codes = keras.layers.TimeDistributed(
         _frame_encoder(size, list(filters), frame_dropout, frame_pooling, frame_units),
-        name="frame_codes")(clip)
+        name="frame_codes")(x)
     last = recurrent(kind, units, name=f"{kind}_0")(codes)
     return keras.Model(clip, _classifier(last, labels, dropout), name="video_lrcn")
 

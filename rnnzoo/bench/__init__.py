@@ -36,6 +36,13 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
                     "time series: test MASE per series (model, seasonal-naive, linear), PM2.5 "
                     "24 h MAE for Keras, float32 and int8 TFLite, latency per forecast, "
                     "training throughput"),
+    "translation": ("rnnzoo.bench.translation",
+                    "translation presets: BLEU (greedy and beam) for Keras, float32 and int8 "
+                    "TFLite encoder/decoder pairs, latency per sentence, training tokens/s"),
+    "text-sentiment": ("rnnzoo.bench.text_sentiment",
+                       "sentiment-sst2: SST-2 test accuracy for Keras, float32 and int8 TFLite, "
+                       "latency per example, training tokens/s, dev accuracy with and without "
+                       "LM pretraining"),
     "text-ner": ("rnnzoo.bench.text_ner",
                  "named entities (CoNLL-2003): test F1 for Keras, float32 and int8 TFLite, "
                  "latency per sentence, training tokens/s"),

@@ -77,12 +77,13 @@ def scores(quick: bool, folder: Path, work: Path) -> tuple[dict, object, dict]:
     test = task.load(folder, "test", **options)
     if quick:
         test = test.take(200)
-    keras_figures = task.metric(model.predict_on_batch, test)
+    metric = task.metric_with(options)
+    keras_figures = metric(model.predict_on_batch, test)
     report = export.export_model(
         model, work / "export", formats=["tflite"], quantize=["fp32", "int8"],
         kinds=["sequence"], representative=task.representative(folder, 50 if quick else 200,
                                                                **options),
-        dataset=test, metric=task.metric, metric_name="f1", name=PRESET, latency=True)
+        dataset=test, metric=metric, metric_name="f1", name=PRESET, latency=True)
     rows = {"keras": {"f1": keras_figures["f1"], "precision": keras_figures["precision"],
                       "recall": keras_figures["recall"],
                       "latency_ms": (report.get("keras") or {}).get("predict_latency_ms")}}

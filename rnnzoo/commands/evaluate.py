@@ -89,7 +89,7 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
         task = tasks.get_task(info["task"])
         data = resolve_data(args.data, info, task)
         dataset = task.load(data, args.split, **info.get("data_options", {}))
-        figures = task.metric(predict, dataset)
+        figures = task.metric_with(info.get("data_options"))(predict, dataset)
         results.append((path, task, info, figures))
     if args.record:
         _record(results, args.split)
@@ -162,7 +162,8 @@ def run(args: argparse.Namespace) -> int:
     preset = load_preset(args.model)
     task = task_of(preset)
     dataset = preset_dataset(preset, task, args.data, args.split)
-    figures = task.metric(preset.model.predict_on_batch, dataset)
+    figures = task.metric_with(preset.card.get("data_options"))(preset.model.predict_on_batch,
+                                                                dataset)
     if args.record:
         import zoo
 

@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     report = export.export_model(
         preset.model, args.out, formats=formats, quantize=quantize, kinds=kinds,
         io_dtype="int8" if args.int8_io else "float32", representative=representative,
-        dataset=dataset, metric=task.metric, metric_name=task.primary_metric,
+        dataset=dataset, metric=task.metric_with(options), metric_name=task.primary_metric,
         metadata=metadata, assets=preset.assets, allow_flex=args.allow_flex,
         batch_size=args.batch_size, overwrite=args.overwrite, name=preset.name,
         float_layers=_float_layers(args.float_layers))

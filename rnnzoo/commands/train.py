@@ -75,11 +75,22 @@ def run(args: argparse.Namespace) -> int:
                 **task.train_defaults}
     out_dir = Path(args.out)
 
-    if args.from_preset:
-        source = zoo.load(args.from_preset)
-        if source.card.get("task") != task.name:
+    source = zoo.load(args.from_preset) if args.from_preset else None
+    if source is not None and source.card.get("task") != task.name:
+        if task.builder_config_from is None:
             raise ValueError(f"preset {args.from_preset} was trained for task "
                              f"{source.card.get('task')!r}, not {task.name!r}")
+        from tasks.common.transfer import transfer_weights
+
+        if not args.data:
+            raise ValueError(f"task {task.name} needs --data PATH (the preset {args.from_preset}"
+                             f" is of task {source.card.get('task')!r})")
+        data = resolve_data(args.data, None, task)
+        data_options = task.data_options(args)
+        builder, builder_config = task.builder_config_from(args, source)
+        build_model = lambda: transfer_weights(  # noqa: E731 (built in scope)
+            zoo.build(builder, **builder_config), source.model, args.from_preset)
+    elif source is not None:
         data = resolve_data(args.data, source.card, task)
         data_options = {**source.card.get("data_options", {}), **task.data_options(args)}
         builder, builder_config = source.model.rnnzoo_builder, source.model.rnnzoo_config
@@ -107,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
     model = result.model
     model.rnnzoo_builder, model.rnnzoo_config = builder, builder_config
-    figures = task.metric(model.predict_on_batch, validation)
+    figures = task.metric_with(data_options)(model.predict_on_batch, validation)
     record = data_record(data)  # relative to the data root when under it
     card = {
         "task": task.name,
@@ -127,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     assets = (task.preset_assets(builder, builder_config)
               if task.preset_assets is not None else None)
     preset_dir = zoo.save(model, out_dir / PRESET_SUBFOLDER, card=card, overwrite=True,
-                          assets=assets, name=args.name or out_dir.resolve().name)
+                          name=args.name or out_dir.resolve().name, assets=assets)
     if args.json:
         print_json({"preset": str(preset_dir), "metrics": figures, "split": "validation",
                     "summary": result.summary_line()})

@@ -82,50 +82,23 @@ def images_and_references(dataset: Iterable) -> tuple[dict[str, np.ndarray], lis
 
 def greedy_captions(model_fn: Callable, inputs: dict[str, np.ndarray], *, max_length: int,
                     batch_size: int = 32) -> list[list[int]]:
-    """Greedy captions (ids without ``<start>``/``<end>``) for a batch of images."""
-    count = len(next(iter(inputs.values())))
-    captions: list[list[int]] = []
-    for begin in range(0, count, batch_size):
-        part = {k: v[begin:begin + batch_size] for k, v in inputs.items()}
-        size = len(next(iter(part.values())))
-        tokens = np.full((size, 1), START, np.int32)
-        done = np.zeros(size, bool)
-        for _ in range(max_length):
-            probabilities = np.asarray(model_fn({**part, "tokens": tokens}))
-            chosen = probabilities[:, -1].argmax(axis=-1).astype(np.int32)
-            chosen[done] = PAD
-            done |= chosen == END
-            tokens = np.concatenate([tokens, chosen[:, None]], axis=1)
-            if done.all():
-                break
-        for row in tokens[:, 1:]:
-            ids = [int(i) for i in row if i != PAD]
-            captions.append(ids[:ids.index(END)] if END in ids else ids)
-    return captions
+    """Greedy captions (ids without ``<start>``/``<end>``) for a batch of images
+    (`tasks.common.decoding.greedy_prefix`)."""
+    from tasks.common.decoding import greedy_prefix
+
+    return greedy_prefix(model_fn, inputs, start=START, end=END, max_length=max_length,
+                         pad=PAD, batch_size=batch_size)
 
 
 def beam_captions(model_fn: Callable, inputs: dict[str, np.ndarray], *, max_length: int,
                   width: int = 3, alpha: float = 0.7) -> list[list[int]]:
-    """Beam-search captions (`tasks.common.decoding.beam_search`; ids without
+    """Beam-search captions (`tasks.common.decoding.beam_prefix`; ids without
     ``<start>``/``<end>``) of each image, through ``model_fn`` on the growing prefix (any
     whole-model function: Keras, or an exported encoder/decoder pair's `PartsRunner`)."""
-    from tasks.common.decoding import beam_search
+    from tasks.common.decoding import beam_prefix
 
-    def step(tokens, state):
-        prefix = np.concatenate([state["prefix"], np.asarray(tokens, np.int32)[:, None]], 1)
-        rest = {k: v for k, v in state.items() if k != "prefix"}
-        probabilities = np.asarray(model_fn({**rest, "tokens": prefix}))[:, -1]
-        return probabilities, {**rest, "prefix": prefix}
-
-    count = len(next(iter(inputs.values())))
-    captions = []
-    for i in range(count):
-        state = {**{k: v[i:i + 1] for k, v in inputs.items()},
-                 "prefix": np.zeros((1, 0), np.int32)}
-        best = beam_search(step, state, start=START, end=END, max_length=max_length,
-                           width=width, alpha=alpha)
-        captions.append(list(best[0].tokens) if best else [])
-    return captions
+    return beam_prefix(model_fn, inputs, start=START, end=END, max_length=max_length,
+                       width=width, alpha=alpha)
 
 
 def caption_metric(model_fn: Callable, dataset: Iterable, *, max_length: int | None = None,

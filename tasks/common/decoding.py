@@ -10,6 +10,12 @@ Beam search keeps the ``width`` best prefixes by total log-probability; a hypoth
 ``end`` or at ``max_length`` tokens and is ranked by its log-probability divided by the
 length penalty of Wu et al. 2016 (GNMT), ``((5 + length) / 6) ** alpha``: ``alpha=0`` ranks by
 raw log-probability (favouring short outputs), larger values favour longer ones.
+
+`greedy_prefix` and `beam_prefix` decode through a *whole-model* function instead: one that
+maps a batch of the model's inputs, with the output so far as its ``sequence_input`` (``<start>``
+first), to next-token probabilities ``[batch, steps, vocab]`` (a Keras model's
+``predict_on_batch``, or an exported encoder/decoder pair's `export.parts.PartsRunner`, which
+continues from the prefix it saw last instead of starting again).
 """
 
 from __future__ import annotations
@@ -108,3 +114,55 @@ def beam_search(step: StepFn, state: State, *, start: int, end: int, max_length:
         beams = next_beams
         state = {k: v[rows] for k, v in state.items()}
     return sorted(finished, key=lambda h: h.score, reverse=True)
+
+
+def greedy_prefix(model_fn: Callable, inputs: dict[str, np.ndarray], *, start: int, end: int,
+                  max_length: int, sequence_input: str = "tokens", pad: int = 0,
+                  batch_size: int = 32) -> list[list[int]]:
+    """Greedy outputs (ids without ``start``/``end``) of a batch of ``inputs`` (a dict of
+    arrays, the examples along axis 0), feeding the growing prefix to ``model_fn`` as
+    ``sequence_input``; ``batch_size`` examples per call."""
+    _check(max_length)
+    count = len(next(iter(inputs.values())))
+    results: list[list[int]] = []
+    for begin in range(0, count, batch_size):
+        part = {k: v[begin:begin + batch_size] for k, v in inputs.items()}
+        size = len(next(iter(part.values())))
+        tokens = np.full((size, 1), start, np.int32)
+        done = np.zeros(size, bool)
+        for _ in range(max_length):
+            probabilities = np.asarray(model_fn({**part, sequence_input: tokens}))
+            chosen = probabilities[:, -1].argmax(axis=-1).astype(np.int32)
+            chosen[done] = pad
+            done |= chosen == end
+            tokens = np.concatenate([tokens, chosen[:, None]], axis=1)
+            if done.all():
+                break
+        for row in tokens[:, 1:]:
+            ids = [int(i) for i in row if i != pad]
+            results.append(ids[:ids.index(end)] if end in ids else ids)
+    return results
+
+
+def beam_prefix(model_fn: Callable, inputs: dict[str, np.ndarray], *, start: int, end: int,
+                max_length: int, width: int = 3, alpha: float = 0.7,
+                sequence_input: str = "tokens") -> list[list[int]]:
+    """The best `beam_search` output (ids without ``start``/``end``) of each example of
+    ``inputs``, through ``model_fn`` on the growing prefix (see the module docstring)."""
+
+    def step(tokens, state):
+        prefix = np.concatenate([state[sequence_input], np.asarray(tokens, np.int32)[:, None]],
+                                1)
+        rest = {k: v for k, v in state.items() if k != sequence_input}
+        probabilities = np.asarray(model_fn({**rest, sequence_input: prefix}))[:, -1]
+        return probabilities, {**rest, sequence_input: prefix}
+
+    count = len(next(iter(inputs.values())))
+    results = []
+    for i in range(count):
+        state = {**{k: v[i:i + 1] for k, v in inputs.items()},
+                 sequence_input: np.zeros((1, 0), np.int32)}
+        best = beam_search(step, state, start=start, end=end, max_length=max_length,
+                           width=width, alpha=alpha)
+        results.append(list(best[0].tokens) if best else [])
+    return results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,13 +76,21 @@ class Task:
             the data must be encoded with the model's own; an autoregressive piano-roll model
             takes the modelled frame as an input too); ``rnnzoo train`` adds them to the
             card's ``data_options`` so that every later command reads the data the same way.
-        preset_assets: ``preset_assets(builder, builder_config)`` -> ``{file name: text or
-            bytes}`` that ``rnnzoo train`` writes into the preset's ``assets/`` folder (and
-            ``rnnzoo export`` copies beside the exported files): vocabularies, labels. None
-            when the task has none.
+        builder_config_from: ``builder_config_from(args, source)`` -> ``(builder name, builder
+            config)`` of a new model of this task that starts from ``source``, a loaded preset
+            of *another* task (``rnnzoo train TASK --from PRESET``); the layers whose names and
+            weight shapes match take the source's weights (`tasks.common.transfer`). None: such
+            a ``--from`` is refused.
         predict: ``predict(preset, args)`` runs ``rnnzoo predict`` (``args.inputs`` holds the
             INPUT paths) and returns a JSON-able result; it prints its own human output unless
             ``args.json``. None when the task has nothing to predict from files.
+        metric_option_names: data options that ``metric`` also takes as keywords (a
+            translation metric decodes ids to text with the model's subword model); callers
+            get the metric with them bound from `metric_with`.
+        preset_assets: ``preset_assets(builder, builder_config)`` -> ``{file name: text or
+            bytes}`` that ``rnnzoo train`` writes into the preset's ``assets/`` (and export
+            copies beside the exported files): what an app needs besides the graph (a
+            tokenizer, a vocabulary). None when the task has none.
     """
 
     name: str
@@ -103,7 +112,14 @@ class Task:
     add_predict_options: Callable[[argparse.ArgumentParser], None] = _no_options
     predict: Callable[[Any, argparse.Namespace], Any] | None = None
     config_data_options: Callable[[str, dict], dict] | None = None
+    builder_config_from: Callable[[argparse.Namespace, Any], tuple[str, dict]] | None = None
+    metric_option_names: tuple[str, ...] = ()
     preset_assets: Callable[[str, dict], dict] | None = None
+
+    def metric_with(self, data_options: dict | None = None) -> Callable[[ModelFn, Any], dict]:
+        """``metric`` with the data options it takes (``metric_option_names``) bound."""
+        bound = {k: v for k, v in (data_options or {}).items() if k in self.metric_option_names}
+        return functools.partial(self.metric, **bound) if bound else self.metric
 
     def data_options(self, args: argparse.Namespace) -> dict:
         """The data options given in parsed ``args`` (see `given_options`)."""

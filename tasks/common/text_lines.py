@@ -3,8 +3,9 @@
 `read_text_lines` reads a file as UTF-8 (a leading byte-order mark is dropped; ``\\r\\n`` and
 ``\\r`` line ends count as ``\\n``) and returns its lines with their 1-based line numbers.
 Bytes that are not UTF-8 raise a `TextInputError` naming the file, the line and the byte, so a
-user can open the file at the line. Empty lines (only white space) are skipped and counted by
-default; a caller that needs them (CoNLL sentence breaks) asks for them.
+user can open the file at the line. A file whose name ends in ``.gz`` is gunzipped first (line
+numbers are those of the uncompressed text). Empty lines (only white space) are skipped and
+counted by default; a caller that needs them (CoNLL sentence breaks) asks for them.
 
 `truncate` cuts a token sequence to a stated length and `TruncationReport` counts how many were
 cut, so a loader can say "12 of 6,920 sentences truncated to 64 tokens" instead of failing or
@@ -13,7 +14,9 @@ silently dropping text.
 
 from __future__ import annotations
 
+import gzip
 import os
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +71,13 @@ def read_text(path: str | os.PathLike, kind: str = "text") -> str:
     """The whole file as text with ``\\n`` line ends (see `decode_utf8`); FileNotFoundError
     for a missing file, `TextInputError` for a folder or an empty file."""
     path = check_input_file(path, kind, TextInputError)
-    text = decode_utf8(path.read_bytes(), path)
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as error:
+            raise TextInputError(path, f"not a readable gzip file ({error})") from None
+    text = decode_utf8(data, path)
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

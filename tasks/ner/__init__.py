@@ -116,5 +116,6 @@ TASK = Task(
     add_predict_options=_add_predict_options,
     predict=_predict,
     config_data_options=_config_data_options,
+    metric_option_names=("tags",),
     preset_assets=preset_assets,
 )

@@ -40,8 +40,8 @@ def scores(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, float
 
 def metric(model_fn, dataset, tags: Sequence[str] | None = None) -> dict[str, float]:
     """Scores (`scores`) of a model whose output is tag ids on ``dataset`` (from
-    `tasks.ner.data.load`; ``tags``: the tag names of its ids, by default those of the most
-    recent load)."""
+    `tasks.ner.data.load`). ``tags``: the tag names of the ids, bound from the card's data
+    options by `Task.metric_with`; without them, those of the most recent load."""
     if tags is None:
         from tasks.ner.data import loaded_tags
 

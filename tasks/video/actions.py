@@ -145,6 +145,9 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                             "(default: 256)")
     group.add_argument("--frame-dropout", type=float, default=None,
                        help="LRCN: dropout on the frame codes (default: 0)")
+    group.add_argument("--augment", action="store_true",
+                       help="LRCN: mirror and zoom each training clip at random, the same "
+                            "for all its frames (zoo.video.ClipAugment; training only)")
     group.add_argument("--clips-per-class", type=int, default=None,
                        help=f"procedural data only (no --data): training clips per action "
                             f"(default: {CLIPS_PER_CLASS})")
@@ -174,6 +177,8 @@ def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
             config["frame_units"] = args.frame_units
         if args.frame_dropout:
             config["frame_dropout"] = args.frame_dropout
+        if args.augment:
+            config["augment"] = {}
     return f"video-{args.model}", config
 
 

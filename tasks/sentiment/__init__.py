@@ -1,0 +1,181 @@
+"""Task ``sentiment``: binary sentiment of a sentence or review (many-to-one).
+
+Data: `tasks.sentiment.data` (SST-2, UCI labelled sentences, Pang & Lee polarity reviews, each
+with its documented split); tokens and ids: `tasks.sentiment.encoding`; models: `zoo.text`
+(``sentiment-bilstm``, ``sentiment-bigru``); pretraining: the ``wordlm`` task
+(`tasks.sentiment.lm`) and ``--from``; ``rnnzoo predict``: `tasks.sentiment.predict`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from tasks.common.metrics import classification_metric
+from tasks.common.task import Task
+from tasks.common.tokenizer_assets import tokenizer_assets
+from tasks.common.vocabulary import Vocabulary
+from tasks.sentiment.data import read_labelled
+from tasks.sentiment.encoding import DEFAULT_MAX_LENGTH, PUNCTUATION, encode_texts
+
+LABELS = ("negative", "positive")
+MIN_COUNT = 2
+MAX_VOCABULARY = 10_000
+DATA_OPTIONS = ("max_length", "min_count", "max_vocabulary")
+
+
+def training_vocabulary(path, *, min_count: int = MIN_COUNT,
+                        max_vocabulary: int = MAX_VOCABULARY) -> Vocabulary:
+    """The words of the training split of ``path`` seen ``min_count`` times or more, at most
+    ``max_vocabulary`` tokens in all."""
+    texts = read_labelled(path, "train").texts
+    return Vocabulary.build(texts, min_count=min_count, max_size=max_vocabulary,
+                            punctuation=PUNCTUATION)
+
+
+def _vocabulary(path, vocabulary, min_count, max_vocabulary) -> Vocabulary:
+    if vocabulary is not None:
+        return Vocabulary(vocabulary, punctuation=PUNCTUATION)
+    return training_vocabulary(path, min_count=min_count, max_vocabulary=max_vocabulary)
+
+
+def encoded(path, split: str, *, max_length: int = DEFAULT_MAX_LENGTH,
+            min_count: int = MIN_COUNT, max_vocabulary: int = MAX_VOCABULARY,
+            vocabulary: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids [n, max_length], labels [n])`` of one split; texts cut to ``max_length`` are
+    counted on stderr."""
+    data = read_labelled(path, split)
+    words = _vocabulary(path, vocabulary, min_count, max_vocabulary)
+    ids, report = encode_texts(data.texts, words, max_length, data.where)
+    message = report.message(f"{split} texts")
+    if message:
+        print(f"note: {message}", file=sys.stderr)
+    return ids, np.asarray(data.labels, np.int32)
+
+
+def load(path, split: str = "train", *, max_length: int = DEFAULT_MAX_LENGTH,
+         min_count: int = MIN_COUNT, max_vocabulary: int = MAX_VOCABULARY,
+         vocabulary: list[str] | None = None):
+    """Unbatched ``(ids, label)`` examples of one split (options as `encoded`)."""
+    import tensorflow as tf
+
+    ids, labels = encoded(path, split, max_length=max_length, min_count=min_count,
+                          max_vocabulary=max_vocabulary, vocabulary=vocabulary)
+    return tf.data.Dataset.from_tensor_slices((ids, labels))
+
+
+def representative(path, n: int = 200, *, max_length: int = DEFAULT_MAX_LENGTH,
+                   min_count: int = MIN_COUNT, max_vocabulary: int = MAX_VOCABULARY,
+                   vocabulary: list[str] | None = None) -> list[np.ndarray]:
+    """Up to ``n`` training examples spread over the split, each ``[1, max_length]``
+    (options as `load`)."""
+    ids, _ = encoded(path, "train", max_length=max_length, min_count=min_count,
+                     max_vocabulary=max_vocabulary, vocabulary=vocabulary)
+    if not len(ids):
+        raise ValueError(f"{path}: no training texts")
+    picked = ids[::max(1, len(ids) // n)][:n]
+    return [row[None] for row in picked]
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    data = parser.add_argument_group("sentiment data (--data: an SST-2 folder, a UCI labelled "
+                                     "sentences folder or review_polarity.tar.gz)")
+    data.add_argument("--max-length", dest="max_length", type=int,
+                      help=f"tokens per text; longer texts are cut and counted (default: "
+                           f"{DEFAULT_MAX_LENGTH})")
+    data.add_argument("--min-count", dest="min_count", type=int,
+                      help=f"words seen fewer times in the training texts are <unk> (default: "
+                           f"{MIN_COUNT}; with --from a language model, its vocabulary)")
+    data.add_argument("--max-vocabulary", dest="max_vocabulary", type=int,
+                      help=f"most tokens in the vocabulary, the 4 special ones included "
+                           f"(default: {MAX_VOCABULARY})")
+    model = parser.add_argument_group("sentiment model (with --from a word language model: "
+                                      "its kind and sizes)")
+    model.add_argument("--kind", choices=("lstm", "gru"), default="lstm",
+                       help="recurrent kind of the bidirectional encoder (default: lstm)")
+    model.add_argument("--embedding-dim", type=int, default=64,
+                       help="word embedding width (default: 64)")
+    model.add_argument("--units", type=int, default=128,
+                       help="units per direction of the encoder (default: 128)")
+    model.add_argument("--dropout", type=float, default=0.3,
+                       help="dropout before the output layer (default: 0.3)")
+    model.add_argument("--embedding-dropout", type=float, default=0.2,
+                       help="spatial dropout of the word embeddings (default: 0.2)")
+
+
+def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
+    options = TASK.data_options(args)
+    words = training_vocabulary(args.data, min_count=options.get("min_count", MIN_COUNT),
+                                max_vocabulary=options.get("max_vocabulary", MAX_VOCABULARY))
+    return f"sentiment-bi{args.kind}", {
+        "vocabulary": list(words.tokens), "max_length": options.get("max_length",
+                                                                    DEFAULT_MAX_LENGTH),
+        "embedding_dim": args.embedding_dim, "units": args.units, "dropout": args.dropout,
+        "embedding_dropout": args.embedding_dropout}
+
+
+def _builder_config_from(args: argparse.Namespace, source) -> tuple[str, dict]:
+    """A classifier with the vocabulary, kind and sizes of the word language model
+    ``source`` (a preset of task ``wordlm``), so its embedding and encoder start from the
+    language model's."""
+    if source.card.get("task") != "wordlm":
+        raise ValueError(f"--from {source.name}: a sentiment model starts from a sentiment or "
+                         f"a wordlm preset, not a {source.card.get('task')!r} one")
+    config = source.config["config"]
+    kind = source.builder.removeprefix("wordlm-bi")
+    return f"sentiment-bi{kind}", {
+        "vocabulary": list(config["vocabulary"]),
+        "max_length": getattr(args, "max_length", None) or DEFAULT_MAX_LENGTH,
+        "embedding_dim": config["embedding_dim"], "units": config["units"],
+        "dropout": args.dropout, "embedding_dropout": args.embedding_dropout}
+
+
+def _config_data_options(builder: str, config: dict) -> dict:
+    return {"vocabulary": list(config["vocabulary"]), "max_length": config["max_length"]}
+
+
+def _preset_assets(builder: str, config: dict) -> dict:
+    return tokenizer_assets(config["vocabulary"], PUNCTUATION, config["max_length"],
+                            labels=LABELS)
+
+
+def _add_predict_options(parser: argparse.ArgumentParser) -> None:
+    from tasks.sentiment.predict import add_predict_options
+
+    add_predict_options(parser)
+
+
+def _predict(preset, args: argparse.Namespace):
+    from tasks.sentiment.predict import predict
+
+    return predict(preset, args)
+
+
+TASK = Task(
+    name="sentiment",
+    summary="Binary sentiment of sentences or reviews (SST-2, UCI sentences, Pang & Lee "
+            "polarity): accuracy",
+    builders=("sentiment-bilstm", "sentiment-bigru"),
+    load=load,
+    metric=classification_metric,
+    representative=representative,
+    loss="sparse_categorical_crossentropy",
+    primary_metric="accuracy",
+    lower_is_better=False,
+    add_options=_add_options,
+    data_option_names=DATA_OPTIONS,
+    builder_config=_builder_config,
+    needs_data=True,
+    data_license="research use (SST-2: Socher et al. 2013; UCI: Kotzias et al. 2015; "
+                 "polarity v2.0: Pang & Lee 2004)",
+    dataset_name="SST-2 sentences (train/dev/test files), or UCI labelled sentences, or Pang "
+                 "& Lee polarity reviews",
+    train_defaults={"epochs": 20, "batch_size": 32, "learning_rate": 2e-3, "patience": 4},
+    add_predict_options=_add_predict_options,
+    predict=_predict,
+    config_data_options=_config_data_options,
+    builder_config_from=_builder_config_from,
+    preset_assets=_preset_assets,
+)
