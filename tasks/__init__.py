@@ -14,6 +14,7 @@ _TASK_MODULES = {
     "music-jsb": "tasks.music.jsb",
     "music-melody": "tasks.music.melody",
     "music-piano": "tasks.music.piano",
+    "ner": "tasks.ner",
     "sentiment": "tasks.sentiment",
     "speech-digits": "tasks.speech.digits",
     "speech-connected-digits": "tasks.speech.connected",

@@ -45,6 +45,10 @@ TINY = {
     "music-pianoroll-lstm": [{"units": 4}],
     "music-pianoroll-lstm-ar": [{"units": [4, 3], "form": "nade", "nade_units": 3}],
     "music-pianoroll-simple": [{"units": 4}],
+    "ner-bilstm-crf": [{"words": ["<pad>", "<start>", "<end>", "<unk>", "a", "b"],
+                        "characters": ["<pad>", "<unk>", "a", "b"],
+                        "tags": ["O", "B-X", "I-X"], "max_length": 6, "max_word_length": 4,
+                        "word_dim": 4, "char_dim": 3, "char_filters": 4, "units": 4}],
     "speech-crnn": [{"max_seconds": 0.25, "n_mels": 8, "conv_filters": [4], "units": [4],
                      "features": "mfcc", "n_mfcc": 6, "normalize": "batch", "pooling": "max"}],
     "speech-ctc": [
@@ -90,7 +94,9 @@ def _inputs(model, count: int, length: int, rng: np.random.Generator):
     arrays = {}  # several inputs (autoregressive piano roll): a dict by input name
     for name, tensor in zip(input_names(model), model.inputs):
         shape = [count, *(length if d is None else d for d in tensor.shape[1:])]
-        if model.rnnzoo_builder.startswith(PIXELS):
+        if "int" in str(tensor.dtype):  # token ids (the tagger's words and characters)
+            arrays[name] = rng.integers(1, 4, shape).astype(np.int32)
+        elif model.rnnzoo_builder.startswith(PIXELS):
             arrays[name] = rng.uniform(0.0, 255.0, shape).astype(np.float32)
         else:
             arrays[name] = rng.normal(0.0, 0.3, shape).astype(np.float32)

@@ -43,6 +43,9 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
                        "sentiment-sst2: SST-2 test accuracy for Keras, float32 and int8 TFLite, "
                        "latency per example, training tokens/s, dev accuracy with and without "
                        "LM pretraining"),
+    "text-ner": ("rnnzoo.bench.text_ner",
+                 "named entities (CoNLL-2003): test F1 for Keras, float32 and int8 TFLite, "
+                 "latency per sentence, training tokens/s"),
     "video": ("rnnzoo.bench.video",
               "video actions: LRCN preset accuracy (Keras, float32/int8 TFLite clip and step "
               "files, motion-only pairs), ConvLSTM and frame-average beside it, latency, "

@@ -1,0 +1,127 @@
+"""Task ner end to end on a small generated CoNLL folder: train, evaluate, predict with
+spans, export (float32 and int8 TFLite with the Viterbi decode inside) and evaluate the
+exported files."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+import tasks
+import zoo
+from rnnzoo.cli import main
+
+FIRST = ["John", "Mary", "Peter", "Anna", "Paul", "Laura", "Mark", "Sara"]
+LAST = ["Smith", "Jones", "Brown", "Miller", "Davis", "Wilson"]
+CITY = ["Paris", "London", "Berlin", "Madrid", "Rome", "Vienna"]
+VERB = ["visited", "left", "loves", "saw", "reached"]
+TINY = ["--max-length", "8", "--max-word-length", "8", "--units", "16", "--word-dim", "16",
+        "--char-dim", "8", "--char-filters", "16", "--dropout", "0.1", "--min-count", "1",
+        "--epochs", "12", "--batch-size", "16", "--learning-rate", "0.01", "--quiet"]
+
+
+def _sentence(rng: random.Random) -> str:
+    lines = []
+    if rng.random() < 0.5:
+        lines += [f"{rng.choice(FIRST)} B-PER", f"{rng.choice(LAST)} I-PER"]
+    else:
+        lines += [f"{rng.choice(FIRST)} B-PER"]
+    lines += [f"{rng.choice(VERB)} O", f"{rng.choice(CITY)} B-LOC", ". O"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ner")
+    rng = random.Random(0)
+    for name, count in (("train.txt", 320), ("valid.txt", 48), ("test.txt", 48)):
+        (root / name).write_text("-DOCSTART- O\n\n" + "\n".join(_sentence(rng) for _ in
+                                                                range(count)), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(folder):
+    out = folder / "run"
+    assert main(["train", "ner", "--data", str(folder), "--out", str(out), *TINY]) == 0
+    return out
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_the_task_is_registered():
+    task = tasks.get_task("ner")
+    assert task.builders == ("ner-bilstm-crf",) and zoo.list_models(task="ner") == [
+        "ner-bilstm-crf"]
+    assert task.primary_metric == "f1" and not task.lower_is_better
+
+
+@pytest.mark.slow
+def test_training_beats_chance_and_predict_prints_spans(trained, tmp_path, capsys):
+    code, out, err = run_cli(capsys, "evaluate", trained, "--json")
+    assert code == 0, err
+    # every sentence holds a PER and a LOC entity; tagging everything O scores 0, so a
+    # tagger that learned nothing is far below this margin
+    assert json.loads(out)["metrics"]["f1"] >= 80.0
+    card = zoo.load(trained / "preset").card
+    assert card["data_options"]["tags"] == ["O", "B-LOC", "B-PER", "I-LOC", "I-PER"]
+    text = "Mary Smith visited Rome ."
+    code, out, err = run_cli(capsys, "predict", trained, text)
+    assert code == 0, err
+    assert "0-10\tPER\tMary Smith" in out and "19-23\tLOC\tRome" in out
+    lines = tmp_path / "lines.txt"
+    lines.write_text("Anna saw Berlin .\n\nPaul Brown left Vienna .\n", encoding="utf-8")
+    code, out, _ = run_cli(capsys, "predict", trained, "--file", lines, "--json")
+    rows = json.loads(out)
+    assert [[(e["type"], e["text"]) for e in row["entities"]] for row in rows] == [
+        [("PER", "Anna"), ("LOC", "Berlin")], [("PER", "Paul Brown"), ("LOC", "Vienna")]]
+
+
+@pytest.mark.slow
+def test_export_decodes_in_tflite_and_evaluate_scores_the_files(trained, folder, tmp_path,
+                                                                capsys):
+    out = tmp_path / "export"
+    code, _, err = run_cli(capsys, "export", trained, "--out", out, "--quantize", "fp32,int8",
+                           "--kinds", "sequence", "--representative", "8")
+    assert code == 0, err
+    metadata = json.loads((out / "metadata.json").read_text())
+    crf = metadata["files"]["sequence.fp32.tflite"]
+    assert crf["outputs"][0]["dtype"] == "int32"  # tag ids: Viterbi runs inside the file
+    code, text, err = run_cli(capsys, "evaluate", out, "--data", folder, "--json")
+    assert code == 0, err
+    scores = {row["model"].split("/")[-1]: row["metrics"]["f1"] for row in json.loads(text)}
+    code, text, _ = run_cli(capsys, "evaluate", trained, "--json")
+    keras_f1 = json.loads(text)["metrics"]["f1"]
+    assert scores["sequence.fp32.tflite"] == pytest.approx(keras_f1, abs=1e-6)
+    assert abs(scores["sequence.int8.tflite"] - keras_f1) <= 5.0  # int8: within 5 points
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("EU B-ORG\nrejects\n", "train.txt:2: expected a token and its tag"),
+    ("EU NNP B-NP ORG\n", "train.txt:1: tag 'ORG'"),
+])
+def test_bad_files_are_one_line_and_exit_2(tmp_path, capsys, text, problem):
+    for name in ("train.txt", "valid.txt", "test.txt"):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    code, _, err = run_cli(capsys, "train", "ner", "--data", tmp_path, "--out",
+                           tmp_path / "run", "--quiet")
+    assert code == 2 and problem in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_the_preset_holds_its_vocabularies_as_assets(trained):
+    from tasks.common.characters import CharVocabulary
+    from tasks.common.vocabulary import Vocabulary
+
+    preset = zoo.load(trained / "preset")
+    config = preset.model.rnnzoo_config
+    assert list(Vocabulary.load(preset.assets / "vocab.txt").tokens) == config["words"]
+    assert list(CharVocabulary.load(preset.assets / "characters.json").tokens) == config[
+        "characters"]
+    assert (preset.assets / "labels.txt").read_text().split() == config["tags"]
