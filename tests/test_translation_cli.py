@@ -30,7 +30,8 @@ def test_train_writes_a_preset_with_its_tokenizer(preset, capsys):
     config = json.loads((preset / "config.json").read_text())["config"]
     assert card["data_options"]["subwords"] == config["subwords"]
     assert (preset / "assets" / "subwords.model").stat().st_size > 0
-    assert "characters, see card.json>" in (preset / "card.md").read_text()  # the base64 is not shown
+    # the base64 is not shown
+    assert "characters, see card.json>" in (preset / "card.md").read_text()
     assert {"bleu", "chrf", "sentences", "bleu_signature"} <= set(card["metrics"]["keras"])
     assert main(["evaluate", str(preset), "--split", "test", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
