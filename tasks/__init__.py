@@ -18,6 +18,7 @@ _TASK_MODULES = {
     "speech-connected-digits": "tasks.speech.connected",
     "speech-yesno": "tasks.speech.yesno",
     "speech-chars": "tasks.speech.chars",
+    "textgen": "tasks.textgen",
     "video-actions": "tasks.video.actions",
 }
 

@@ -43,8 +43,8 @@ from zoo.preset_io import (
 )
 
 # Modules whose import registers builders; imported on first use of the registry.
-FAMILY_MODULES = ("zoo.adding", "zoo.captioning", "zoo.music", "zoo.speech", "zoo.timeseries",
-                  "zoo.video")
+FAMILY_MODULES = ("zoo.adding", "zoo.captioning", "zoo.music", "zoo.speech", "zoo.textgen",
+                  "zoo.timeseries", "zoo.video")
 
 
 @dataclass(frozen=True)

@@ -124,8 +124,10 @@ def run(args: argparse.Namespace) -> int:
                 "train", args.task, "--out", str(out_dir)], record),
         "license": {"data": task.data_license, "weights": _weights_license(task)},
     }
-    preset_dir = zoo.save(model, out_dir / PRESET_SUBFOLDER, card=card, overwrite=True,
-                          name=args.name or out_dir.resolve().name)
+    assets = (task.preset_assets(builder, builder_config)
+              if task.preset_assets is not None else None)
+    preset_dir = zoo.save(model, out_dir / PRESET_SUBFOLDER, card=card, assets=assets,
+                          overwrite=True, name=args.name or out_dir.resolve().name)
     if args.json:
         print_json({"preset": str(preset_dir), "metrics": figures, "split": "validation",
                     "summary": result.summary_line()})

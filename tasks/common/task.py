@@ -78,6 +78,9 @@ class Task:
         predict: ``predict(preset, args)`` runs ``rnnzoo predict`` (``args.inputs`` holds the
             INPUT paths) and returns a JSON-able result; it prints its own human output unless
             ``args.json``. None when the task has nothing to predict from files.
+        preset_assets: ``preset_assets(builder, builder_config)`` -> ``{file name: text}``,
+            the files ``rnnzoo train`` writes into the preset's ``assets/`` folder (a
+            character vocabulary); ``rnnzoo export`` copies them next to every ``.tflite``.
     """
 
     name: str
@@ -99,6 +102,7 @@ class Task:
     add_predict_options: Callable[[argparse.ArgumentParser], None] = _no_options
     predict: Callable[[Any, argparse.Namespace], Any] | None = None
     config_data_options: Callable[[str, dict], dict] | None = None
+    preset_assets: Callable[[str, dict], dict[str, str]] | None = None
 
     def data_options(self, args: argparse.Namespace) -> dict:
         """The data options given in parsed ``args`` (see `given_options`)."""
