@@ -36,6 +36,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
                     "time series: test MASE per series (model, seasonal-naive, linear), PM2.5 "
                     "24 h MAE for Keras, float32 and int8 TFLite, latency per forecast, "
                     "training throughput"),
+    "text-textgen": ("rnnzoo.bench.text_textgen",
+                     "character LSTM on tinyshakespeare: validation nats/char for Keras, float32 "
+                     "and int8 TFLite step files; generation characters/s on one thread; "
+                     "training characters/s"),
     "video": ("rnnzoo.bench.video",
               "video actions: LRCN preset accuracy (Keras, float32/int8 TFLite clip and step "
               "files, motion-only pairs), ConvLSTM and frame-average beside it, latency, "
