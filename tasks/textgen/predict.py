@@ -49,15 +49,16 @@ def _prompt(args: argparse.Namespace) -> str:
 def predict(preset, args: argparse.Namespace) -> dict:
     """Generate ``--length`` characters after the prompt and print prompt + continuation."""
     vocabulary = preset_vocabulary(preset)
+    if args.tflite:
+        from tasks.textgen.tflite_sampler import TFLiteStepper, file_vocabulary
+
+        stepper = TFLiteStepper(args.tflite)
+        vocabulary = file_vocabulary(args.tflite) or vocabulary  # the file's own, if stored
+    else:
+        stepper = KerasStepper(preset.model)
     prompt = _prompt(args)
     ids = vocabulary.encode(prompt)
     unknown = ids.count(CHAR_UNK_ID)
-    if args.tflite:
-        from tasks.textgen.tflite_sampler import TFLiteStepper
-
-        stepper = TFLiteStepper(args.tflite)
-    else:
-        stepper = KerasStepper(preset.model)
     start = time.perf_counter()
     generated = vocabulary.decode(generate_ids(
         stepper, ids, length=args.length, temperature=args.temperature,

@@ -15,8 +15,32 @@ import os
 
 import numpy as np
 
-from tasks.common.tflite_steps import STATE_PREFIX, dequantize, interpreter, quantize
+from tasks.common.characters import CharVocabulary
+from tasks.common.tflite_steps import (
+    STATE_PREFIX,
+    dequantize,
+    interpreter,
+    quantize,
+    read_metadata,
+)
 from zoo.quiet import quiet_stderr
+
+VOCABULARY_ASSET = "characters.json"
+
+
+def file_vocabulary(path: str | os.PathLike) -> CharVocabulary | None:
+    """The character vocabulary stored in a step file's ``rnnzoo`` metadata (``assets``,
+    written by ``rnnzoo export``), or None when the file holds none."""
+    import tempfile
+    from pathlib import Path
+
+    text = (read_metadata(str(path)).get("assets") or {}).get(VOCABULARY_ASSET)
+    if not isinstance(text, str):
+        return None
+    with tempfile.TemporaryDirectory() as folder:  # one parser and one set of checks
+        copy = Path(folder) / VOCABULARY_ASSET
+        copy.write_text(text, encoding="utf-8")
+        return CharVocabulary.load(copy)
 
 
 class TFLiteStepper:
