@@ -31,6 +31,7 @@ SHIPPED = (
     "speech-connected-digits",
     "speech-digits",
     "speech-yesno",
+    "textgen-shakespeare",
     "video-actions-lrcn",
 )
 # Presets scored on validation because their benchmark's published split has no test part.
