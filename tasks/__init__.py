@@ -21,6 +21,7 @@ _TASK_MODULES = {
     "speech-yesno": "tasks.speech.yesno",
     "speech-chars": "tasks.speech.chars",
     "translation": "tasks.translation",
+    "textgen": "tasks.textgen",
     "video-actions": "tasks.video.actions",
     "wordlm": "tasks.sentiment.lm",
 }

@@ -44,7 +44,7 @@ from zoo.preset_io import (
 
 # Modules whose import registers builders; imported on first use of the registry.
 FAMILY_MODULES = ("zoo.adding", "zoo.captioning", "zoo.music", "zoo.ner", "zoo.speech",
-                  "zoo.text", "zoo.timeseries", "zoo.translation", "zoo.video")
+                  "zoo.text", "zoo.textgen", "zoo.timeseries", "zoo.translation", "zoo.video")
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,12 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "text-ner": ("rnnzoo.bench.text_ner",
                  "named entities (CoNLL-2003): test F1 for Keras, float32 and int8 TFLite, "
                  "latency per sentence, training tokens/s"),
+    "text-textgen": ("rnnzoo.bench.text_textgen",
+                     "character LSTM on tinyshakespeare: validation nats/char for Keras, float32 "
+                     "and int8 TFLite step files; generation characters/s on one thread; "
+                     "training characters/s"),
+    "text": ("rnnzoo.bench.text",
+             "the text tasks in one run: text-sentiment, text-ner and text-textgen"),
     "video": ("rnnzoo.bench.video",
               "video actions: LRCN preset accuracy (Keras, float32/int8 TFLite clip and step "
               "files, motion-only pairs), ConvLSTM and frame-average beside it, latency, "

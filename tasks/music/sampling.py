@@ -1,9 +1,10 @@
-"""Sampling loops shared by every backend (Keras here, TFLite in `tasks.music.tflite_sampler`).
+"""Music sampling loops shared by every backend (Keras here, TFLite: `tflite_sampler`).
 
 A *stepper* runs a music model one time step at a time: ``reset()`` zeroes its recurrent
 state and ``step(x)`` takes one input vector and returns one output vector (numpy). The loops
 below draw every random number from one seeded ``numpy.random.Generator`` in a fixed order,
-so two steppers of the same model generate the same music from the same seed.
+so two steppers of the same model generate the same music from the same seed (the rule
+for one pitch is the shared `tasks.common.sampling.sample_logits`).
 
 Autoregressive piano-roll models (``music-pianoroll-*-ar``) also take the frame whose keys
 they model: their steppers' ``step(x, frame)`` feeds it (all zeros when None, which gives the
@@ -19,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tasks.common.sampling import check_sampling, sample_logits
 from tasks.music.keys import KeyModel
 from tasks.music.notes import encode_note
 from zoo.autoregressive import AutoregressiveBernoulli
@@ -32,24 +34,7 @@ class Stepper(Protocol):
     def step(self, x: np.ndarray, frame: np.ndarray | None = None) -> np.ndarray: ...
 
 
-def check_sampling(temperature: float, top_k: int | None) -> None:
-    if not (isinstance(temperature, (int, float)) and 0 < temperature <= 100):
-        raise ValueError(f"temperature must be in (0, 100], got {temperature!r}")
-    if top_k is not None and (not isinstance(top_k, int) or top_k < 0):
-        raise ValueError(f"top_k must be a non-negative integer (0: all), got {top_k!r}")
-
-
-def sample_pitch(logits: np.ndarray, rng: np.random.Generator, temperature: float = 1.0,
-                 top_k: int | None = None) -> int:
-    """One pitch from ``softmax(logits / temperature)`` restricted to the ``top_k`` largest
-    (all for None or 0), by inverse CDF of one ``rng.random()`` draw."""
-    logits = np.asarray(logits, np.float64) / temperature
-    if top_k and top_k < len(logits):
-        cut = np.partition(logits, -top_k)[-top_k]
-        logits = np.where(logits >= cut, logits, -np.inf)
-    probs = np.exp(logits - logits.max())
-    cdf = np.cumsum(probs / probs.sum())
-    return int(min(np.searchsorted(cdf, rng.random(), side="right"), len(cdf) - 1))
+sample_pitch = sample_logits  # the music name of the shared rule
 
 
 class KerasStepper:

@@ -16,63 +16,22 @@ one run of the file per frame, as the Keras stepper does.
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
+from tasks.common.tflite_steps import (
+    STATE_PREFIX,
+    dequantize,
+    interpreter,
+    quantize,
+    read_metadata,
+    short_name,
+)
 from tasks.music.keys import METADATA_KIND, KeyModel
 from zoo.quiet import quiet_stderr
 
-STATE_PREFIX = "state_"
 FRAME_INPUT = "frame"  # zoo.music.FRAME (not imported: that would load Keras)
-METADATA_NAME = "rnnzoo"  # export.tflite_file.METADATA_NAME
-
-
-def _interpreter(path: str, threads: int):
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:  # pragma: no cover - tensorflow ships one too
-        from tensorflow.lite.python.interpreter import Interpreter
-    return Interpreter(model_path=path, num_threads=threads)
-
-
-def _quantize(x: np.ndarray, detail: dict) -> np.ndarray:
-    dtype = detail["dtype"]
-    if np.issubdtype(dtype, np.floating):
-        return x.astype(dtype)
-    scale, zero = detail["quantization"]
-    info = np.iinfo(dtype)
-    return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
-
-
-def _dequantize(x: np.ndarray, detail: dict) -> np.ndarray:
-    if np.issubdtype(x.dtype, np.floating):
-        return x.astype(np.float32)
-    scale, zero = detail["quantization"]
-    return ((x.astype(np.float32) - zero) * scale).astype(np.float32)
-
-
-def _schema():
-    try:
-        from ai_edge_litert import schema_py_generated
-    except ImportError:  # pragma: no cover - tensorflow ships one too
-        from tensorflow.lite.python import schema_py_generated
-    return schema_py_generated
-
-
-def read_metadata(path: str) -> dict:
-    """The ``rnnzoo`` metadata JSON stored inside the TFLite file at ``path`` ({} if none)."""
-    with open(path, "rb") as file:
-        data = bytearray(file.read())
-    root = _schema().Model.GetRootAsModel(data, 0)
-    for i in range(root.MetadataLength()):
-        entry = root.Metadata(i)
-        name = entry.Name()
-        if (name.decode() if isinstance(name, bytes) else name) == METADATA_NAME:
-            payload = root.Buffers(entry.Buffer()).DataAsNumpy()
-            return {} if isinstance(payload, int) else json.loads(bytes(payload).decode())
-    return {}
 
 
 def key_model(metadata: dict) -> KeyModel | None:
@@ -82,13 +41,6 @@ def key_model(metadata: dict) -> KeyModel | None:
     if len(entries) > 1:
         raise ValueError("more than one autoregressive output layer in the file's metadata")
     return KeyModel.from_metadata(entries[0]) if entries else None
-
-
-def _short(name: str) -> str:
-    """``serving_default_state_h_0:0`` -> ``state_h_0``; other names unchanged."""
-    name = name.split(":")[0]
-    index = name.find(STATE_PREFIX)
-    return name[index:] if index >= 0 else name
 
 
 class TFLiteStepper:
@@ -106,7 +58,7 @@ class TFLiteStepper:
             raise FileNotFoundError(f"{path}: no such TFLite file")
         self.path = path
         with quiet_stderr():
-            self.interpreter = _interpreter(path, threads)
+            self.interpreter = interpreter(path, threads)
             signatures = self.interpreter.get_signature_list()
             if signatures:
                 key = "step" if "step" in signatures else sorted(signatures)[0]
@@ -116,8 +68,8 @@ class TFLiteStepper:
             else:
                 self.runner = None
                 self.interpreter.allocate_tensors()
-                inputs = {_short(d["name"]): d for d in self.interpreter.get_input_details()}
-                outputs = {_short(d["name"]): d for d in self.interpreter.get_output_details()}
+                inputs = {short_name(d["name"]): d for d in self.interpreter.get_input_details()}
+                outputs = {short_name(d["name"]): d for d in self.interpreter.get_output_details()}
         self.state_inputs = {n: d for n, d in inputs.items() if n.startswith(STATE_PREFIX)}
         self.state_outputs = {n: d for n, d in outputs.items() if n.startswith(STATE_PREFIX)}
         main_in = [n for n in inputs if n not in self.state_inputs]
@@ -148,14 +100,14 @@ class TFLiteStepper:
         """One step: feed ``x`` and the states, keep the new states, return the output.
         ``frame``: the modelled frame of an autoregressive model (zeros when None)."""
         x = np.asarray(x, np.float32).reshape(self.input["shape"])
-        feeds = {self.input_name: _quantize(x, self.input)}
+        feeds = {self.input_name: quantize(x, self.input)}
         if self.frame_input is not None:
             shape = self.frame_input["shape"]
             frame = np.zeros(shape, np.float32) if frame is None else np.asarray(
                 frame, np.float32).reshape(shape)
-            feeds[FRAME_INPUT] = _quantize(frame, self.frame_input)
+            feeds[FRAME_INPUT] = quantize(frame, self.frame_input)
         for name, detail in self.state_inputs.items():
-            feeds[name] = _quantize(self.states[name], detail)
+            feeds[name] = quantize(self.states[name], detail)
         if self.runner is not None:
             results = self.runner(**feeds)
         else:
@@ -170,6 +122,6 @@ class TFLiteStepper:
                 for name, d in [(self.output_name, self.output), *self.state_outputs.items()]
             }
         for name, detail in self.state_outputs.items():
-            self.states[name] = _dequantize(np.asarray(results[name]), detail).reshape(
+            self.states[name] = dequantize(np.asarray(results[name]), detail).reshape(
                 self.state_inputs[name]["shape"])
-        return _dequantize(np.asarray(results[self.output_name]), self.output).reshape(-1)
+        return dequantize(np.asarray(results[self.output_name]), self.output).reshape(-1)
