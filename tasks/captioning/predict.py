@@ -15,17 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from tasks.common.decoding import add_beam_options
 from tasks.common.figures import save_figure
 
 BEAM, ALPHA, MAX_WORDS = 3, 0.7, 20
 
 
 def add_predict_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--beam", type=int, default=BEAM,
-                        help=f"beam width; 1 is greedy (default: {BEAM})")
-    parser.add_argument("--alpha", type=float, default=ALPHA,
-                        help=f"length normalization of beam scores, GNMT's alpha; 0 ranks by "
-                             f"log-probability alone (default: {ALPHA})")
+    add_beam_options(parser, beam=BEAM, alpha=ALPHA)
     parser.add_argument("--max-words", type=int, default=MAX_WORDS,
                         help=f"longest caption (default: {MAX_WORDS})")
     parser.add_argument("--plot", metavar="PNG",

@@ -20,6 +20,7 @@ continues from the prefix it saw last instead of starting again).
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -166,3 +167,13 @@ def beam_prefix(model_fn: Callable, inputs: dict[str, np.ndarray], *, start: int
                            width=width, alpha=alpha)
         results.append(list(best[0].tokens) if best else [])
     return results
+
+
+def add_beam_options(parser: argparse.ArgumentParser, *, beam: int, alpha: float) -> None:
+    """``--beam`` and ``--alpha`` (`beam_search`'s width and length penalty) for a task's
+    ``rnnzoo predict`` options, with the task's defaults."""
+    parser.add_argument("--beam", type=int, default=beam,
+                        help=f"beam width; 1 is greedy (default: {beam})")
+    parser.add_argument("--alpha", type=float, default=alpha,
+                        help=f"length normalization of beam scores, GNMT's alpha; 0 ranks by "
+                             f"log-probability alone (default: {alpha})")

@@ -10,6 +10,7 @@ signature tensors (state inputs and outputs start with ``state_``).
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 
@@ -24,6 +25,28 @@ def interpreter(path: str, threads: int):
     except ImportError:  # pragma: no cover - tensorflow ships one too
         from tensorflow.lite.python.interpreter import Interpreter
     return Interpreter(model_path=path, num_threads=threads)
+
+
+def open_step_file(path: str | os.PathLike, threads: int = 1):
+    """``(interpreter, runner, inputs, outputs)`` of the TFLite file at ``path``: the
+    signature runner of its ``step`` signature (else its first) with the input and output
+    details by signature name, or, for a file without signatures, ``runner`` None and the
+    details by `short_name` (tensors allocated). FileNotFoundError when there is no file."""
+    from zoo.quiet import quiet_stderr
+
+    path = str(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such TFLite file")
+    with quiet_stderr():
+        found = interpreter(path, threads)
+        signatures = found.get_signature_list()
+        if signatures:
+            runner = found.get_signature_runner("step" if "step" in signatures
+                                                else sorted(signatures)[0])
+            return found, runner, runner.get_input_details(), runner.get_output_details()
+        found.allocate_tensors()
+        return (found, None, {short_name(d["name"]): d for d in found.get_input_details()},
+                {short_name(d["name"]): d for d in found.get_output_details()})
 
 
 def quantize(x: np.ndarray, detail: dict) -> np.ndarray:

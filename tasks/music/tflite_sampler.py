@@ -23,13 +23,11 @@ import numpy as np
 from tasks.common.tflite_steps import (
     STATE_PREFIX,
     dequantize,
-    interpreter,
+    open_step_file,
     quantize,
     read_metadata,
-    short_name,
 )
 from tasks.music.keys import METADATA_KIND, KeyModel
-from zoo.quiet import quiet_stderr
 
 FRAME_INPUT = "frame"  # zoo.music.FRAME (not imported: that would load Keras)
 
@@ -53,23 +51,8 @@ class TFLiteStepper:
     """
 
     def __init__(self, path: str | os.PathLike, threads: int = 1):
-        path = str(path)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path}: no such TFLite file")
-        self.path = path
-        with quiet_stderr():
-            self.interpreter = interpreter(path, threads)
-            signatures = self.interpreter.get_signature_list()
-            if signatures:
-                key = "step" if "step" in signatures else sorted(signatures)[0]
-                self.runner = self.interpreter.get_signature_runner(key)
-                inputs = self.runner.get_input_details()
-                outputs = self.runner.get_output_details()
-            else:
-                self.runner = None
-                self.interpreter.allocate_tensors()
-                inputs = {short_name(d["name"]): d for d in self.interpreter.get_input_details()}
-                outputs = {short_name(d["name"]): d for d in self.interpreter.get_output_details()}
+        self.path = str(path)
+        self.interpreter, self.runner, inputs, outputs = open_step_file(path, threads)
         self.state_inputs = {n: d for n, d in inputs.items() if n.startswith(STATE_PREFIX)}
         self.state_outputs = {n: d for n, d in outputs.items() if n.startswith(STATE_PREFIX)}
         main_in = [n for n in inputs if n not in self.state_inputs]

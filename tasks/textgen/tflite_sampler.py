@@ -19,11 +19,10 @@ from tasks.common.characters import CharVocabulary
 from tasks.common.tflite_steps import (
     STATE_PREFIX,
     dequantize,
-    interpreter,
+    open_step_file,
     quantize,
     read_metadata,
 )
-from zoo.quiet import quiet_stderr
 
 VOCABULARY_ASSET = "characters.json"
 
@@ -47,19 +46,10 @@ class TFLiteStepper:
     """Step a TFLite character step model with batch 1 (float32, fp16 or int8)."""
 
     def __init__(self, path: str | os.PathLike, threads: int = 1):
-        path = str(path)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path}: no such TFLite file")
-        self.path = path
-        with quiet_stderr():
-            self.interpreter = interpreter(path, threads)
-            signatures = self.interpreter.get_signature_list()
-            if not signatures:
-                raise ValueError(f"{path}: no signature (export it with 'rnnzoo export')")
-            key = "step" if "step" in signatures else sorted(signatures)[0]
-            self.runner = self.interpreter.get_signature_runner(key)
-        inputs = self.runner.get_input_details()
-        outputs = self.runner.get_output_details()
+        self.path = str(path)
+        self.interpreter, self.runner, inputs, outputs = open_step_file(path, threads)
+        if self.runner is None:
+            raise ValueError(f"{path}: no signature (export it with 'rnnzoo export')")
         self.state_inputs = {n: d for n, d in inputs.items() if n.startswith(STATE_PREFIX)}
         self.state_outputs = {n: d for n, d in outputs.items() if n.startswith(STATE_PREFIX)}
         main_in = [n for n in inputs if n not in self.state_inputs]

@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 
+from tasks.common.decoding import add_beam_options
 from tasks.common.figures import save_figure
 from tasks.common.subwords import END_ID, START_ID, Subwords
 from tasks.translation.bleu import ALPHA, BEAM
@@ -23,11 +24,7 @@ MAX_TOKENS = 60
 
 
 def add_predict_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--beam", type=int, default=BEAM,
-                        help=f"beam width; 1 is greedy (default: {BEAM})")
-    parser.add_argument("--alpha", type=float, default=ALPHA,
-                        help=f"length normalization of beam scores, GNMT's alpha; 0 ranks by "
-                             f"log-probability alone (default: {ALPHA})")
+    add_beam_options(parser, beam=BEAM, alpha=ALPHA)
     parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS,
                         help=f"longest translation in subwords (default: {MAX_TOKENS})")
     parser.add_argument("--plot", metavar="PNG",
