@@ -28,6 +28,7 @@ SHIPPED = (
     "music-jsb-gru-ar",
     "music-melody-nottingham",
     "music-piano",
+    "ner-conll2003",
     "sentiment-sst2",
     "speech-connected-digits",
     "speech-digits",
