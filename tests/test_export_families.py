@@ -49,6 +49,25 @@ TINY = {
                         "characters": ["<pad>", "<unk>", "a", "b"],
                         "tags": ["O", "B-X", "I-X"], "max_length": 6, "max_word_length": 4,
                         "word_dim": 4, "char_dim": 3, "char_filters": 4, "units": 4}],
+    "sentiment-bigru": [{"vocabulary": ["<pad>", "<start>", "<end>", "<unk>", "a", "b"],
+                         "max_length": 6, "embedding_dim": 4, "units": 4}],
+    "sentiment-bilstm": [{"vocabulary": ["<pad>", "<start>", "<end>", "<unk>", "a", "b"],
+                          "max_length": 6, "embedding_dim": 4, "units": 4}],
+    "textgen-char-gru": [{"characters": ["<pad>", "<unk>", "a", "b", " "], "units": 4,
+                          "embedding": 3}],
+    "textgen-char-lstm": [{"characters": ["<pad>", "<unk>", "a", "b", " "], "units": [4, 3],
+                           "embedding": 3, "dropout": 0.1}],
+    "translation-attention": [{"vocabulary_size": 12, "max_source_length": 5,
+                               "embedding_dim": 4, "encoder_units": 4, "decoder_units": 4,
+                               "attention_units": 4},
+                              {"vocabulary_size": 12, "max_source_length": 5, "kind": "lstm",
+                               "embedding_dim": 4, "encoder_units": 4, "decoder_units": 4,
+                               "attention": "bahdanau", "attention_units": 4}],
+    "wordlm-bigru": [{"vocabulary": ["<pad>", "<start>", "<end>", "<unk>", "a", "b"],
+                      "max_length": 6, "embedding_dim": 4, "units": 4}],
+    "wordlm-bilstm": [{"vocabulary": ["<pad>", "<start>", "<end>", "<unk>", "a", "b"],
+                       "max_length": 6, "embedding_dim": 4, "units": 4,
+                       "output_vocabulary": 5}],
     "speech-crnn": [{"max_seconds": 0.25, "n_mels": 8, "conv_filters": [4], "units": [4],
                      "features": "mfcc", "n_mfcc": 6, "normalize": "batch", "pooling": "max"}],
     "speech-ctc": [
@@ -65,7 +84,15 @@ TINY = {
                     "units": 4, "frame_pooling": "flatten", "frame_units": 6,
                     "frame_dropout": 0.5}],
 }
-CASES = [pytest.param(name, config, id=f"{name}-{i}")
+# Known defects, each failing its case until fixed (strict: a fix makes the mark fail too).
+KNOWN_FAILURES = {
+    "translation-attention": "the int8 encoder file (masked bidirectional encoder, unrolled) "
+                             "fails XNNPACK preparation at these sizes ('failed to create "
+                             "XNNPACK runtime'), so its int8 pair is not verified: issue 14",
+}
+CASES = [pytest.param(name, config, id=f"{name}-{i}",
+                      marks=[pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[name])]
+                      if name in KNOWN_FAILURES else [])
          for name, configs in sorted(TINY.items()) for i, config in enumerate(configs)]
 OPEN_LENGTH, CALIBRATION_LENGTH = 12, 7  # time steps verified / calibrated on (open axes)
 FLOAT_TOLERANCE = 1e-4  # max |TFLite float32 - Keras| on the sample inputs
@@ -84,13 +111,19 @@ PIXELS = ("video-",)
 
 
 def _inputs(model, count: int, length: int, rng: np.random.Generator):
-    if getattr(model, "rnnzoo_parts", None):  # an image (pixels) and the tokens so far
-        vocabulary = len(model.rnnzoo_config["vocabulary"])
-        tokens = rng.integers(1, vocabulary, (count, length)).astype(np.int32)
-        return {"image": rng.uniform(0.0, 255.0, (count, 20, 20, 3)).astype(np.float32),
-                "tokens": tokens}
     from export.step import input_names
 
+    if getattr(model, "rnnzoo_parts", None):  # an image (pixels) or source ids, and tokens
+        config = model.rnnzoo_config
+        vocabulary = config.get("vocabulary_size") or len(config["vocabulary"])
+        parts = {}
+        for name, tensor in zip(input_names(model), model.inputs):
+            if name == "image":
+                parts[name] = rng.uniform(0.0, 255.0, (count, 20, 20, 3)).astype(np.float32)
+            else:
+                shape = [count, *(length if d is None else d for d in tensor.shape[1:])]
+                parts[name] = rng.integers(1, vocabulary, shape).astype(np.int32)
+        return parts
     arrays = {}  # several inputs (autoregressive piano roll): a dict by input name
     for name, tensor in zip(input_names(model), model.inputs):
         shape = [count, *(length if d is None else d for d in tensor.shape[1:])]
