@@ -18,7 +18,8 @@ CHORALES = {"train": [[[60, 64, 67], [62], []], [[48, 52], [50, 53], [52, 55], [
             "valid": [[[60], [62], [64]]], "test": [[[72, 76]], [[60], [], [64, 67]]]}
 # A path token of some machine: "/..." or "~/..." after a space, quote, "=" or "(", a Windows
 # drive, or a usual top folder anywhere (URLs, "scheme://", do not count).
-_ABSOLUTE = re.compile(r"(?:^|[\s=(\"'`])(?:/|~/)|^[A-Za-z]:[\\/]"
+# a "/" that starts a path: followed by a path character (a lone "/" token, "a / b" are not)
+_ABSOLUTE = re.compile(r"(?:^|[\s=(\"'`])(?:/(?=[\w.~-])|~/)|^[A-Za-z]:[\\/]"
                        r"|/(?:work|home|tmp|root|Users|mnt|private|var)/")
 
 
