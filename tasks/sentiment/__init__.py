@@ -18,7 +18,12 @@ from tasks.common.task import Task
 from tasks.common.tokenizer_assets import tokenizer_assets
 from tasks.common.vocabulary import Vocabulary
 from tasks.sentiment.data import read_labelled
-from tasks.sentiment.encoding import DEFAULT_MAX_LENGTH, PUNCTUATION, encode_texts
+from tasks.sentiment.encoding import (
+    DEFAULT_MAX_LENGTH,
+    PUNCTUATION,
+    add_encoder_options,
+    encode_texts,
+)
 
 LABELS = ("negative", "positive")
 MIN_COUNT = 2
@@ -93,16 +98,7 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                            f"(default: {MAX_VOCABULARY})")
     model = parser.add_argument_group("sentiment model (with --from a word language model: "
                                       "its kind and sizes)")
-    model.add_argument("--kind", choices=("lstm", "gru"), default="lstm",
-                       help="recurrent kind of the bidirectional encoder (default: lstm)")
-    model.add_argument("--embedding-dim", type=int, default=64,
-                       help="word embedding width (default: 64)")
-    model.add_argument("--units", type=int, default=128,
-                       help="units per direction of the encoder (default: 128)")
-    model.add_argument("--dropout", type=float, default=0.3,
-                       help="dropout before the output layer (default: 0.3)")
-    model.add_argument("--embedding-dropout", type=float, default=0.2,
-                       help="spatial dropout of the word embeddings (default: 0.2)")
+    add_encoder_options(model, dropout=0.3, embedding_dropout=0.2)
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:

@@ -10,6 +10,7 @@ longest SST-2 sentence has 56).
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 
 import numpy as np
@@ -35,3 +36,21 @@ def encode_texts(texts: Sequence[str], vocabulary: Vocabulary, max_length: int,
         row = row[:max_length]
         ids[i, :len(row)] = row
     return ids, report
+
+
+def add_encoder_options(group: argparse._ArgumentGroup, *, dropout: float,
+                        embedding_dropout: float, embedding_note: str = "") -> None:
+    """The options of the embedding and bidirectional encoder that the sentiment classifier
+    and the word language model share (so that ``--from`` finds the same layers), with each
+    task's dropout defaults."""
+    group.add_argument("--kind", choices=("lstm", "gru"), default="lstm",
+                       help="recurrent kind of the bidirectional encoder (default: lstm)")
+    group.add_argument("--embedding-dim", type=int, default=64,
+                       help=f"word embedding width{embedding_note} (default: 64)")
+    group.add_argument("--units", type=int, default=128,
+                       help="units per direction of the encoder (default: 128)")
+    group.add_argument("--dropout", type=float, default=dropout,
+                       help=f"dropout before the output layer (default: {dropout})")
+    group.add_argument("--embedding-dropout", type=float, default=embedding_dropout,
+                       help=f"spatial dropout of the word embeddings (default: "
+                            f"{embedding_dropout})")

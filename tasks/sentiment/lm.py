@@ -41,7 +41,7 @@ from tasks.sentiment.data import (
     read_tab_file,
     uci_split,
 )
-from tasks.sentiment.encoding import DEFAULT_MAX_LENGTH, PUNCTUATION
+from tasks.sentiment.encoding import DEFAULT_MAX_LENGTH, PUNCTUATION, add_encoder_options
 
 MIN_COUNT = 3
 MAX_VOCABULARY = 10_000
@@ -198,16 +198,8 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                            f"frequent), rarer ones as <unk>: a cheaper step (default: "
                            f"{OUTPUT_VOCABULARY})")
     model = parser.add_argument_group("language model")
-    model.add_argument("--kind", choices=("lstm", "gru"), default="lstm",
-                       help="recurrent kind of the bidirectional encoder (default: lstm)")
-    model.add_argument("--embedding-dim", type=int, default=64,
-                       help="word embedding width, also of the output projection (default: 64)")
-    model.add_argument("--units", type=int, default=128,
-                       help="units per direction of the encoder (default: 128)")
-    model.add_argument("--dropout", type=float, default=0.2,
-                       help="dropout before the output layer (default: 0.2)")
-    model.add_argument("--embedding-dropout", type=float, default=0.1,
-                       help="spatial dropout of the word embeddings (default: 0.1)")
+    add_encoder_options(model, dropout=0.2, embedding_dropout=0.1,
+                        embedding_note=", also of the output projection")
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
