@@ -156,3 +156,26 @@ def test_real_jsb_quarter_split_has_the_published_sizes(shared_data):
         for s in ("train", "validation", "test")
     }
     assert sizes == {"train": 229, "validation": 76, "test": 77}
+
+
+def test_transposition_adds_shifted_copies_that_stay_on_the_keyboard():
+    from tasks.music.pianoroll import transposed
+
+    roll = to_pianoroll([[60, 64], [67]])
+    copies = transposed([roll], 2)
+    assert len(copies) == 5
+    pitches = sorted(tuple(np.flatnonzero(c[0]) + 21) for c in copies)
+    assert pitches == [(58, 62), (59, 63), (60, 64), (61, 65), (62, 66)]
+    # a chorale touching both ends of the keyboard cannot move: only the original is kept
+    edge = to_pianoroll([[21, 108]])
+    assert len(transposed([edge], 3)) == 1 and np.array_equal(transposed([edge], 3)[0], edge)
+    with pytest.raises(ValueError, match="semitones"):
+        transposed([roll], -1)
+
+
+def test_transposition_augments_training_only(jsb_dir):
+    train = list(load_jsb(jsb_dir, "train", transpose=1))
+    # chorales 0 and 2 move both ways; chorale 1 spans the whole keyboard and stays alone
+    assert len(train) == 3 + 3 + 1
+    assert len(list(load_jsb(jsb_dir, "test", transpose=1))) == 2
+    assert len(list(load_jsb(jsb_dir, "validation", transpose=1))) == 1

@@ -28,6 +28,11 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                        help="hidden units of the NADE key model (--keys nade; default: 100)")
     group.add_argument("--resolution", choices=("quarter", "8th", "16th"), default=None,
                        help="JSB time resolution (default: quarter, the published split)")
+    group.add_argument("--transpose", type=int, default=None, metavar="SEMITONES",
+                       help="augment the training chorales with copies transposed by up to "
+                            "this many semitones down and up (copies that would leave the "
+                            "88 keys are skipped; validation and test are never transposed; "
+                            "default: none)")
     group.add_argument("--limit", type=int, default=None,
                        help="use only the first N chorales of each split (quick runs)")
 
@@ -74,7 +79,7 @@ TASK = Task(
     primary_metric="nll",
     lower_is_better=True,
     add_options=_add_options,
-    data_option_names=("resolution", "limit"),
+    data_option_names=("resolution", "limit", "transpose"),
     builder_config=_builder_config,
     needs_data=True,
     data_license="public domain music (J. S. Bach); research copy of the Boulanger-Lewandowski "

@@ -75,6 +75,21 @@ def shifted(roll: np.ndarray) -> np.ndarray:
     return np.concatenate([np.zeros((1, roll.shape[1]), roll.dtype), roll[:-1]])
 
 
+def transposed(rolls: list[np.ndarray], semitones: int) -> list[np.ndarray]:
+    """``rolls`` and their copies transposed by every interval in ``-semitones..+semitones``
+    (training-data augmentation); a copy whose notes would leave the 88 keys is left out."""
+    if semitones < 0:
+        raise ValueError(f"semitones must be >= 0, got {semitones}")
+    out = []
+    for roll in rolls:
+        sounding = np.flatnonzero(roll.any(axis=0))
+        low, high = (sounding.min(), sounding.max()) if sounding.size else (0, KEYS - 1)
+        for shift in range(-semitones, semitones + 1):
+            if shift == 0 or (low + shift >= 0 and high + shift < KEYS):
+                out.append(np.roll(roll, shift, axis=1))
+    return out
+
+
 def padded_examples(rolls: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(inputs, targets, weights)``: ``[N, T, 88]``, ``[N, T, 88]``, ``[N, T]`` padded to
     the longest roll; weights are 1 on real steps and 0 on padding."""
@@ -90,17 +105,22 @@ def padded_examples(rolls: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
 
 
 def load_jsb(path: str | Path, split: str = "train", *, resolution: str = "quarter",
-             limit: int | None = None, frame_input: bool = False) -> tf.data.Dataset:
+             limit: int | None = None, frame_input: bool = False,
+             transpose: int = 0) -> tf.data.Dataset:
     """Unbatched dataset of ``(previous frames [T, 88], frames [T, 88], weights [T])``.
 
     Every chorale of the split is padded to the split's longest (weights 0 on padding);
-    ``limit`` keeps the first ``limit`` chorales (for quick runs and tests). ``frame_input``
+    ``limit`` keeps the first ``limit`` chorales (for quick runs and tests). ``transpose``
+    (training split only; validation and test are never transposed): each chorale also
+    appears transposed by every interval up to that many semitones down and up. ``frame_input``
     (autoregressive models): the inputs are ``{"previous_frame": [T, 88], "frame": [T, 88]}``,
     the second the target frames themselves.
     """
     rolls = read_chorales(path, split, resolution)
     if limit is not None:
         rolls = rolls[:limit]
+    if transpose and split == "train":
+        rolls = transposed(rolls, transpose)
     inputs, targets, weights = padded_examples(rolls)
     if frame_input:
         inputs = {PREVIOUS_FRAME: inputs, FRAME: targets}
@@ -109,9 +129,10 @@ def load_jsb(path: str | Path, split: str = "train", *, resolution: str = "quart
 
 def representative_jsb(path: str | Path, n: int = 100, *, resolution: str = "quarter",
                        limit: int | None = None, length: int = 64,
-                       frame_input: bool = False) -> list:
+                       frame_input: bool = False, transpose: int = 0) -> list:
     """Up to ``n`` model inputs ``[1, length, 88]`` for int8 calibration: consecutive windows
-    of the training chorales' inputs laid end to end (one time length for all); with
+    of the training chorales' inputs laid end to end (one time length for all; ``transpose``
+    is accepted and ignored: calibration sees the chorales as written); with
     ``frame_input``, dicts of those windows and the frames they precede."""
     rolls = read_chorales(path, "train", resolution)[:limit]
     stream = np.concatenate([shifted(roll) for roll in rolls])
