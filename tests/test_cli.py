@@ -163,3 +163,14 @@ def test_bench_quick_writes_json(capsys, tmp_path, name):
     else:
         assert result["results"]["tf_data"]["steps_per_second"] > 0
         assert result["pipeline_over_in_memory"] > 0
+
+
+def test_train_can_select_epochs_on_the_task_metric(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, _ = run_cli(capsys, "train", "adding", *TINY, "--out", str(out),
+                              "--select-on", "metric")
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["selected_on"] == "val_mse"  # the adding task's metric, lower is better
+    chosen = summary["history"]["val_mse"]
+    assert len(chosen) == 2 and f"best val_mse {min(chosen):.4g}" in stdout

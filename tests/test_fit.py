@@ -270,6 +270,40 @@ def test_early_stopping_patience_survives_a_resume(tmp_path):
     assert resumed.stopped_early and resumed.epochs_completed == 2
 
 
+def test_selection_on_a_validation_figure_picks_checkpoints_and_stops(tmp_path, capsys):
+    """A scripted figure (higher is better) peaks at epoch 2 while val_loss keeps falling:
+    the run stops after two epochs without a new best, and the kept weights, best.weights.h5
+    and the summary are epoch 2's."""
+    from tasks.common.selection import Selection
+
+    train, validation = data(128, 32)
+    scores, seen = iter([0.5, 0.9, 0.7, 0.6, 0.99]), []
+
+    def score(model):
+        seen.append([w.copy() for w in model.get_weights()])
+        return next(scores)
+
+    result = fit(build, train, validation, out_dir=tmp_path, loss="mse", epochs=8,
+                 batch_size=32, learning_rate=1e-2, early_stopping_patience=2, verbose=0,
+                 tensorboard=False, selection=Selection("score", score, True))
+    assert result.stopped_early and result.epochs_completed == 4
+    assert result.history["val_score"] == [0.5, 0.9, 0.7, 0.6]
+    assert not weights_equal(seen[1], seen[3])
+    assert weights_equal(result.model.get_weights(), seen[1])
+    best = build()
+    best.load_weights(tmp_path / "best.weights.h5")
+    assert weights_equal(best.get_weights(), seen[1])
+    with open(tmp_path / "history.csv") as f:
+        assert [float(r["val_score"]) for r in csv.DictReader(f)] == [0.5, 0.9, 0.7, 0.6]
+    out = capsys.readouterr().out
+    assert "epoch 2: val_score 0.9" in out
+    assert result.summary_line().endswith("best val_score 0.9 (epoch 2); early stop: yes")
+    assert json.loads((tmp_path / "summary.json").read_text())["selected_on"] == "val_score"
+    with pytest.raises(ValueError, match="needs validation data"):
+        fit(build, train, None, out_dir=tmp_path / "b", loss="mse", epochs=1, batch_size=32,
+            verbose=0, tensorboard=False, selection=Selection("score", score, True))
+
+
 # ---------------------------------------------------------------------------------------------
 # (4) gradient clipping
 
@@ -318,7 +352,7 @@ def test_run_folder_logs_summary_and_refusal(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary == json.loads(json.dumps(result.to_json()))
     assert set(summary) == {"history", "epochs_completed", "optimizer_steps", "seconds",
-                            "best_val_loss", "stopped_early", "out_dir"}
+                            "best_val_loss", "stopped_early", "out_dir", "selected_on"}
     assert summary["best_val_loss"] == pytest.approx(min(result.history["val_loss"]))
     assert (out / "best.weights.h5").is_file()
     state = json.loads((out / "backup" / "training_metadata.json").read_text())

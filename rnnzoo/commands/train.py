@@ -42,6 +42,11 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
     parser.add_argument("--patience", type=int,
                         help="early-stopping patience in epochs; 0 turns it off (default: the "
                              "task's)")
+    parser.add_argument("--select-on", choices=("loss", "metric"), default="loss",
+                        help="choose the best epoch (checkpoint, early stopping, the weights "
+                             "kept) on the validation loss, or on the task's metric computed "
+                             "on the validation split at every epoch end (e.g. entity F1; "
+                             "slower) (default: loss)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
     parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"),
@@ -107,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
     train = task.load(data, "train", **data_options)
     validation = task.load(data, "validation", **data_options)
     patience = defaults["patience"] if args.patience is None else args.patience
+    selection = None
+    if args.select_on == "metric":
+        selection = _metric_selection(task, data_options, validation)
     result = fit(
         build_model, train, validation, out_dir=out_dir, loss=task.loss,
         epochs=args.epochs or defaults["epochs"],
@@ -114,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate or defaults["learning_rate"],
         schedule=args.schedule, clipnorm=args.clipnorm or None,
         early_stopping_patience=patience or None, resume=args.resume, seed=args.seed,
-        strategy=strategy, verbose=_verbosity(args))
+        strategy=strategy, verbose=_verbosity(args), selection=selection)
 
     model = result.model
     model.rnnzoo_builder, model.rnnzoo_config = builder, builder_config
@@ -147,6 +155,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"validation: {text}")
     print(f"preset saved to {preset_dir}")
     return 0
+
+
+def _metric_selection(task, data_options: dict, validation):
+    """A `Selection` on the task's primary metric over the validation split."""
+    from tasks.common.selection import Selection
+
+    metric = task.metric_with(data_options)
+    return Selection(
+        name=task.primary_metric,
+        compute=lambda model: metric(model.predict_on_batch, validation)[task.primary_metric],
+        higher_is_better=not task.lower_is_better)
 
 
 def _training_command(argv: list[str], record: dict | None) -> str:

@@ -72,6 +72,7 @@ from tasks.common.callbacks import (
 )
 from tasks.common.optimizer import GlobalClipAdam
 from tasks.common.seeding import seed_everything
+from tasks.common.selection import Selection, SelectionCallback
 from tasks.common.strategy import get_strategy, worker_info
 from zoo.errors import RnnzooError
 
@@ -92,13 +93,21 @@ class FitResult:
     best_val_loss: float | None
     stopped_early: bool
     out_dir: Path
+    selection_key: str | None = None  # the figure the best epoch was chosen on (None: loss)
+    higher_is_better: bool = False
 
     def summary_line(self) -> str:
         """One line, e.g. ``trained 12 epochs (1,872 steps) in 93.1 s; best val_loss 0.0042
         (epoch 11); early stop: no``."""
         epochs = f"{self.epochs_completed} epoch{'s' if self.epochs_completed != 1 else ''}"
         line = f"trained {epochs} ({self.optimizer_steps:,} steps) in {self.seconds:.1f} s"
-        if self.best_val_loss is not None:
+        chosen = self.history.get(self.selection_key or "") or []
+        if chosen:
+            pick = np.nanargmax if self.higher_is_better else np.nanargmin
+            best_epoch = 1 + int(pick(chosen))
+            line += (f"; best {self.selection_key} {chosen[best_epoch - 1]:.4g} "
+                     f"(epoch {best_epoch})")
+        elif self.best_val_loss is not None:
             best_epoch = 1 + int(np.nanargmin(self.history["val_loss"]))
             line += f"; best val_loss {self.best_val_loss:.4g} (epoch {best_epoch})"
         elif self.history.get("loss"):
@@ -110,7 +119,7 @@ class FitResult:
         return {"history": self.history, "epochs_completed": self.epochs_completed,
                 "optimizer_steps": self.optimizer_steps, "seconds": round(self.seconds, 3),
                 "best_val_loss": self.best_val_loss, "stopped_early": self.stopped_early,
-                "out_dir": str(self.out_dir)}
+                "out_dir": str(self.out_dir), "selected_on": self.selection_key or "val_loss"}
 
 
 def make_schedule(schedule: str, learning_rate: float, total_steps: int,
@@ -139,7 +148,8 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
         resume: bool = False, seed: int = 0,
         strategy: str | tf.distribute.Strategy = "default", shuffle_buffer: int = 10_000,
         verbose: int | str = "auto", tensorboard: bool = True, deterministic: bool = False,
-        callbacks: Sequence[keras.callbacks.Callback] = ()) -> FitResult:
+        callbacks: Sequence[keras.callbacks.Callback] = (),
+        selection: Selection | None = None) -> FitResult:
     """Train the model that ``build_model()`` returns and write a run folder in ``out_dir``.
 
     Args:
@@ -168,6 +178,8 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
         verbose: Keras progress output (``"auto"``, 0, 1, 2).
         tensorboard: write TensorBoard logs to ``out_dir/logs``.
         callbacks: extra Keras callbacks, run before the run's own ones.
+        selection: choose the best epoch (checkpoint, early stopping, restored weights) on
+            this validation figure, computed at every epoch end, instead of val_loss.
 
     Returns:
         a `FitResult`; its `FitResult.summary_line` is also printed on stdout.
@@ -186,6 +198,12 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
     finished = run.finished(epochs)
     total_steps = max(epochs * run_config["steps_per_epoch"], 1)
     monitor = "val_loss" if validation is not None else "loss"
+    mode = "min"
+    if selection is not None:
+        if validation is None:
+            raise ValueError("selection on a validation figure needs validation data")
+        monitor, mode = selection.key, selection.mode
+        callbacks = [*callbacks, SelectionCallback(selection)]
 
     with strategy.scope():
         model = build_model()
@@ -197,7 +215,7 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
             es_weights = _restore(model, optimizer, run, finished)
 
     early_stopping, checkpoint, backup = _run_callbacks(
-        run, run_config, monitor, early_stopping_patience, es_weights)
+        run, run_config, monitor, mode, early_stopping_patience, es_weights)
     if not finished:
         run_callbacks = _callback_list(run, callbacks, early_stopping, checkpoint, backup,
                                        tensorboard)
@@ -215,7 +233,7 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
         stopped_early = bool(run.state.get("stopped_early", run.es_state.get("stopped_epoch")))
         if not run.state.get("finished"):
             backup.save_final(model, stopped_early=stopped_early)
-    return _result(model, backup.state, stopped_early, run.work_dir)
+    return _result(model, backup.state, stopped_early, run.work_dir, selection)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,8 +346,8 @@ def _restore(model: keras.Model, optimizer: keras.optimizers.Optimizer, run: _Ru
     return es_weights
 
 
-def _run_callbacks(run: _Run, run_config: dict[str, int], monitor: str, patience: int | None,
-                   es_weights: list[np.ndarray] | None,
+def _run_callbacks(run: _Run, run_config: dict[str, int], monitor: str, mode: str,
+                   patience: int | None, es_weights: list[np.ndarray] | None,
                    ) -> tuple[ResumableEarlyStopping | None, AtomicModelCheckpoint, RunBackup]:
     """The run's stateful callbacks, carrying on from the backup's state: early stopping
     (None without a patience), the best-weights checkpoint and the backup, whose ``state``
@@ -339,10 +357,10 @@ def _run_callbacks(run: _Run, run_config: dict[str, int], monitor: str, patience
     early_stopping = None
     if patience is not None:
         early_stopping = ResumableEarlyStopping(
-            monitor=monitor, patience=patience, restore_best_weights=True,
+            monitor=monitor, mode=mode, patience=patience, restore_best_weights=True,
             verbose=0, restored=run.es_state or None, restored_weights=es_weights)
     checkpoint = AtomicModelCheckpoint(
-        str(run.work_dir / "best.weights.h5"), monitor=monitor, save_best_only=True,
+        str(run.work_dir / "best.weights.h5"), monitor=monitor, mode=mode, save_best_only=True,
         save_weights_only=True, initial_value_threshold=run_state.get("checkpoint_best"))
     backup = RunBackup(run.backup_dir, state=run_state, early_stopping=early_stopping,
                        checkpoint=checkpoint)
@@ -394,7 +412,7 @@ def _input_pipelines(cached_train: tf.data.Dataset, validation: tf.data.Dataset 
 
 
 def _result(model: keras.Model, run_state: dict[str, Any], stopped_early: bool,
-            work_dir: Path) -> FitResult:
+            work_dir: Path, selection: Selection | None = None) -> FitResult:
     """The `FitResult` of the run in ``run_state``; writes summary.json and prints the
     summary line."""
     history = {key: list(values) for key, values in run_state.get("history", {}).items()}
@@ -405,7 +423,9 @@ def _result(model: keras.Model, run_state: dict[str, Any], stopped_early: bool,
         model=model, history=history, epochs_completed=len(history.get("loss", [])),
         optimizer_steps=int(_to_numpy(model.optimizer.iterations)),
         seconds=float(run_state.get("seconds", 0.0)), best_val_loss=best_val_loss,
-        stopped_early=stopped_early, out_dir=work_dir)
+        stopped_early=stopped_early, out_dir=work_dir,
+        selection_key=selection.key if selection else None,
+        higher_is_better=bool(selection and selection.higher_is_better))
     write_json_atomic(work_dir / "summary.json", result.to_json())
     print(result.summary_line(), flush=True)
     return result
