@@ -34,6 +34,7 @@ SHIPPED = (
     "speech-digits",
     "speech-yesno",
     "textgen-shakespeare",
+    "translate-en-fr-tatoeba",
     "video-actions-lrcn",
 )
 # Presets scored on validation because their benchmark's published split has no test part.
