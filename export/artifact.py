@@ -22,8 +22,10 @@ ARTIFACT_KINDS = ("sequence", "step")
 PART_KINDS = ("encoder", "decoder")
 IO_DTYPES = ("float32", "int8")
 # How a TFLite file was made: the converter on the traced model, the int8 (or dynamic-batch)
-# step model run by a TFLite WHILE loop (`export.step_loop`), or an unrolled graph.
-METHODS = ("converter", "step-loop", "unrolled")
+# step model run by a TFLite WHILE loop (`export.step_loop`), each recurrent layer of a
+# model without a step form run by its own WHILE loop (`export.loop_form`), or an unrolled
+# graph.
+METHODS = ("converter", "step-loop", "loops", "unrolled")
 
 
 def quantize_mode(name: str) -> str:

@@ -24,10 +24,14 @@ import numpy as np
 from export.artifact import Variant
 from export.calibration import check_representative
 from export.float_layers import float_layers as default_float_layers
+from export.loop_form import LoopForm, LoopFormError, loop_form
 from export.step import StepModelError, StepSpec, recurrent_layers, step_model, step_spec
 
 # Traced functions the converter runs on (`export.tflite` saves them in one SavedModel).
 SEQUENCE, STEP, UNROLLED = "sequence", "step", "unrolled"
+# The rest of a model whose recurrent layers loop (`export.loop_form`); each loop's step
+# model is traced as its `Loop.signature`.
+REST = "rest"
 
 
 @dataclass
@@ -47,6 +51,9 @@ class ModelFacts:
         layer_data: ``{layer name: facts}`` from the layers that define ``app_metadata()``:
             what an app needs beside the graph (an autoregressive output layer's float
             parameters for the sampler's key loop); stored in every file's metadata.
+        loops: for a model without a step form (bidirectional layers), its `LoopForm`: the
+            recurrent layers cut out, each run as a loop over its step model; None when it
+            has a step form or none (``loops_error`` says why).
     """
 
     model: keras.Model
@@ -57,6 +64,8 @@ class ModelFacts:
     length: int | None
     recurrent: bool = True
     layer_data: dict = field(default_factory=dict)
+    loops: LoopForm | None = None
+    loops_error: str | None = None
 
     @property
     def spec(self) -> StepSpec | None:
@@ -64,7 +73,7 @@ class ModelFacts:
         return step_spec(self.step) if self.step is not None else None
 
     @property
-    def loops(self) -> bool:
+    def steps(self) -> bool:
         """Whether a sequence file can loop over the step model (every input a sequence of
         one length, which a step model's inputs are)."""
         return self.step is not None
@@ -105,9 +114,15 @@ def model_facts(model: keras.Model, *, name: str | None = None,
         step, step_error = step_model(model), None
     except StepModelError as error:
         step, step_error = None, str(error)
+    loops, loops_error = None, None
+    if step is None:
+        try:
+            loops = loop_form(model)
+        except LoopFormError as error:
+            loops_error = str(error)
     return ModelFacts(model=model, label=label, step=step, step_error=step_error,
                       float_layers=keep_float, length=_model_length(model),
-                      layer_data=layer_data(model))
+                      layer_data=layer_data(model), loops=loops, loops_error=loops_error)
 
 
 @dataclass(frozen=True)
@@ -121,21 +136,24 @@ class Job:
 
     @property
     def calibration(self) -> str | None:
-        """Which representative data an int8 job is calibrated on: the sequences, or the
-        (input, state) samples the float step model reaches on them."""
+        """Which representative data an int8 job is calibrated on: the sequences, the
+        (input, state) samples the float step model reaches on them, or for the rest and the
+        loops of a `LoopForm` their own inputs on them (named by the signature)."""
         if self.quantize != "int8":
             return None
-        return STEP if self.signature == STEP else SEQUENCE
+        return SEQUENCE if self.signature == UNROLLED else self.signature
 
 
 @dataclass
 class PlannedFile:
-    """One TFLite file: its variant, where it goes, the job that makes it and how."""
+    """One TFLite file: its variant, where it goes, the job that makes it and how
+    (``parts``: the jobs of its loops' step models, for the ``loops`` method)."""
 
     variant: Variant
     path: Path
     job: Job
     method: str
+    parts: tuple[Job, ...] = ()
 
 
 @dataclass
@@ -161,24 +179,31 @@ class TFLitePlan:
     @property
     def jobs(self) -> list[Job]:
         """The distinct jobs, in the order of the files."""
-        return list(dict.fromkeys(f.job for f in self.files))
+        return list(dict.fromkeys(job for f in self.files for job in (f.job, *f.parts)))
 
     def file_length(self, planned: PlannedFile) -> int | None:
         """The time length of a file's input (None: open, or a step file)."""
         if planned.variant.kind == STEP:
             return None
-        return {"step-loop": self.loop_length, "unrolled": self.unrolled_length}.get(
+        return {"step-loop": self.loop_length, "unrolled": self.unrolled_length,
+                "loops": self.facts.loops.length if self.facts.loops else None}.get(
             planned.method, self.length)
 
 
 def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,
                 representative: Iterable | None = None, batch_size: int | None = 1,
                 length: int | None = None, allow_flex: bool = False,
-                per_channel: bool = False) -> TFLitePlan:
+                per_channel: bool = False, method: str | None = None) -> TFLitePlan:
     """The jobs that make the files of ``targets`` (variant -> path); arguments as
     `export.to_tflite`. Raises before any conversion: `StepModelError` for a step file of a
-    model without a step form, `ValueError` for bad representative data or an unrolled file
-    without a length."""
+    model without a step form, `ValueError` for bad representative data, an unrolled file
+    without a length, or a ``method`` the model cannot have.
+
+    Sequence files that loop (int8, or a dynamic batch) run the step model in a loop
+    (``step-loop``); a model without a step form runs each recurrent layer in its own loop
+    (``loops``, `export.loop_form`: bidirectional layers, fixed batch and length, float
+    input/output tensors), else it is unrolled. ``method="loops"`` makes every sequence file
+    that way (float ones included, e.g. to check the loops against Keras)."""
     label = facts.label
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be positive or None, got {batch_size}")
@@ -189,26 +214,42 @@ def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,
     if any(v.quantize == "int8" for v in targets):
         sequences = check_representative(representative, facts.model, length=length)
     unrolled_length = length or (next(iter(sequences.values())).shape[1] if sequences else None)
+    if method not in (None, "loops"):
+        raise ValueError(f"unknown method {method!r}; expected None or 'loops'")
+    form = facts.loops
+    if form is not None and length is not None and length != form.length:
+        form = None  # a loop form is made for the model's own length
+    if method == "loops" and (form is None or batch_size is None):
+        why = facts.loops_error or ("it has a step form" if facts.step is not None else
+                                    "the loops need a fixed batch and the model's length")
+        raise ValueError(f"model {label!r}: no loops: {why}")
     files = []
     for variant, path in targets.items():
         # a sequence file, or a part of a model exported in parts (a recurrent encoder)
-        looped = variant.kind != STEP and (variant.quantize == "int8" or batch_size is None)
+        looped = variant.kind != STEP and (variant.quantize == "int8" or batch_size is None
+                                           or method == "loops")
+        parts: tuple[Job, ...] = ()
         if variant.kind == STEP:
-            job, method = Job(STEP, variant.quantize, variant.io_dtype), "converter"
+            job, how = Job(STEP, variant.quantize, variant.io_dtype), "converter"
         elif not facts.recurrent:  # no loop to unroll or step over
-            job, method = Job(SEQUENCE, variant.quantize, variant.io_dtype), "converter"
-        elif looped and facts.loops:
+            job, how = Job(SEQUENCE, variant.quantize, variant.io_dtype), "converter"
+        elif looped and facts.steps:
             # the loop crosses float tensors at its boundary; int8 io is added around it
-            job, method = Job(STEP, variant.quantize, "float32"), "step-loop"
+            job, how = Job(STEP, variant.quantize, "float32"), "step-loop"
+        elif (looped and form is not None and batch_size is not None
+              and variant.io_dtype == "float32"):
+            job, how = Job(REST, variant.quantize, "float32"), "loops"
+            parts = tuple(Job(loop.signature, variant.quantize, "float32")
+                          for loop in form.loops)
         elif looped:
             if unrolled_length is None:
                 raise ValueError(f"model {label!r}: without a step form, an int8 or dynamic-"
                                  "batch sequence model is unrolled and needs a fixed length "
                                  "(length=...)")
-            job, method = Job(UNROLLED, variant.quantize, variant.io_dtype), "unrolled"
+            job, how = Job(UNROLLED, variant.quantize, variant.io_dtype), "unrolled"
         else:
-            job, method = Job(SEQUENCE, variant.quantize, "float32"), "converter"
-        files.append(PlannedFile(variant, Path(path).expanduser().absolute(), job, method))
+            job, how = Job(SEQUENCE, variant.quantize, "float32"), "converter"
+        files.append(PlannedFile(variant, Path(path).expanduser().absolute(), job, how, parts))
     return TFLitePlan(facts=facts, files=files, batch_size=batch_size, length=length,
                       loop_length=length, unrolled_length=unrolled_length, sequences=sequences,
                       allow_flex=allow_flex, per_channel=per_channel)

@@ -60,7 +60,9 @@ from export.calibration import step_calibration
 from export.child import ConversionError, run_jobs
 from export.files import write_file_atomic
 from export.float_layers import training_only
+from export.loop_graph import splice_loops
 from export.plan import (
+    REST,
     SEQUENCE,
     STEP,
     UNROLLED,
@@ -83,7 +85,8 @@ def to_tflite(model: keras.Model, path: str | os.PathLike, *, quantize: str = "f
               io_dtype: str = "float32", allow_flex: bool = False, batch_size: int | None = 1,
               length: int | None = None, metadata: dict | None = None,
               keep_tensor_names: bool = False, name: str | None = None,
-              per_channel: bool = False, float_layers: list[str] | None = None) -> Artifact:
+              per_channel: bool = False, float_layers: list[str] | None = None,
+              method: str | None = None) -> Artifact:
     """Convert ``model`` to one TFLite file at ``path`` and return its `Artifact`.
 
     Args:
@@ -106,6 +109,9 @@ def to_tflite(model: keras.Model, path: str | os.PathLike, *, quantize: str = "f
         per_channel: quantize int8 weights per output channel instead of per tensor.
         float_layers: layers int8 files keep in float (default: the audio front end and its
             normalization, `export.float_layers`; ``[]`` quantizes everything).
+        method: ``"loops"`` makes a sequence file of a model without a step form
+            (bidirectional layers) with each recurrent layer in its own WHILE loop even in
+            float (`export.loop_form`); None: the default choice (see `export.plan`).
 
     Returns:
         The file's `Artifact` (path, kind, quantize, method, notes, metadata).
@@ -126,7 +132,8 @@ def to_tflite(model: keras.Model, path: str | os.PathLike, *, quantize: str = "f
     return convert_variants(model, {variant: Path(path)}, representative=representative,
                             allow_flex=allow_flex, batch_size=batch_size, length=length,
                             metadata=metadata, keep_tensor_names=keep_tensor_names, name=name,
-                            per_channel=per_channel, float_layers=float_layers)[0]
+                            per_channel=per_channel, float_layers=float_layers,
+                            method=method)[0]
 
 
 def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
@@ -135,7 +142,8 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
                      metadata: dict | None = None, keep_tensor_names: bool = False,
                      name: str | None = None, timeout: float | None = None,
                      per_channel: bool = False, float_layers: list[str] | None = None,
-                     facts: ModelFacts | None = None) -> list[Artifact]:
+                     facts: ModelFacts | None = None,
+                     method: str | None = None) -> list[Artifact]:
     """Make every ``Variant`` of ``targets`` (variant -> output path) in one converter child
     process; return their artifacts in the same order. Arguments as `to_tflite`; ``facts``:
     the model's `ModelFacts` when the caller has them already (else worked out here, with
@@ -146,11 +154,14 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
     """
     facts = facts or model_facts(model, name=name, float_layers=float_layers)
     plan = plan_tflite(facts, targets, representative=representative, batch_size=batch_size,
-                       length=length, allow_flex=allow_flex, per_channel=per_channel)
+                       length=length, allow_flex=allow_flex, per_channel=per_channel,
+                       method=method)
     with tempfile.TemporaryDirectory(prefix="rnnzoo-tflite-") as work:
         outputs = convert(plan, Path(work), timeout=timeout)
     finished = [finish(plan, planned, *outputs[planned.job], metadata=metadata,
-                       keep_tensor_names=keep_tensor_names) for planned in plan.files]
+                       keep_tensor_names=keep_tensor_names,
+                       parts=[outputs[job][0] for job in planned.parts])
+                for planned in plan.files]
     for artifact, data in finished:
         write_file_atomic(artifact.path, data)
     return [artifact for artifact, _ in finished]
@@ -166,11 +177,17 @@ def convert(plan: TFLitePlan, work: Path, *,
     """
     facts = plan.facts
     calibration: dict[str, Path] = {}
+    loop_data: dict[str, dict] = {}
     for job in plan.jobs:
         source = job.calibration
         if source is not None and source not in calibration:
-            arrays = (step_calibration(facts.step, plan.sequences) if source == STEP
-                      else plan.sequences)
+            if source == STEP:
+                arrays = step_calibration(facts.step, plan.sequences)
+            elif source == SEQUENCE:
+                arrays = plan.sequences
+            else:  # the rest or a loop of the model's loop form
+                loop_data = loop_data or facts.loops.calibration(plan.sequences)
+                arrays = loop_data[source]
             calibration[source] = work / f"representative-{source}.npz"
             np.savez(calibration[source], **arrays)
     specs = []
@@ -197,10 +214,11 @@ def convert(plan: TFLitePlan, work: Path, *,
 
 
 def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: int, *,
-           metadata: dict | None = None,
-           keep_tensor_names: bool = False) -> tuple[Artifact, bytes]:
+           metadata: dict | None = None, keep_tensor_names: bool = False,
+           parts: list[bytes] = ()) -> tuple[Artifact, bytes]:
     """The file ``planned`` from its job's converted bytes: looped over the steps for the
-    ``step-loop`` method, tensor names dropped, its signature key set and its metadata (the
+    ``step-loop`` method, its loops' step models (``parts``) spliced in for the ``loops``
+    method, tensor names dropped, its signature key set and its metadata (the
     caller's ``metadata``, the model's ``layer_data`` from `export.plan.layer_data`, and its
     ``file`` entry) stored inside. Returns its `Artifact` and bytes."""
     facts, variant = plan.facts, planned.variant
@@ -214,10 +232,18 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
         why = ("the converter's own int8 WHILE loops crash" if variant.quantize == "int8"
                else "the converter cannot lower Keras' loop with a dynamic batch")
         notes.append(f"{variant.quantize} step model run by a TFLite WHILE loop ({why})")
+    elif planned.method == "loops":
+        data = splice_loops(data, list(parts), facts.loops.loops)
+        names = ", ".join(loop.name for loop in facts.loops.loops)
+        notes.append(f"no step form ({facts.step_error}); each recurrent layer ({names}) runs "
+                     f"as a TFLite WHILE loop over its {variant.quantize} step model (a "
+                     "bidirectional layer's backward cell over reversed time), the rest of "
+                     f"the model around them; fixed at {facts.loops.length} steps")
     elif planned.method == "unrolled":
+        why = f"; no loops: {facts.loops_error}" if facts.loops_error else ""
         notes.append(f"no step form ({facts.step_error}); int8 from an unrolled graph, which "
                      "holds the ops of every time step (its size grows with the sequence "
-                     f"length; fixed at {plan.unrolled_length} steps)")
+                     f"length; fixed at {plan.unrolled_length} steps){why}")
     if variant.quantize == "int8" and float_tensors:
         shown = [n for n in facts.float_layers if not training_only(facts.model.get_layer(n))]
         notes.append(f"kept in float: {', '.join(shown)} (front ends, normalization and "
@@ -255,6 +281,15 @@ def _trace(plan: TFLitePlan, folder: Path) -> None:
         module.step_model = plan.facts.step
         functions[STEP] = step_function(
             plan.facts.step, batch_size=plan.batch_size).get_concrete_function()
+    if REST in signatures:
+        form = plan.facts.loops
+        module.rest = form.rest
+        functions[REST] = sequence_function(
+            form.rest, batch_size=plan.batch_size).get_concrete_function()
+        for index, loop in enumerate(form.loops):
+            setattr(module, f"loop_{index}", loop.step)
+            functions[loop.signature] = loop.step_function(
+                batch_size=plan.batch_size).get_concrete_function()
     if UNROLLED in signatures:
         with unrolled(model):
             functions[UNROLLED] = sequence_function(
