@@ -20,7 +20,7 @@ The weights of each direction are stored once (in its step model); nothing grows
 Refused (`LoopFormError`, the export then falls back to an unrolled int8 graph): a Keras mask
 reaching a recurrent layer (masked steps keep the state, which the loop does not reproduce
 yet), ``initial_state``, ``return_state``, ``stateful``, a lone ``go_backwards`` layer,
-recurrent layers inside other layers (`zoo.layers.RecurrentStack`), and an open time length.
+recurrent layers inside other layers (`zoo.layers.RecurrentStack`), and an open time axis.
 """
 
 from __future__ import annotations
@@ -124,7 +124,11 @@ class LoopForm:
 
     rest: keras.Model
     loops: list[Loop]
-    length: int
+
+    @property
+    def steps(self) -> str:
+        """The loops' lengths, for notes: ``64`` or ``64, 32``."""
+        return ", ".join(str(n) for n in dict.fromkeys(loop.length for loop in self.loops))
 
     def calibration(self, sequences: dict[str, np.ndarray], *, max_samples: int = 1000,
                     batch: int = 64) -> dict[str, dict[str, np.ndarray]]:
@@ -216,8 +220,7 @@ def _step_model(name: str, layers: list, features: int) -> tuple[keras.Model, di
 class _Cutter:
     """Replays a functional graph with its recurrent layers cut out (see `loop_form`)."""
 
-    def __init__(self, length: int):
-        self.length = length
+    def __init__(self):
         self.loops: list[Loop] = []
         self.loop_inputs: dict[str, object] = {}   # rest inputs made for loop outputs
         self.loop_outputs: dict[str, object] = {}  # rest outputs: what each loop reads
@@ -247,16 +250,20 @@ class _Cutter:
         if len(shape) != 3 or shape[2] is None:
             raise LoopFormError(f"{label} reads shape {shape}; loops need [batch, time, "
                                 "features]")
+        if shape[1] is None:
+            raise LoopFormError(f"{label} reads an open time axis; loops need one fixed "
+                                "length (length=...)")
+        length = int(shape[1])
         step, states = _step_model(op.name, layers, int(shape[2]))
         sequences = bool(layers[0].return_sequences)
         loop = Loop(name=op.name, layers=layers, return_sequences=sequences,
-                    length=self.length, step=step, states=states)
+                    length=length, step=step, states=states)
         self.loops.append(loop)
         self.loop_outputs[loop.input_name] = x
         returned = []
         for direction, layer in zip(loop.directions, layers):
             units = int(getattr(layer.cell, "output_size", None) or layer.cell.units)
-            y = keras.Input((self.length, units) if sequences else (units,),
+            y = keras.Input((length, units) if sequences else (units,),
                             name=loop.output_name(direction))
             self.loop_inputs[loop.output_name(direction)] = y
             returned.append(y)
@@ -299,21 +306,16 @@ class _Cutter:
 
 
 def loop_form(model: keras.Model, *, length: int | None = None) -> LoopForm:
-    """The `LoopForm` of ``model`` (time length ``length`` or the model's own), or
+    """The `LoopForm` of ``model`` (an open time axis of its inputs fixed at ``length``), or
     `LoopFormError` saying why it has none."""
     graph = _functional(model)
-    lengths = {tuple(t.shape)[1] if len(t.shape) > 1 else None for t in graph.inputs}
-    fixed = length or (lengths.pop() if len(lengths) == 1 else None)
-    if not fixed:
-        raise LoopFormError(f"model {model.name!r}: loops need one fixed time length "
-                            "(length=...)")
     inputs = []
     for name, tensor in zip(input_names(model), graph.inputs):
         shape = list(tensor.shape[1:])
-        if shape and shape[0] is None:
-            shape[0] = fixed
+        if length is not None and len(shape) > 1 and shape[0] is None:
+            shape[0] = length
         inputs.append(keras.Input(tuple(shape), dtype=tensor.dtype, name=name))
-    cutter = _Cutter(fixed)
+    cutter = _Cutter()
     outputs = cutter.run(model, inputs)
     if not cutter.loops:
         raise LoopFormError(f"model {model.name!r} has no recurrent layer to loop")
@@ -330,4 +332,4 @@ def loop_form(model: keras.Model, *, length: int | None = None) -> LoopForm:
     if left:
         raise LoopFormError(f"model {model.name!r}: recurrent layer(s) {', '.join(left)} sit "
                             "inside other layers and cannot be cut out")
-    return LoopForm(rest=rest, loops=cutter.loops, length=fixed)
+    return LoopForm(rest=rest, loops=cutter.loops)

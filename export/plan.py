@@ -185,8 +185,7 @@ class TFLitePlan:
         """The time length of a file's input (None: open, or a step file)."""
         if planned.variant.kind == STEP:
             return None
-        return {"step-loop": self.loop_length, "unrolled": self.unrolled_length,
-                "loops": self.facts.loops.length if self.facts.loops else None}.get(
+        return {"step-loop": self.loop_length, "unrolled": self.unrolled_length}.get(
             planned.method, self.length)
 
 
@@ -217,8 +216,8 @@ def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,
     if method not in (None, "loops"):
         raise ValueError(f"unknown method {method!r}; expected None or 'loops'")
     form = facts.loops
-    if form is not None and length is not None and length != form.length:
-        form = None  # a loop form is made for the model's own length
+    if form is not None and length is not None and length != facts.length:
+        form = None  # a loop form is made for the model's own shapes
     if method == "loops" and (form is None or batch_size is None):
         why = facts.loops_error or ("it has a step form" if facts.step is not None else
                                     "the loops need a fixed batch and the model's length")

@@ -238,7 +238,7 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
         notes.append(f"no step form ({facts.step_error}); each recurrent layer ({names}) runs "
                      f"as a TFLite WHILE loop over its {variant.quantize} step model (a "
                      "bidirectional layer's backward cell over reversed time), the rest of "
-                     f"the model around them; fixed at {facts.loops.length} steps")
+                     f"the model around them; loops of {facts.loops.steps} steps")
     elif planned.method == "unrolled":
         why = f"; no loops: {facts.loops_error}" if facts.loops_error else ""
         notes.append(f"no step form ({facts.step_error}); int8 from an unrolled graph, which "
