@@ -17,9 +17,13 @@ splits such a model into
   between the rest's ops.
 
 The weights of each direction are stored once (in its step model); nothing grows with T.
-Refused (`LoopFormError`, the export then falls back to an unrolled int8 graph): a Keras mask
-reaching a recurrent layer (masked steps keep the state, which the loop does not reproduce
-yet), ``initial_state``, ``return_state``, ``stateful``, a lone ``go_backwards`` layer,
+A Keras mask reaching a recurrent layer (``Embedding(mask_zero=True)``, or ``mask=``) becomes
+one more rest output, ``<layer>__mask`` (``[batch, T, 1]``, 1 at real steps), read at the
+same step as ``x``: a masked step keeps the states and outputs zeros (a bidirectional layer
+returning sequences) or the kept output, as Keras' masked loop; the merged output carries
+the mask on to the layers after it. Refused (`LoopFormError`, the export then falls back to
+an unrolled int8 graph): ``initial_state``, ``return_state``, ``stateful``, a lone
+``go_backwards`` layer,
 recurrent layers inside other layers (`zoo.layers.RecurrentStack`), and an open time axis.
 """
 
@@ -43,14 +47,38 @@ class LoopFormError(RnnzooError, ValueError):
 
 
 class _CellCall(keras.layers.Layer):
-    """Calls a recurrent cell once (the step model of one direction)."""
+    """Calls a recurrent cell once (the step model of one direction). With ``keep`` (``[batch,
+    1]``, 1 at real steps, 0 at masked ones) masked steps keep the states and output zeros
+    (``zero_output``) or the kept output, the previous step's, as Keras' masked loop does."""
 
-    def __init__(self, cell: keras.layers.Layer, **kwargs):
+    def __init__(self, cell: keras.layers.Layer, zero_output: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.cell = cell
+        self.cell, self.zero_output = cell, zero_output
 
-    def call(self, inputs, states):
-        return self.cell(inputs, states, training=False)
+    def call(self, inputs, states, keep=None):
+        y, new = self.cell(inputs, states, training=False)
+        new = list(new) if isinstance(new, (list, tuple)) else [new]
+        if keep is None:
+            return y, new
+        real = keras.ops.greater(keep, 0.5)
+        new = [keras.ops.where(real, n, old) for n, old in zip(new, states)]
+        # the cells loop here (SimpleRNN, LSTM, GRU) output their h state
+        y = keras.ops.where(real, y, keras.ops.zeros_like(y)) if self.zero_output else new[0]
+        return y, new
+
+
+class _WithMask(keras.layers.Layer):
+    """``[x, mask]`` -> ``x`` carrying ``mask`` as its Keras mask (a merged loop output gets
+    the mask a Bidirectional layer returning sequences passes on)."""
+
+    def call(self, inputs):
+        return inputs[0]
+
+    def compute_mask(self, inputs, mask=None):
+        return keras.ops.cast(inputs[1], "bool")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
 
 
 @dataclass
@@ -74,6 +102,7 @@ class Loop:
     length: int
     step: keras.Model
     states: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    masked: bool = False
 
     @property
     def directions(self) -> list[str]:
@@ -82,6 +111,19 @@ class Loop:
     @property
     def input_name(self) -> str:
         return self.name + INPUT_SUFFIX
+
+    @property
+    def mask_name(self) -> str:
+        """The rest's output holding the layer's mask, ``[batch, T, 1]`` float (1 = real)."""
+        return self.name + "__mask"
+
+    @property
+    def sequences(self) -> dict[str, str]:
+        """What the loop reads at each step: ``{"x": rest output, "mask": rest output}``."""
+        found = {"x": self.input_name}
+        if self.masked:
+            found["mask"] = self.mask_name
+        return found
 
     def output_name(self, direction: str) -> str:
         return f"{self.name}__{direction}"
@@ -92,8 +134,9 @@ class Loop:
 
     @property
     def step_inputs(self) -> list[str]:
-        """The step model's inputs in order: ``<direction>_x``, then the states."""
-        return [f"{d}_x" for d in self.directions] + list(self.states)
+        """The step model's inputs in order: ``<direction>_x`` (and ``<direction>_mask``),
+        then the states."""
+        return [f"{d}_{k}" for d in self.directions for k in self.sequences] + list(self.states)
 
     def step_function(self, *, batch_size: int | None = None):
         """``tf.function`` of the step model: named inputs -> dict of named outputs."""
@@ -107,11 +150,13 @@ class Loop:
 
         return tf.function(run_step, input_signature=specs, autograph=False)
 
-    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """What each direction returns on ``x`` ``[N, T, F]``, by the Keras layers."""
+    def run(self, x: np.ndarray, mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """What each direction returns on ``x`` ``[N, T, F]`` (``mask`` ``[N, T, 1]``, 1 at
+        real steps), by the Keras layers."""
         result = {}
+        kwargs = {} if mask is None else {"mask": mask[..., 0] > 0.5}
         for direction, layer in zip(self.directions, self.layers):
-            y = np.asarray(layer(x, training=False))
+            y = np.asarray(layer(x, training=False, **kwargs))
             if direction == "backward" and self.return_sequences:
                 y = y[:, ::-1]  # Keras returns the backward direction in reading order
             result[self.output_name(direction)] = y
@@ -140,13 +185,15 @@ class LoopForm:
         known = dict(sequences)
         result: dict[str, dict[str, np.ndarray]] = {}
         for loop in self.loops:
-            x = self._rest_output(known, loop.input_name, n, batch)
+            read = {k: self._rest_output(known, name, n, batch)
+                    for k, name in loop.sequences.items()}
             outputs = {}
             for start in range(0, n, batch):
-                for name, y in loop.run(x[start:start + batch]).items():
+                chunk = {k: v[start:start + batch] for k, v in read.items()}
+                for name, y in loop.run(chunk["x"], chunk.get("mask")).items():
                     outputs.setdefault(name, []).append(y)
             known.update({name: np.concatenate(parts) for name, parts in outputs.items()})
-            result[loop.signature] = step_samples(loop, x, max_samples=max_samples)
+            result[loop.signature] = step_samples(loop, read, max_samples=max_samples)
         result["rest"] = {name: known[name] for name in input_names(self.rest)}
         return result
 
@@ -165,18 +212,19 @@ class LoopForm:
         return np.concatenate(parts)
 
 
-def step_samples(loop: Loop, x: np.ndarray, *, max_samples: int = 1000) -> dict[str, np.ndarray]:
-    """(input step, states) samples that the float step model of ``loop`` reaches on ``x``
-    ``[N, T, F]`` (forward reads step t, backward step T - 1 - t), at most ``max_samples``,
-    evenly spread over sequences and time."""
+def step_samples(loop: Loop, sequences: dict[str, np.ndarray], *,
+                 max_samples: int = 1000) -> dict[str, np.ndarray]:
+    """(input step, states) samples that the float step model of ``loop`` reaches on
+    ``sequences`` (``{"x": [N, T, F], "mask": [N, T, 1]}``; forward reads step t, backward
+    step T - 1 - t), at most ``max_samples``, evenly spread over sequences and time."""
     run = loop.step_function()
-    n, length = x.shape[:2]
+    n, length = sequences["x"].shape[:2]
     states = {s: np.zeros((n, *shape), np.float32) for s, shape in loop.states.items()}
     names = loop.step_inputs
     recorded: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for t in range(length):
-        feed = {f"{d}_x": x[:, t if d == "forward" else length - 1 - t]
-                for d in loop.directions}
+        feed = {f"{d}_{k}": v[:, t if d == "forward" else length - 1 - t]
+                for d in loop.directions for k, v in sequences.items()}
         feed.update(states)
         for name in names:
             recorded[name].append(feed[name])
@@ -193,7 +241,8 @@ def _state_kinds(cell, count: int) -> list[str]:
     return ["h"] + [f"s{j}" for j in range(1, count)]
 
 
-def _step_model(name: str, layers: list, features: int) -> tuple[keras.Model, dict]:
+def _step_model(name: str, layers: list, features: int,
+                masked: bool) -> tuple[keras.Model, dict]:
     inputs, outputs, states = {}, {}, {}
     for direction, layer in zip(DIRECTIONS, layers):
         cell = layer.cell
@@ -202,17 +251,22 @@ def _step_model(name: str, layers: list, features: int) -> tuple[keras.Model, di
             raise LoopFormError(f"layer {name!r}: only vector states loop (got {shapes})")
         x = keras.Input((features,), name=f"{direction}_x")
         inputs[f"{direction}_x"] = x
+        keep = None
+        if masked:
+            keep = inputs[f"{direction}_mask"] = keras.Input((1,), name=f"{direction}_mask")
         state_inputs = []
         for kind, shape in zip(_state_kinds(cell, len(shapes)), shapes):
             state_name = f"{direction}_{kind}"
             states[state_name] = shape
             state_inputs.append(keras.Input(shape, name=state_name))
             inputs[state_name] = state_inputs[-1]
-        y, new = _CellCall(cell, name=f"{name}_{direction}_cell")(x, state_inputs)
-        new = list(new) if isinstance(new, (list, tuple)) else [new]
+        call = _CellCall(cell, zero_output=bool(getattr(layer, "zero_output_for_mask", False)),
+                         name=f"{name}_{direction}_cell")
+        y, new = call(x, state_inputs, keep) if masked else call(x, state_inputs)
         outputs[direction] = y
         outputs.update(zip([f"{direction}_{k}" for k in _state_kinds(cell, len(shapes))], new))
-    ordered = {n: inputs[n] for n in [f"{d}_x" for d in DIRECTIONS[:len(layers)]]}
+    kinds = ["x", "mask"] if masked else ["x"]
+    ordered = {f"{d}_{k}": inputs[f"{d}_{k}"] for d in DIRECTIONS[:len(layers)] for k in kinds}
     ordered.update({n: inputs[n] for n in states})
     return keras.Model(ordered, outputs, name=f"{name}_loop_step"), states
 
@@ -225,12 +279,11 @@ class _Cutter:
         self.loop_inputs: dict[str, object] = {}   # rest inputs made for loop outputs
         self.loop_outputs: dict[str, object] = {}  # rest outputs: what each loop reads
 
-    def cut(self, op, node, x, kwargs):
+    def cut(self, op, x, kwargs):
         label = f"layer {op.name!r}"
-        source = node.arguments.keras_tensors[0]
-        if kwargs.get("mask") is not None or getattr(source, "_keras_mask", None) is not None:
-            raise LoopFormError(f"{label} gets a Keras mask: masked steps keep the state, "
-                                "which the int8 loop does not reproduce")
+        mask = kwargs.get("mask")
+        if mask is None:
+            mask = getattr(x, "_keras_mask", None)
         if kwargs.get("initial_state") is not None:
             raise LoopFormError(f"{label} is given an initial_state")
         if isinstance(op, keras.layers.Bidirectional):
@@ -254,12 +307,15 @@ class _Cutter:
             raise LoopFormError(f"{label} reads an open time axis; loops need one fixed "
                                 "length (length=...)")
         length = int(shape[1])
-        step, states = _step_model(op.name, layers, int(shape[2]))
+        step, states = _step_model(op.name, layers, int(shape[2]), mask is not None)
         sequences = bool(layers[0].return_sequences)
         loop = Loop(name=op.name, layers=layers, return_sequences=sequences,
-                    length=length, step=step, states=states)
+                    length=length, step=step, states=states, masked=mask is not None)
         self.loops.append(loop)
         self.loop_outputs[loop.input_name] = x
+        if mask is not None:
+            self.loop_outputs[loop.mask_name] = keras.ops.expand_dims(
+                keras.ops.cast(mask, "float32"), -1)
         returned = []
         for direction, layer in zip(loop.directions, layers):
             units = int(getattr(layer.cell, "output_size", None) or layer.cell.units)
@@ -267,19 +323,30 @@ class _Cutter:
                             name=loop.output_name(direction))
             self.loop_inputs[loop.output_name(direction)] = y
             returned.append(y)
+        merged = self.merge(op.name, returned, merge)
+        if mask is None or not sequences:
+            return merged
+        # a layer returning sequences passes its input's mask on (Keras' compute_mask)
+        flat = keras.tree.flatten(merged)
+        carried = [_WithMask(name=f"{op.name}__with_mask_{i}")([y, mask])
+                   for i, y in enumerate(flat)]
+        return carried if isinstance(merged, list) else carried[0]
+
+    @staticmethod
+    def merge(name: str, returned: list, merge):
         if len(returned) == 1:
             return returned[0]
         if merge == "concat":
-            return keras.layers.Concatenate(axis=-1, name=f"{op.name}__concat")(returned)
+            return keras.layers.Concatenate(axis=-1, name=f"{name}__concat")(returned)
         if merge == "sum":
-            return keras.layers.Add(name=f"{op.name}__sum")(returned)
+            return keras.layers.Add(name=f"{name}__sum")(returned)
         if merge == "ave":
-            return keras.layers.Average(name=f"{op.name}__ave")(returned)
+            return keras.layers.Average(name=f"{name}__ave")(returned)
         if merge == "mul":
-            return keras.layers.Multiply(name=f"{op.name}__mul")(returned)
+            return keras.layers.Multiply(name=f"{name}__mul")(returned)
         if merge is None:
             return returned
-        raise LoopFormError(f"{label}: unknown merge_mode {merge!r}")
+        raise LoopFormError(f"layer {name!r}: unknown merge_mode {merge!r}")
 
     def run(self, model: keras.Model, inputs: list) -> list:
         graph = _functional(model)
@@ -295,7 +362,7 @@ class _Cutter:
                 args, kwargs = node.arguments.fill_in(tensors)
                 kwargs.pop("training", None)
                 if isinstance(op, (keras.layers.Bidirectional, keras.layers.RNN)):
-                    outputs = self.cut(op, node, args[0], kwargs)
+                    outputs = self.cut(op, args[0], kwargs)
                 elif isinstance(op, keras.Model) and hasattr(op, "_nodes_by_depth"):
                     outputs = self.run(op, keras.tree.flatten(args))
                 else:

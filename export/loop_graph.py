@@ -7,9 +7,10 @@ whose ``main`` subgraph is the rest's, with one builtin WHILE op per loop placed
 ops that make the loop's input and those that read its outputs (the operators are sorted
 topologically again), and per loop a ``cond`` subgraph (``counter < T``) and a ``body``
 subgraph: the step model's operators between a GATHER of step ``t`` for the forward cell and
-of step ``T - 1 - t`` for the backward one, and the writes of both outputs back at the same
-positions (DYNAMIC_UPDATE_SLICE; a layer returning its last output keeps the value after the
-last step, which for the backward cell is time 0, as Keras has it). States start at zero
+of step ``T - 1 - t`` for the backward one (of the input, and of the mask for masked layers),
+and the writes of both outputs back at the same positions (DYNAMIC_UPDATE_SLICE; a layer
+returning its last output keeps the value after the last step, which for the backward cell
+is time 0, as Keras has it). States start at zero
 (FILL) and cross the loop boundary as floats, like `export.step_loop`. The step model's
 constants are copied once into the file; the cut tensors leave the signature.
 """
@@ -73,11 +74,11 @@ def _loop(model: fb.ModelT, main: _Graph, step: fb.ModelT, loop, rest_in: dict[s
     step_in, step_out = _signature_maps(step)
     body = _Graph(model, _copy_subgraph(model, step))
     length, directions = loop.length, loop.directions
-    x_main = rest_out[loop.input_name]
-    x_like = main.sg.tensors[x_main]
-    if x_like.type != _FLOAT32:
-        raise ValueError(f"loop {loop.name!r}: its input must be float32 at the boundary")
-    x_shape = list(x_like.shape)
+    read = {k: rest_out[name] for k, name in loop.sequences.items()}  # x (and mask)
+    for k, index in read.items():
+        if main.sg.tensors[index].type != _FLOAT32:
+            raise ValueError(f"loop {loop.name!r}: its {k} must be float32 at the boundary")
+    read_shapes = {k: list(main.sg.tensors[i].shape) for k, i in read.items()}
     states = list(loop.states)
 
     # loop variables: counter, the input sequence, the states, each direction's result
@@ -87,13 +88,15 @@ def _loop(model: fb.ModelT, main: _Graph, step: fb.ModelT, loop, rest_in: dict[s
         batch, units = int(y.shape[0]), list(y.shape[1:])
         shape = [batch, length, *units] if loop.return_sequences else [batch, *units]
         results.append((d, shape))
-    shapes = [[], x_shape] + [list(body.sg.tensors[step_in[s]].shape) for s in states]
+    fixed = 1 + len(read)  # the counter and the sequences read
+    shapes = [[], *read_shapes.values()] + [list(body.sg.tensors[step_in[s]].shape)
+                                           for s in states]
     shapes += [shape for _, shape in results]
-    types = [_INT32, _FLOAT32] + [_FLOAT32] * (len(shapes) - 2)
+    types = [_INT32] + [_FLOAT32] * (len(shapes) - 1)
 
     # body
     counter = body.tensor("counter", [], _INT32)
-    x_seq = body.tensor("sequence", x_shape, _FLOAT32)
+    seqs = {k: body.tensor(f"sequence_{k}", shape, _FLOAT32) for k, shape in read_shapes.items()}
     result_in = [body.tensor(f"{d}_loop", shape, _FLOAT32) for d, shape in results]
     step_ops, body.sg.operators = body.sg.operators, []
     position = {"forward": counter}
@@ -102,7 +105,8 @@ def _loop(model: fb.ModelT, main: _Graph, step: fb.ModelT, loop, rest_in: dict[s
         body.op(fb.BuiltinOperator.SUB, [body.constant("last", length - 1), counter],
                 [position["backward"]], fb.BuiltinOptions.SubOptions, fb.SubOptionsT())
     for d in directions:
-        body.gather(x_seq, position[d], step_in[f"{d}_x"], axis=1)
+        for k, seq in seqs.items():
+            body.gather(seq, position[d], step_in[f"{d}_{k}"], axis=1)
     body.sg.operators += step_ops
     next_counter = body.tensor("counter_next", [], _INT32)
     body.op(fb.BuiltinOperator.ADD, [counter, body.constant("one", 1)], [next_counter],
@@ -114,8 +118,9 @@ def _loop(model: fb.ModelT, main: _Graph, step: fb.ModelT, loop, rest_in: dict[s
                                           open_batch=False))
         else:
             result_out.append(step_out[d])
-    body.sg.inputs = [counter, x_seq, *[step_in[s] for s in states], *result_in]
-    body.sg.outputs = [next_counter, x_seq, *[step_out[s] for s in states], *result_out]
+    body.sg.inputs = [counter, *seqs.values(), *[step_in[s] for s in states], *result_in]
+    body.sg.outputs = [next_counter, *seqs.values(), *[step_out[s] for s in states],
+                       *result_out]
     body.sg.name = f"{loop.name}_body"
 
     # cond
@@ -128,8 +133,8 @@ def _loop(model: fb.ModelT, main: _Graph, step: fb.ModelT, loop, rest_in: dict[s
     cond.sg.inputs, cond.sg.outputs, cond.sg.name = c_in, [keep_going], f"{loop.name}_cond"
 
     # main: zero loop variables, the WHILE op, its results into the rest's cut inputs
-    init = [main.constant(f"{loop.name}_counter_init", 0), x_main]
-    for i, shape in enumerate(shapes[2:]):
+    init = [main.constant(f"{loop.name}_counter_init", 0), *read.values()]
+    for i, shape in enumerate(shapes[fixed:]):
         dims = main.constant(f"{loop.name}_shape{i}", shape)
         init.append(main.tensor(f"{loop.name}_init{i}", shape, _FLOAT32))
         main.op(fb.BuiltinOperator.FILL, [dims, zero], [init[-1]],
@@ -164,12 +169,12 @@ def splice_loops(rest: bytes, steps: list[bytes], loops: list) -> bytes:
         _loop(model, main, read(data), loop, rest_in, rest_out, zero)
     cut_in = {rest_in[n] for loop in loops for d in loop.directions
               if (n := loop.output_name(d)) in rest_in}
-    cut_out = {rest_out[loop.input_name] for loop in loops}
+    cut_out = {rest_out[name] for loop in loops for name in loop.sequences.values()}
     main.sg.inputs = [t for t in main.sg.inputs if t not in cut_in]
     main.sg.outputs = [t for t in main.sg.outputs if t not in cut_out]
     sig = model.signatureDefs[0]
     sig.inputs = [m for m in sig.inputs if m.tensorIndex not in cut_in]
-    cut_names = {loop.input_name for loop in loops}
+    cut_names = {name for loop in loops for name in loop.sequences.values()}
     sig.outputs = [m for m in sig.outputs
                    if (m.name.decode() if isinstance(m.name, bytes) else m.name) not in cut_names]
     _sort_operators(main.sg, model)
