@@ -12,9 +12,15 @@ How each file is made (tensorflow 2.21 / keras 3.15):
   models with a step form the calibrated int8 *step* model is wrapped in a builtin WHILE loop
   (`export.step_loop`): the file holds the int8 weights once, like the step model, and takes
   any sequence length when the model's time axis is open. Models
-  without a step form (bidirectional, time-mixing layers) are converted from an *unrolled*
-  graph instead (weights shared, but every time step adds its own tensors and ops, so that
-  file grows with the sequence length; the report says so).
+  without a step form (bidirectional layers, time-mixing front ends) have each recurrent layer
+  cut out (`export.loop_form`): the rest of the model is converted directly (no loop left in
+  it), each layer's step model (both directions of a bidirectional one) is converted as a
+  step model is, and `export.loop_graph` runs each in its own WHILE loop between the rest's
+  ops (the backward cell over reversed time): weights stored once, nothing grows with the
+  length (fixed batch and length, float input/output tensors). What has no loop form either
+  (initial or returned states, int8 input/output tensors, a dynamic batch) is converted from
+  an *unrolled* graph (weights shared, but every time step adds its own tensors and ops, so
+  that file grows with the sequence length; the report says so and why).
 * full int8, step: the converter on the step model, calibrated with the (input, state) pairs
   that the float step model reaches on the representative sequences (`export.calibration`).
 * full int8 keeps the layers of ``float_layers`` in float (by default the audio front end and
