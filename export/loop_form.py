@@ -21,9 +21,10 @@ A Keras mask reaching a recurrent layer (``Embedding(mask_zero=True)``, or ``mas
 one more rest output, ``<layer>__mask`` (``[batch, T, 1]``, 1 at real steps), read at the
 same step as ``x``: a masked step keeps the states and outputs zeros (a bidirectional layer
 returning sequences) or the kept output, as Keras' masked loop; the merged output carries
-the mask on to the layers after it. Refused (`LoopFormError`, the export then falls back to
-an unrolled int8 graph): ``initial_state``, ``return_state``, ``stateful``, a lone
-``go_backwards`` layer,
+the mask on to the layers after it. With ``return_state`` the loop's final states are rest
+inputs too (``<layer>__<direction>_h``, ...). Refused (`LoopFormError`, the export then falls
+back to an unrolled int8 graph): ``initial_state``, ``stateful``, a lone ``go_backwards``
+layer,
 recurrent layers inside other layers (`zoo.layers.RecurrentStack`), and an open time axis.
 """
 
@@ -103,6 +104,7 @@ class Loop:
     step: keras.Model
     states: dict[str, tuple[int, ...]] = field(default_factory=dict)
     masked: bool = False
+    return_state: bool = False
 
     @property
     def directions(self) -> list[str]:
@@ -127,6 +129,10 @@ class Loop:
 
     def output_name(self, direction: str) -> str:
         return f"{self.name}__{direction}"
+
+    def state_name(self, state: str) -> str:
+        """The rest's input holding a final state (layers with ``return_state``)."""
+        return f"{self.name}__{state}"
 
     @property
     def signature(self) -> str:
@@ -155,8 +161,14 @@ class Loop:
         real steps), by the Keras layers."""
         result = {}
         kwargs = {} if mask is None else {"mask": mask[..., 0] > 0.5}
+        states = iter(self.states)
         for direction, layer in zip(self.directions, self.layers):
-            y = np.asarray(layer(x, training=False, **kwargs))
+            y = layer(x, training=False, **kwargs)
+            if self.return_state:
+                y, *finals = y
+                for final in finals:
+                    result[self.state_name(next(states))] = np.asarray(final)
+            y = np.asarray(y)
             if direction == "backward" and self.return_sequences:
                 y = y[:, ::-1]  # Keras returns the backward direction in reading order
             result[self.output_name(direction)] = y
@@ -288,8 +300,6 @@ class _Cutter:
             raise LoopFormError(f"{label} is given an initial_state")
         if isinstance(op, keras.layers.Bidirectional):
             layers, merge = [op.forward_layer, op.backward_layer], op.merge_mode
-            if op.return_state:
-                raise LoopFormError(f"{label} returns its states")
         else:
             layers, merge = [op], None
             if op.go_backwards:
@@ -297,8 +307,8 @@ class _Cutter:
         for layer in layers:
             if not isinstance(layer, keras.layers.RNN):
                 raise LoopFormError(f"{label} wraps {type(layer).__name__}, not a Keras RNN")
-            if layer.return_state or layer.stateful:
-                raise LoopFormError(f"{label} returns its states or is stateful")
+            if layer.stateful:
+                raise LoopFormError(f"{label} is stateful")
         shape = tuple(x.shape)
         if len(shape) != 3 or shape[2] is None:
             raise LoopFormError(f"{label} reads shape {shape}; loops need [batch, time, "
@@ -310,7 +320,8 @@ class _Cutter:
         step, states = _step_model(op.name, layers, int(shape[2]), mask is not None)
         sequences = bool(layers[0].return_sequences)
         loop = Loop(name=op.name, layers=layers, return_sequences=sequences,
-                    length=length, step=step, states=states, masked=mask is not None)
+                    length=length, step=step, states=states, masked=mask is not None,
+                    return_state=bool(op.return_state))
         self.loops.append(loop)
         self.loop_outputs[loop.input_name] = x
         if mask is not None:
@@ -324,13 +335,19 @@ class _Cutter:
             self.loop_inputs[loop.output_name(direction)] = y
             returned.append(y)
         merged = self.merge(op.name, returned, merge)
-        if mask is None or not sequences:
+        if mask is not None and sequences:
+            # a layer returning sequences passes its input's mask on (Keras' compute_mask)
+            flat = keras.tree.flatten(merged)
+            carried = [_WithMask(name=f"{op.name}__with_mask_{i}")([y, mask])
+                       for i, y in enumerate(flat)]
+            merged = carried if isinstance(merged, list) else carried[0]
+        if not loop.return_state:
             return merged
-        # a layer returning sequences passes its input's mask on (Keras' compute_mask)
-        flat = keras.tree.flatten(merged)
-        carried = [_WithMask(name=f"{op.name}__with_mask_{i}")([y, mask])
-                   for i, y in enumerate(flat)]
-        return carried if isinstance(merged, list) else carried[0]
+        finals = []  # Keras' order: the forward layer's states, then the backward one's
+        for state, shape in states.items():
+            finals.append(keras.Input(shape, name=loop.state_name(state)))
+            self.loop_inputs[loop.state_name(state)] = finals[-1]
+        return [*keras.tree.flatten(merged), *finals]
 
     @staticmethod
     def merge(name: str, returned: list, merge):
@@ -384,8 +401,6 @@ def loop_form(model: keras.Model, *, length: int | None = None) -> LoopForm:
         inputs.append(keras.Input(tuple(shape), dtype=tensor.dtype, name=name))
     cutter = _Cutter()
     outputs = cutter.run(model, inputs)
-    if not cutter.loops:
-        raise LoopFormError(f"model {model.name!r} has no recurrent layer to loop")
     result = dict(zip(output_names(model), outputs))
     clash = set(result) & set(cutter.loop_outputs)
     if clash:
@@ -399,4 +414,6 @@ def loop_form(model: keras.Model, *, length: int | None = None) -> LoopForm:
     if left:
         raise LoopFormError(f"model {model.name!r}: recurrent layer(s) {', '.join(left)} sit "
                             "inside other layers and cannot be cut out")
+    if not cutter.loops:
+        raise LoopFormError(f"model {model.name!r} has no recurrent layer to loop")
     return LoopForm(rest=rest, loops=cutter.loops)

@@ -141,14 +141,18 @@ def _loop(model: fb.ModelT, main: _Graph, step: fb.ModelT, loop, rest_in: dict[s
                 fb.BuiltinOptions.FillOptions, fb.FillOptionsT())
     finals = [main.tensor(f"{loop.name}_final{i}", shape, dtype)
               for i, (shape, dtype) in enumerate(zip(shapes, types))]
-    for (d, shape), position_in_vars in zip(results, range(len(shapes) - len(results),
-                                                            len(shapes))):
-        target = rest_in.get(loop.output_name(d))
+    # what the rest reads: each direction's result, and the final states of a layer that
+    # returns them
+    wanted = [(fixed + i, loop.state_name(state)) for i, state in enumerate(states)]
+    wanted += [(len(shapes) - len(results) + i, loop.output_name(d))
+               for i, (d, _) in enumerate(results)]
+    for position, name in wanted:
+        target = rest_in.get(name)
         if target is not None:
-            if list(main.sg.tensors[target].shape) != shape:
-                raise ValueError(f"loop {loop.name!r}: {d} output shape {shape} differs from "
+            if list(main.sg.tensors[target].shape) != shapes[position]:
+                raise ValueError(f"loop {loop.name!r}: {name} has shape {shapes[position]}, "
                                  f"the rest's {list(main.sg.tensors[target].shape)}")
-            finals[position_in_vars] = target
+            finals[position] = target
     model.subgraphs += [cond.sg, body.sg]
     options = fb.WhileOptionsT()
     options.condSubgraphIndex = len(model.subgraphs) - 2
@@ -167,8 +171,9 @@ def splice_loops(rest: bytes, steps: list[bytes], loops: list) -> bytes:
     zero = main.constant("zero", 0.0, _FLOAT32)
     for loop, data in zip(loops, steps):
         _loop(model, main, read(data), loop, rest_in, rest_out, zero)
-    cut_in = {rest_in[n] for loop in loops for d in loop.directions
-              if (n := loop.output_name(d)) in rest_in}
+    cut_in = {rest_in[n] for loop in loops
+              for n in [*map(loop.output_name, loop.directions),
+                        *map(loop.state_name, loop.states)] if n in rest_in}
     cut_out = {rest_out[name] for loop in loops for name in loop.sequences.values()}
     main.sg.inputs = [t for t in main.sg.inputs if t not in cut_in]
     main.sg.outputs = [t for t in main.sg.outputs if t not in cut_out]
