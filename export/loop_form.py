@@ -401,7 +401,12 @@ def loop_form(model: keras.Model, *, length: int | None = None) -> LoopForm:
         inputs.append(keras.Input(tuple(shape), dtype=tensor.dtype, name=name))
     cutter = _Cutter()
     outputs = cutter.run(model, inputs)
-    result = dict(zip(output_names(model), outputs))
+    struct = getattr(graph, "_outputs_struct", None)
+    if isinstance(struct, dict):  # by key: the flattened outputs need not follow the keys
+        by_tensor = {id(t): value for t, value in zip(graph.outputs, outputs)}
+        result = {key: by_tensor[id(tensor)] for key, tensor in struct.items()}
+    else:
+        result = dict(zip(output_names(model), outputs))
     clash = set(result) & set(cutter.loop_outputs)
     if clash:
         raise LoopFormError(f"model {model.name!r}: output name(s) {sorted(clash)} clash")

@@ -11,7 +11,8 @@ of step ``T - 1 - t`` for the backward one (of the input, and of the mask for ma
 and the writes of both outputs back at the same positions (DYNAMIC_UPDATE_SLICE; a layer
 returning its last output keeps the value after the last step, which for the backward cell
 is time 0, as Keras has it). States start at zero
-(FILL) and cross the loop boundary as floats, like `export.step_loop`. The step model's
+(FILL; with a dynamic batch, of the input's batch) and cross the loop boundary as floats,
+like `export.step_loop`. The step model's
 constants are copied once into the file; the cut tensors leave the signature.
 """
 
@@ -79,6 +80,9 @@ def _loop(model: fb.ModelT, main: _Graph, step: fb.ModelT, loop, rest_in: dict[s
         if main.sg.tensors[index].type != _FLOAT32:
             raise ValueError(f"loop {loop.name!r}: its {k} must be float32 at the boundary")
     read_shapes = {k: list(main.sg.tensors[i].shape) for k, i in read.items()}
+    signature = main.sg.tensors[read["x"]].shapeSignature
+    open_batch = signature is not None and len(signature) > 0 and signature[0] < 0
+    lead = (0,) if open_batch else ()  # a dynamic batch axis (shape holds a placeholder)
     states = list(loop.states)
 
     # loop variables: counter, the input sequence, the states, each direction's result
@@ -96,8 +100,10 @@ def _loop(model: fb.ModelT, main: _Graph, step: fb.ModelT, loop, rest_in: dict[s
 
     # body
     counter = body.tensor("counter", [], _INT32)
-    seqs = {k: body.tensor(f"sequence_{k}", shape, _FLOAT32) for k, shape in read_shapes.items()}
-    result_in = [body.tensor(f"{d}_loop", shape, _FLOAT32) for d, shape in results]
+    seqs = {k: body.tensor(f"sequence_{k}", shape, _FLOAT32, open_axes=lead)
+            for k, shape in read_shapes.items()}
+    result_in = [body.tensor(f"{d}_loop", shape, _FLOAT32, open_axes=lead)
+                 for d, shape in results]
     step_ops, body.sg.operators = body.sg.operators, []
     position = {"forward": counter}
     if "backward" in directions:
@@ -115,7 +121,7 @@ def _loop(model: fb.ModelT, main: _Graph, step: fb.ModelT, loop, rest_in: dict[s
     for (d, _), loop_in in zip(results, result_in):
         if loop.return_sequences:
             result_out.append(_write_step(body, d, step_out[d], loop_in, position[d],
-                                          open_batch=False))
+                                          open_batch=open_batch))
         else:
             result_out.append(step_out[d])
     body.sg.inputs = [counter, *seqs.values(), *[step_in[s] for s in states], *result_in]
@@ -125,7 +131,7 @@ def _loop(model: fb.ModelT, main: _Graph, step: fb.ModelT, loop, rest_in: dict[s
 
     # cond
     cond = _Graph(model, fb.SubGraphT())
-    c_in = [cond.tensor(f"var{i}", shape, dtype)
+    c_in = [cond.tensor(f"var{i}", shape, dtype, open_axes=lead if i else ())
             for i, (shape, dtype) in enumerate(zip(shapes, types))]
     keep_going = cond.tensor("keep_going", [], fb.TensorType.BOOL)
     cond.op(fb.BuiltinOperator.LESS, [c_in[0], cond.constant("length", length)], [keep_going],
@@ -134,25 +140,38 @@ def _loop(model: fb.ModelT, main: _Graph, step: fb.ModelT, loop, rest_in: dict[s
 
     # main: zero loop variables, the WHILE op, its results into the rest's cut inputs
     init = [main.constant(f"{loop.name}_counter_init", 0), *read.values()]
+    batch = None
+    if open_batch:  # the zeros take the batch from the input's shape at run time
+        batch = main.tensor(f"{loop.name}_batch", [1], _INT32)
+        main.gather(main.shape_of(read["x"], f"{loop.name}_input_shape"),
+                    main.constant(f"{loop.name}_batch_axis", [0]), batch, axis=0)
     for i, shape in enumerate(shapes[fixed:]):
-        dims = main.constant(f"{loop.name}_shape{i}", shape)
-        init.append(main.tensor(f"{loop.name}_init{i}", shape, _FLOAT32))
+        if open_batch:
+            dims = main.tensor(f"{loop.name}_shape{i}", [len(shape)], _INT32)
+            concat = fb.ConcatenationOptionsT()
+            concat.axis = 0
+            main.op(fb.BuiltinOperator.CONCATENATION,
+                    [batch, main.constant(f"{loop.name}_rest{i}", shape[1:])], [dims],
+                    fb.BuiltinOptions.ConcatenationOptions, concat)
+        else:
+            dims = main.constant(f"{loop.name}_shape{i}", shape)
+        init.append(main.tensor(f"{loop.name}_init{i}", shape, _FLOAT32, open_axes=lead))
         main.op(fb.BuiltinOperator.FILL, [dims, zero], [init[-1]],
                 fb.BuiltinOptions.FillOptions, fb.FillOptionsT())
-    finals = [main.tensor(f"{loop.name}_final{i}", shape, dtype)
+    finals = [main.tensor(f"{loop.name}_final{i}", shape, dtype, open_axes=lead if i else ())
               for i, (shape, dtype) in enumerate(zip(shapes, types))]
     # what the rest reads: each direction's result, and the final states of a layer that
     # returns them
     wanted = [(fixed + i, loop.state_name(state)) for i, state in enumerate(states)]
     wanted += [(len(shapes) - len(results) + i, loop.output_name(d))
                for i, (d, _) in enumerate(results)]
-    for position, name in wanted:
+    for index, name in wanted:
         target = rest_in.get(name)
         if target is not None:
-            if list(main.sg.tensors[target].shape) != shapes[position]:
-                raise ValueError(f"loop {loop.name!r}: {name} has shape {shapes[position]}, "
+            if list(main.sg.tensors[target].shape) != shapes[index]:
+                raise ValueError(f"loop {loop.name!r}: {name} has shape {shapes[index]}, "
                                  f"the rest's {list(main.sg.tensors[target].shape)}")
-            finals[position] = target
+            finals[index] = target
     model.subgraphs += [cond.sg, body.sg]
     options = fb.WhileOptionsT()
     options.condSubgraphIndex = len(model.subgraphs) - 2

@@ -200,7 +200,7 @@ def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,
 
     Sequence files that loop (int8, or a dynamic batch) run the step model in a loop
     (``step-loop``); a model without a step form runs each recurrent layer in its own loop
-    (``loops``, `export.loop_form`: bidirectional layers, fixed batch and length, float
+    (``loops``, `export.loop_form`: bidirectional layers, the model's own length, float
     input/output tensors), else it is unrolled. ``method="loops"`` makes every sequence file
     that way (float ones included, e.g. to check the loops against Keras)."""
     label = facts.label
@@ -218,9 +218,9 @@ def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,
     form = facts.loops
     if form is not None and length is not None and length != facts.length:
         form = None  # a loop form is made for the model's own shapes
-    if method == "loops" and (form is None or batch_size is None):
+    if method == "loops" and form is None:
         why = facts.loops_error or ("it has a step form" if facts.step is not None else
-                                    "the loops need a fixed batch and the model's length")
+                                    "the loops are made for the model's own length")
         raise ValueError(f"model {label!r}: no loops: {why}")
     files = []
     for variant, path in targets.items():
@@ -235,8 +235,7 @@ def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,
         elif looped and facts.steps:
             # the loop crosses float tensors at its boundary; int8 io is added around it
             job, how = Job(STEP, variant.quantize, "float32"), "step-loop"
-        elif (looped and form is not None and batch_size is not None
-              and variant.io_dtype == "float32"):
+        elif looped and form is not None and variant.io_dtype == "float32":
             job, how = Job(REST, variant.quantize, "float32"), "loops"
             parts = tuple(Job(loop.signature, variant.quantize, "float32")
                           for loop in form.loops)

@@ -85,11 +85,7 @@ TINY = {
                     "frame_dropout": 0.5}],
 }
 # Known defects, each failing its case until fixed (strict: a fix makes the mark fail too).
-KNOWN_FAILURES = {
-    "translation-attention": "the int8 encoder file (masked bidirectional encoder, unrolled) "
-                             "fails XNNPACK preparation at these sizes ('failed to create "
-                             "XNNPACK runtime'), so its int8 pair is not verified: issue 14",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 CASES = [pytest.param(name, config, id=f"{name}-{i}",
                       marks=[pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[name])]
                       if name in KNOWN_FAILURES else [])
