@@ -17,10 +17,10 @@ How each file is made (tensorflow 2.21 / keras 3.15):
   it), each layer's step model (both directions of a bidirectional one) is converted as a
   step model is, and `export.loop_graph` runs each in its own WHILE loop between the rest's
   ops (the backward cell over reversed time): weights stored once, nothing grows with the
-  length (fixed batch and length, float input/output tensors). What has no loop form either
-  (initial or returned states, int8 input/output tensors, a dynamic batch) is converted from
-  an *unrolled* graph (weights shared, but every time step adds its own tensors and ops, so
-  that file grows with the sequence length; the report says so and why).
+  length (the model's own length, float input/output tensors). What has no loop form either
+  (initial states, recurrent layers inside other layers, int8 input/output tensors) is
+  converted from an *unrolled* graph (weights shared, but every time step adds its own
+  tensors and ops, so that file grows with the sequence length; the report says so and why).
 * full int8, step: the converter on the step model, calibrated with the (input, state) pairs
   that the float step model reaches on the representative sequences (`export.calibration`).
 * full int8 keeps the layers of ``float_layers`` in float (by default the audio front end and
@@ -38,9 +38,10 @@ naming the op and the layer. Batch size: 1 by default (phones); ``batch_size=Non
 dynamic batch axis (resize the input with ``interpreter.resize_tensor_input`` before
 ``allocate_tensors``). The converter cannot lower Keras' sequence loop (a TensorList whose
 element shape holds the batch) without Flex ops when the batch is dynamic, so dynamic-batch
-sequence files loop over the step model like int8 ones. Every file gets the ``rnnzoo``
-metadata entry (`export.tflite_file`) with its input spec, states and the caller's
-``metadata``; intermediate tensor names are dropped unless ``keep_tensor_names``.
+sequence files loop over the step model (or over each layer's) like int8 ones. Every file
+gets the ``rnnzoo`` metadata entry (`export.tflite_file`) with its input spec, states and
+the caller's ``metadata``; intermediate tensor names are dropped unless
+``keep_tensor_names``.
 
 The work is split in three: `export.plan.plan_tflite` (which job makes which file, checked
 before anything runs), `convert` (trace, then one converter child for every job) and

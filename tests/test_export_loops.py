@@ -4,7 +4,8 @@ model converted around them.
 
 Tiny models (T=6, 4-8 units) check the structure: the float32 looped file must give the Keras
 outputs within 1e-4, the int8 one within 0.05 (absolute, outputs of magnitude <= 1). The
-masked model pads each sequence at the end to a random length (1 to T). The size check uses
+masked model pads each sequence at the end to a random length (1 to T), returns its last
+layer's states and has a dynamic batch. The size check uses
 128 units, where the weights dominate the file. One converter child per model.
 """
 
@@ -90,8 +91,10 @@ def looped(tmp_path_factory) -> dict:
     for name, make in MODELS.items():
         model = make()
         targets = {Variant("sequence", q): root / name / f"{q}.tflite" for q in ("fp32", "int8")}
+        # the masked model with a dynamic batch: its files take all examples in one call
         artifacts = convert_variants(model, targets, method="loops", name=name,
-                                     representative=[x[None] for x in _inputs(name, 24, 3)])
+                                     representative=[x[None] for x in _inputs(name, 24, 3)],
+                                     batch_size=None if name == "masked" else 1)
         result[name] = (model, {a.quantize: a for a in artifacts})
     return result
 
