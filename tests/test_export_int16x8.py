@@ -14,10 +14,12 @@ import json
 import keras
 import numpy as np
 import pytest
+from tensorflow.lite.python import schema_py_generated as fb
 
 import export
 import tasks
 import zoo
+from export import tflite_file
 from export.artifact import DEFAULT_QUANTIZE, Variant
 from export.calibration import step_calibration
 from export.plan import model_facts, plan_tflite
@@ -78,12 +80,15 @@ def test_int16x8_matches_keras_tighter_than_int8(exported, kind):
 
 
 @pytest.mark.slow
-def test_int16x8_files_compute_in_16_bits_with_float_io(exported):
+def test_int16x8_files_compute_in_16_bits_with_per_channel_weights_and_float_io(exported):
     _, out, _, _ = exported
     sequence = (out / "sequence.int16x8.tflite").read_bytes()
     ops = op_summary(sequence)
     assert "WHILE" in ops["builtin"] and ops["float"] == [] and not ops["flex"]
     assert "INT16" in ops["activation_types"] and "INT8" not in ops["activation_types"]
+    weights = [t for sg in tflite_file.read(sequence).subgraphs for t in sg.tensors
+               if t.type == fb.TensorType.INT8]
+    assert weights and all(len(t.quantization.scale) == t.shape[0] for t in weights)
     info = read_metadata(sequence)["file"]
     assert info["quantize"] == "int16x8" and info["method"] == "step-loop"
     assert info["io_dtype"] == "float32"
@@ -103,7 +108,8 @@ def test_report_lists_the_int16x8_variant(exported):
     for kind in ("sequence", "step"):
         entry = entries[(kind, "int16x8")]
         assert entry["bytes"] == (out / entry["path"]).stat().st_size
-        assert entry["size_ratio"] < 1.0 and entry["latency_ms"] > 0
+        # per-channel scales outweigh a 16-unit model's weights: no size bound at this size
+        assert entry["size_ratio"] > 0 and entry["latency_ms"] > 0
         assert entry["metric_delta"] == pytest.approx(entry["metric"]["value"] - keras_mse)
         assert abs(entry["metric_delta"]) <= abs(entries[(kind, "int8")]["metric_delta"])
     assert "int16x8 step model run by a TFLite WHILE loop" in printed

@@ -107,6 +107,10 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
     parser.add_argument("--allow-flex", action="store_true",
                         help="let TensorFlow (Flex) ops into the TFLite files "
                              "(default: builtin only)")
+    parser.add_argument("--per-channel", action="store_true",
+                        help="quantize int8 weights per output channel (a float32 scale and "
+                             "an int64 zero point per channel: larger files) (default: per "
+                             "tensor; int16x8 weights are always per channel)")
     parser.add_argument("--float-layers", metavar="NAMES",
                         help="comma-separated layers that int8 files keep in float, or 'none' "
                              "(default: the audio front end and the normalization after it)")
@@ -180,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
         dataset=dataset, metric=task.metric_with(options), metric_name=task.primary_metric,
         metadata=metadata, assets=preset.assets, allow_flex=args.allow_flex,
         batch_size=args.batch_size, overwrite=args.overwrite, name=preset.name,
+        per_channel=args.per_channel,
         float_layers=_float_layers(args.float_layers))
     if args.json:
         print_json({"out": str(args.out), "report": report, "calibration": calibration})
