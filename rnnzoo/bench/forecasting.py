@@ -89,9 +89,9 @@ def train_series(path: Path, data_options: dict, model_argv: list[str], training
 
 
 def series_table(quick: bool = False, split: str = "test", model_argv: list[str] | None = None,
-                 training: dict | None = None) -> dict:
-    """Part 1: each series of the folder with the default configuration (or ``model_argv``
-    and ``training``), scored on ``split``."""
+                 training: dict | None = None, data_options: dict | None = None) -> dict:
+    """Part 1: each series of the folder with the default configuration (or ``model_argv``,
+    ``training`` and ``data_options``), scored on ``split``."""
     import tasks
 
     task = tasks.get_task("forecasting")
@@ -104,20 +104,22 @@ def series_table(quick: bool = False, split: str = "test", model_argv: list[str]
         for path in sorted(_folder().glob("*.csv")):
             start = time.perf_counter()
             try:
-                model, result = train_series(path, {}, model_argv or [], training,
-                                             Path(temp) / path.stem)
-                figures = task.metric(model.predict_on_batch, task.load(path, split))
+                model, result = train_series(path, data_options or {}, model_argv or [],
+                                             training, Path(temp) / path.stem)
+                figures = task.metric(model.predict_on_batch,
+                                      task.load(path, split, **(data_options or {})))
             except Exception as error:  # noqa: BLE001 - a series that fails is a row too
                 rows[path.name] = {"error": f"{type(error).__name__}: {error}"}
                 continue
             rows[path.name] = {
                 "mase": figures["mase"], "seasonal_naive_mase": figures["seasonal_naive_mase"],
                 "linear_mase": figures["linear_mase"], "mae": figures["mae"],
-                "windows": figures["windows"], "epochs": result.epochs_completed,
+                "windows": figures["windows"], "base": model.rnnzoo_config["base"],
+                "epochs": result.epochs_completed,
                 "seconds": round(time.perf_counter() - start, 1)}
     scored = [r for r in rows.values() if "mase" in r]
     below = sum(r["mase"] < 1 for r in scored)
-    return {"split": split, "configuration": {"data": "task defaults",
+    return {"split": split, "configuration": {"data": data_options or "task defaults",
                                               "model": model_argv or "task defaults",
                                               "training": training},
             "series": rows, "mase_below_1": below, "series_count": len(rows),
