@@ -23,26 +23,29 @@ def _zero_head(model: keras.Model) -> keras.Model:
     return model
 
 
-@pytest.mark.parametrize(("base", "covariate"), [("ridge", False), ("ridge", True),
-                                                 ("blend", False)])
-def test_an_untrained_head_forecasts_the_fixed_base(tmp_path, base, covariate):
+@pytest.mark.parametrize(("base", "covariate", "quantiles"), [
+    ("ridge", False, 0), ("ridge", True, 0), ("blend", False, 3)])
+def test_an_untrained_head_forecasts_the_fixed_base(tmp_path, base, covariate, quantiles):
     """The ridge base is the data module's ridge baseline exactly (same coefficients, same
     window order, with covariates too), the blend the average of it and the seasonal-naive
-    baseline; in the data's units, and in the step form."""
+    baseline (every quantile, with a zero head); in the data's units, and in the step
+    form."""
     path = write_series(tmp_path / "m.csv", 120, season=4, trend=0.05, covariate=covariate)
     options = {"lookback": 8, "horizon": 3, "season": 4,
                "covariates": ["lead"] if covariate else None}
     data = prepare(path, settings(**options))
-    builder, config = model_config(data, units=[4], base=base)
+    builder, config = model_config(data, units=[4], base=base, quantiles=quantiles)
     features = len(data.feature_names)
     assert config["base"] == "fixed"
     assert np.asarray(config["coefficients"]).shape == (8 * features + 1, 3)
     model = _zero_head(zoo.build(builder, **config))
     x, y = windows(path, "test", **options)
-    got = np.asarray(model.predict_on_batch(x))[..., 0]
+    got = np.asarray(model.predict_on_batch(x))[:, :, 0]
     expected = y[..., 0, LINEAR]
     if base == "blend":
         expected = (expected + y[..., 0, SEASONAL_NAIVE]) / 2
+    if quantiles:
+        expected = np.repeat(expected[..., None], quantiles, axis=-1)
     assert np.allclose(got, expected, atol=1e-3 * np.abs(expected).max())
     assert not model.get_layer("fixed_base").trainable
     step = step_model(model)  # one observation at a time: the last forecast is the sequence's
@@ -51,7 +54,7 @@ def test_an_untrained_head_forecasts_the_fixed_base(tmp_path, base, covariate):
     for t in range(8):
         out = step({"history": x[:, t], **states})
         states = {n: np.asarray(out[n]) for n in states}
-    assert np.allclose(np.asarray(out["forecast"])[..., 0], got, rtol=1e-5, atol=1e-4)
+    assert np.allclose(np.asarray(out["forecast"])[:, :, 0], got, rtol=1e-5, atol=1e-4)
 
 
 def test_the_fixed_base_survives_saving_and_training_leaves_it_fixed(tmp_path):
@@ -117,6 +120,24 @@ def test_auto_chooses_the_base_that_forecasts_validation_best(tmp_path):
     assert np.allclose(config["coefficients"], coefficients(trend, "ridge"))
     # autoregressive models have no fixed base: auto is seasonal for them
     assert model_config(trend, mode="ar", units=[4], base="auto")[1]["base"] == "seasonal"
+
+
+def test_auto_reads_no_test_value(tmp_path):
+    """Rewriting the test part (wildly) leaves auto's choice and the model config as they
+    were; rewriting the validation part may change the choice (it is what auto reads)."""
+    path = write_series(tmp_path / "a.csv", 150, season=4, trend=0.05, noise=0.3)
+    options = {"lookback": 8, "horizon": 2, "season": 4}
+    before = prepare(path, settings(**options))
+    lines = path.read_text().splitlines()
+    keep = 1 + before.bounds[1]  # header and the training and validation parts
+    changed = lines[:keep] + [f"{line.split(',')[0]},{1e6 * (i + 1)}"
+                              for i, line in enumerate(lines[keep:])]
+    other = tmp_path / "b.csv"
+    other.write_text("\n".join(changed) + "\n")
+    after = prepare(other, settings(**options))
+    assert base_errors(before) == base_errors(after)
+    assert model_config(before, base="auto") == model_config(after, base="auto")
+    assert base_errors(before, "test") != base_errors(after, "test")
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from tasks.forecasting.metrics import ForecastLoss, metric
 
 MODES = ("direct", "ar")
 BASE_CHOICES = ("auto", "seasonal", "last", "linear", "ridge", "blend", "none")
-DEFAULT_BASE = "seasonal"
+DEFAULT_BASE = "auto"
 KINDS = ("lstm", "gru")
 DATA_OPTIONS = ("target", "covariates", "categorical", "lookback", "horizon", "stride",
                 "season", "validation", "test")
