@@ -1,5 +1,5 @@
-"""Export: SavedModel and TFLite (fp32, fp16, dynamic-range, int8), streaming step models,
-verification and reports. Takes data and metrics as arguments; never imports `tasks`.
+"""Export: SavedModel and TFLite (fp32, fp16, dynamic-range, int8, int16x8), streaming step
+models, verification and reports. Takes data and metrics as arguments; never imports `tasks`.
 
 Public names (imported on first use, so ``import export`` does not start TensorFlow):
 `to_savedmodel`, `to_tflite`, `step_model`, `verify`, `export_model`, `format_table`,

@@ -1,7 +1,9 @@
 """The vocabulary of an export, defined once, and the records of what it makes.
 
 `FORMATS`, `QUANTIZE` and `ARTIFACT_KINDS` are the words of ``rnnzoo export --format``,
-``--quantize`` and ``--kinds``, of `export.export_model`'s arguments and of the report. A
+``--quantize`` and ``--kinds``, of `export.export_model`'s arguments and of the report
+(`DEFAULT_QUANTIZE`: the modes made when none are named; `CALIBRATED`: the full-integer
+modes, which need representative data and loop over the step model). A
 TFLite file is named after its kind and quantize mode, ``<kind>.<quantize>[.int8io].tflite``
 (``sequence.fp32.tflite``, ``step.int8.tflite``), so the word in the file name and in the report
 is the same. ``none`` (DESIGN.md's word for "no quantization") is accepted as ``fp32``.
@@ -15,7 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FORMATS = ("savedmodel", "tflite")
-QUANTIZE = ("fp32", "fp16", "dynamic", "int8")
+QUANTIZE = ("fp32", "fp16", "dynamic", "int8", "int16x8")
+# int16x8 (16-bit activations, 8-bit weights) is made only when asked for
+DEFAULT_QUANTIZE = ("fp32", "fp16", "dynamic", "int8")
+# full-integer modes: calibrated on representative data, sequence files loop over the step
+CALIBRATED = ("int8", "int16x8")
 QUANTIZE_ALIASES = {"none": "fp32"}
 ARTIFACT_KINDS = ("sequence", "step")
 # The files of a model exported in two parts (`export.parts`): each converted whole.
@@ -41,7 +47,8 @@ def quantize_mode(name: str) -> str:
 class Variant:
     """One TFLite file to make: ``kind`` (sequence or step, or a part: encoder or decoder),
     ``quantize`` mode, and for int8
-    the dtype of its input and output tensors (``io_dtype``)."""
+    the dtype of its input and output tensors (``io_dtype``; int16x8 files keep float
+    input and output tensors)."""
 
     kind: str = "sequence"
     quantize: str = "fp32"

@@ -3,7 +3,8 @@
 Layout of the folder (written aside and renamed into place, so a failure leaves nothing)::
 
     savedmodel/                 serving_default + step signatures
-    sequence.<q>.tflite         q in fp32, fp16, dynamic, int8 (+ .int8io with int8 tensors)
+    sequence.<q>.tflite         q in fp32, fp16, dynamic, int8 (+ .int8io with int8 tensors),
+                                int16x8 (16-bit activations, int8 weights; when asked for)
     step.<q>.tflite             single-step models (unidirectional recurrent models)
                                 (a model with parts, `export.parts`: encoder.<q>.tflite and
                                 decoder.<q>.tflite instead, see `export.parts_bundle`)
@@ -27,7 +28,16 @@ from pathlib import Path
 
 import keras
 
-from export.artifact import ARTIFACT_KINDS, FORMATS, QUANTIZE, Artifact, Variant, quantize_mode
+from export.artifact import (
+    ARTIFACT_KINDS,
+    CALIBRATED,
+    DEFAULT_QUANTIZE,
+    FORMATS,
+    QUANTIZE,
+    Artifact,
+    Variant,
+    quantize_mode,
+)
 from export.files import atomic_folder
 from export.parts import parts_of
 from export.plan import ModelFacts, model_facts
@@ -108,7 +118,7 @@ def _variants(facts: ModelFacts, quantize: list[str], kinds: list[str], io_dtype
     variants = []
     for kind in kinds:
         for mode in quantize:
-            loops = kind == "sequence" and (mode == "int8" or batch_size is None)
+            loops = kind == "sequence" and (mode in CALIBRATED or batch_size is None)
             if loops and facts.recurrent and facts.step is None and facts.length is None:
                 notes.append(f"no sequence.{mode} file: without a step form it would be an "
                              "unrolled graph of one fixed length, and the model's time axis "
@@ -120,7 +130,7 @@ def _variants(facts: ModelFacts, quantize: list[str], kinds: list[str], io_dtype
 
 
 def export_model(model: keras.Model, out: str | os.PathLike, *,
-                 formats: Iterable[str] = FORMATS, quantize: Iterable[str] = QUANTIZE,
+                 formats: Iterable[str] = FORMATS, quantize: Iterable[str] = DEFAULT_QUANTIZE,
                  kinds: Iterable[str] = ARTIFACT_KINDS, io_dtype: str = "float32",
                  representative: Iterable | None = None, dataset: Iterable | None = None,
                  metric: Callable | None = None, metric_name: str | None = None,
@@ -135,12 +145,13 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
         model: the Keras model (a preset's ``model``).
         out: the export folder to create (written aside, renamed into place at the end).
         formats: ``savedmodel`` and/or ``tflite``.
-        quantize: TFLite variants: ``fp32`` (or ``none``), ``fp16``, ``dynamic``, ``int8``.
+        quantize: TFLite variants: ``fp32`` (or ``none``), ``fp16``, ``dynamic``, ``int8``,
+            ``int16x8`` (16-bit activations, int8 weights; made only when named).
         kinds: ``sequence`` and/or ``step`` TFLite files; step files (and int8 sequence files
             of models with an open time axis) are left out, with a note, for models without a
             step form.
         io_dtype: ``int8`` gives the int8 files int8 input and output tensors.
-        representative: int8 calibration samples (see `export.to_tflite`).
+        representative: int8 and int16x8 calibration samples (see `export.to_tflite`).
         dataset: unbatched ``(inputs, targets)`` pairs every artifact is verified on.
         metric: ``metric(model_fn, dataset)``, a task's metric; ``metric_name`` picks the
             figure the report leads with.

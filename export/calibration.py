@@ -6,6 +6,16 @@ sample, each with a batch axis) into one stacked array per model input and refus
 non-finite values. `step_calibration` runs the float step model over those sequences and keeps
 (input step, states) samples spread over all time steps, so the int8 step model is calibrated
 on the states that real sequences reach, not on zeros.
+
+Ranges are min/max, never moving averages: TFLite's calibrator (`tflite::optimize::calibration::
+MinMax::Update`, used by both the int8 and the int16x8 converter paths) keeps the smallest and
+largest value each tensor takes over every sample it is fed. Sequence jobs (unrolled graphs,
+models without a recurrent layer) are fed whole sequences. Step jobs are fed at most
+``max_samples`` (input, state) rows spread evenly over sequences and time, *plus* the rows where
+each step input and state tensor takes its smallest and largest value over all steps of all
+calibration sequences, so the min/max range of every state (activations are quantized per
+tensor) is that of the whole sequences: a long-range state that peaks at steps the even spread
+skips is not clipped.
 """
 
 from __future__ import annotations
@@ -105,7 +115,9 @@ def step_calibration(step: keras.Model, sequences: dict[str, np.ndarray], *,
 
     Runs the float ``step`` model over ``sequences`` (``{input name: [N, T, ...]}``, e.g. from
     `check_representative`) from zero states, records every step's inputs and states, and keeps
-    at most ``max_samples`` of them, evenly spread over sequences and time.
+    ``max_samples`` of them, evenly spread over sequences and time, and the rows where each
+    recorded tensor reaches its minimum and maximum over all steps (at most two more per
+    step input and state).
     """
     spec = step_spec(step)
     run = step_function(step)
@@ -124,5 +136,10 @@ def step_calibration(step: keras.Model, sequences: dict[str, np.ndarray], *,
     # [T, N, ...] -> [T * N, ...] in time-major order, then an even spread of max_samples rows
     stacked = {name: np.concatenate(values) for name, values in recorded.items()}
     total = n * length
-    keep = np.unique(np.linspace(0, total - 1, num=min(total, max_samples)).round().astype(int))
+    spread = np.linspace(0, total - 1, num=min(total, max_samples)).round().astype(int)
+    extremes = [np.unravel_index(pick(values), values.shape)[0]
+                for values in stacked.values() if values.size and
+                np.issubdtype(values.dtype, np.number)
+                for pick in (np.argmin, np.argmax)]
+    keep = np.unique(np.concatenate([spread, np.asarray(extremes, int)]))
     return {name: values[keep] for name, values in stacked.items()}

@@ -44,14 +44,15 @@ def _converter(loaded, job: dict):
         converter.target_spec.supported_types = [tf.float16]
     elif quantize == "dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif quantize == "int8":
+    elif quantize in ("int8", "int16x8"):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         batch = next(iter(function.structured_input_signature[1].values())).shape[0] or 1
         converter.representative_dataset = _representative(job["representative"], batch)
-        builtins = tf.lite.OpsSet.TFLITE_BUILTINS_INT8
+        builtins = (tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if quantize == "int8" else
+                    tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8)
         if not job.get("per_channel", True):
             converter._experimental_disable_per_channel = True
-        if job.get("io_dtype") == "int8":
+        if job.get("io_dtype") == "int8" and quantize == "int8":
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
     elif quantize != "fp32":

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from export import tflite_file
-from export.artifact import PART_KINDS, Artifact, Variant
+from export.artifact import CALIBRATED, PART_KINDS, Artifact, Variant
 from export.bundle import REPORT_FILE, SAVEDMODEL_DIR, common_metadata, write_metadata
 from export.files import atomic_folder, folder_bytes
 from export.parts import Parts, PartsRunner, calibration, valid_steps
@@ -50,9 +50,10 @@ def _savedmodel(model: keras.Model, parts: Parts, folder: Path) -> Path:
 def _convert(parts: Parts, temp: Path, quantize: list[str], representative, *,
              metadata: dict, allow_flex: bool, per_channel: bool) -> list[Artifact]:
     samples = None
-    if "int8" in quantize:
+    if any(q in CALIBRATED for q in quantize):
         if representative is None:
-            raise ValueError("int8 needs representative data (whole-model input samples)")
+            raise ValueError("int8 and int16x8 need representative data (whole-model input "
+                             "samples)")
         samples = dict(zip(PART_KINDS, calibration(parts, representative)))
     artifacts = []
     for kind, model in (("encoder", parts.encoder), ("decoder", parts.decoder)):

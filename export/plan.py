@@ -21,7 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from export.artifact import Variant
+from export.artifact import CALIBRATED, Variant
 from export.calibration import check_representative
 from export.float_layers import float_layers as default_float_layers
 from export.loop_form import LoopForm, LoopFormError, loop_form
@@ -136,10 +136,11 @@ class Job:
 
     @property
     def calibration(self) -> str | None:
-        """Which representative data an int8 job is calibrated on: the sequences, the
-        (input, state) samples the float step model reaches on them, or for the rest and the
-        loops of a `LoopForm` their own inputs on them (named by the signature)."""
-        if self.quantize != "int8":
+        """Which representative data a full-integer (int8, int16x8) job is calibrated on: the
+        sequences, the (input, state) samples the float step model reaches on them, or for the
+        rest and the loops of a `LoopForm` their own inputs on them (named by the
+        signature)."""
+        if self.quantize not in CALIBRATED:
             return None
         return SEQUENCE if self.signature == UNROLLED else self.signature
 
@@ -163,7 +164,7 @@ class TFLitePlan:
     ``length``: the time length the sequence function is traced with (None: open).
     ``loop_length``: that of sequence files looping over the step model (None: any length).
     ``unrolled_length``: that of unrolled int8 files. ``sequences``: the checked
-    representative sequences (int8 only).
+    representative sequences (full-integer modes only).
     """
 
     facts: ModelFacts
@@ -208,9 +209,14 @@ def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,
         raise ValueError(f"batch_size must be positive or None, got {batch_size}")
     if any(v.kind == STEP for v in targets) and facts.step is None:
         raise StepModelError(f"model {label!r}: {facts.step_error}")
+    if facts.float_layers and any(v.quantize == "int16x8" for v in targets):
+        raise ValueError(f"model {label!r}: int16x8 cannot keep layers in float "
+                         f"({', '.join(facts.float_layers)}): TFLite's 16-bit quantizer takes no "
+                         "deny list; export int8 for this model, or quantize those layers too "
+                         "(--float-layers none, float_layers=[])")
     length = length or facts.length
     sequences = None
-    if any(v.quantize == "int8" for v in targets):
+    if any(v.quantize in CALIBRATED for v in targets):
         sequences = check_representative(representative, facts.model, length=length)
     unrolled_length = length or (next(iter(sequences.values())).shape[1] if sequences else None)
     if method not in (None, "loops"):
@@ -225,7 +231,7 @@ def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,
     files = []
     for variant, path in targets.items():
         # a sequence file, or a part of a model exported in parts (a recurrent encoder)
-        looped = variant.kind != STEP and (variant.quantize == "int8" or batch_size is None
+        looped = variant.kind != STEP and (variant.quantize in CALIBRATED or batch_size is None
                                            or method == "loops")
         parts: tuple[Job, ...] = ()
         if variant.kind == STEP:
@@ -234,16 +240,18 @@ def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,
             job, how = Job(SEQUENCE, variant.quantize, variant.io_dtype), "converter"
         elif looped and facts.steps:
             # the loop crosses float tensors at its boundary; int8 io is added around it
+            # (the converter's own full-integer WHILE loops crash, int16x8 like int8)
             job, how = Job(STEP, variant.quantize, "float32"), "step-loop"
-        elif looped and form is not None and variant.io_dtype == "float32":
+        elif (looped and form is not None and variant.io_dtype == "float32"
+              and variant.quantize != "int16x8"):  # int16x8 loops: not tried yet
             job, how = Job(REST, variant.quantize, "float32"), "loops"
             parts = tuple(Job(loop.signature, variant.quantize, "float32")
                           for loop in form.loops)
         elif looped:
             if unrolled_length is None:
-                raise ValueError(f"model {label!r}: without a step form, an int8 or dynamic-"
-                                 "batch sequence model is unrolled and needs a fixed length "
-                                 "(length=...)")
+                raise ValueError(f"model {label!r}: without a step form, a {variant.quantize} "
+                                 "or dynamic-batch sequence model is unrolled and needs a fixed "
+                                 "length (length=...)")
             job, how = Job(UNROLLED, variant.quantize, variant.io_dtype), "unrolled"
         else:
             job, how = Job(SEQUENCE, variant.quantize, "float32"), "converter"

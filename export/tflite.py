@@ -1,4 +1,5 @@
-"""TFLite export: float32, fp16, dynamic-range and full-int8 files, sequence and step models.
+"""TFLite export: float32, fp16, dynamic-range, full-int8 and int16x8 files, sequence and step
+models.
 
 How each file is made (tensorflow 2.21 / keras 3.15):
 
@@ -32,6 +33,17 @@ How each file is made (tensorflow 2.21 / keras 3.15):
   vanilla RNN int8 files at 0.31-0.33 of float32 (0.27-0.29 per tensor); on a trained
   128-unit adding LSTM the per-tensor int8 MSE was within 0.3 % of float32 (per channel 3.9 %).
   ``per_channel=True`` restores the converter's default.
+* int16x8 (16-bit activations, 8-bit weights, 64-bit biases: the converter's
+  ``EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8``) takes the routes of full int8
+  (the converter crashes on its WHILE loops too, SIGSEGV measured), calibrated on the same data;
+  its files keep float input and output tensors, and its weights are quantized per output
+  channel: per tensor, the adding-lstm preset's int16x8 MSE was 0.0074 (48x float32, int8
+  0.030) at 0.33 of float32 bytes, per channel 0.00018 (1.2x) at 0.46; one input kernel
+  ([256, 2], the gates' weights on the two input features, sharing one scale) made nearly all
+  of that difference. TFLite's 16-bit quantizer takes no deny list
+  (the MLIR quantizer's int16 mode writes FULLY_CONNECTED outputs with a non-zero zero point,
+  which the interpreter refuses), so models with ``float_layers`` are refused in int16x8, and
+  an op without a 16-bit kernel (e.g. NEG in layer normalization) is one line naming it.
 
 Builtin ops only unless ``allow_flex``; a model that needs another op fails with one line
 naming the op and the layer. Batch size: 1 by default (phones); ``batch_size=None`` exports a
@@ -62,7 +74,7 @@ import numpy as np
 import tensorflow as tf
 
 from export import tflite_file
-from export.artifact import Artifact, Variant
+from export.artifact import CALIBRATED, Artifact, Variant
 from export.calibration import step_calibration
 from export.child import ConversionError, run_jobs
 from export.files import write_file_atomic
@@ -100,11 +112,12 @@ def to_tflite(model: keras.Model, path: str | os.PathLike, *, quantize: str = "f
         model: a functional Keras model (zoo models are).
         path: the ``.tflite`` file to write (replaced atomically).
         quantize: ``fp32`` (or ``none``), ``fp16``, ``dynamic`` (int8 weights, float
-            activations) or ``int8`` (full integer; needs ``representative``).
+            activations), ``int8`` (full integer; needs ``representative``) or ``int16x8``
+            (16-bit activations, int8 weights; needs ``representative``).
         kind: ``sequence`` (the whole sequence) or ``step`` (one time step with explicit
             state inputs and outputs, `export.step_model`; unidirectional models only).
-        representative: int8 calibration samples of the model's inputs, each with a batch
-            axis (e.g. ``task.representative(path, 200)``).
+        representative: int8 / int16x8 calibration samples of the model's inputs, each with
+            a batch axis (e.g. ``task.representative(path, 200)``).
         io_dtype: ``int8`` gives int8 input and output tensors (int8 only).
         allow_flex: let TensorFlow (Flex) ops in; otherwise builtin ops only.
         batch_size: the file's batch size (1 for phones), or None for a dynamic batch axis.
@@ -113,7 +126,8 @@ def to_tflite(model: keras.Model, path: str | os.PathLike, *, quantize: str = "f
         metadata: JSON-able facts stored inside the file (task, data options, ...).
         keep_tensor_names: keep the converter's intermediate tensor names (debugging).
         name: the model's name in errors (default: ``model.name``).
-        per_channel: quantize int8 weights per output channel instead of per tensor.
+        per_channel: quantize int8 weights per output channel instead of per tensor
+            (int16x8 weights always are).
         float_layers: layers int8 files keep in float (default: the audio front end and its
             normalization, `export.float_layers`; ``[]`` quantizes everything).
         method: ``"loops"`` makes a sequence file of a model without a step form
@@ -200,7 +214,8 @@ def convert(plan: TFLitePlan, work: Path, *,
     specs = []
     for index, job in enumerate(plan.jobs):
         spec = {"signature": job.signature, "quantize": job.quantize, "io_dtype": job.io_dtype,
-                "allow_flex": plan.allow_flex, "per_channel": plan.per_channel,
+                "allow_flex": plan.allow_flex,
+                "per_channel": plan.per_channel or job.quantize == "int16x8",
                 "output": str(work / f"job{index}.tflite")}
         if job.calibration is not None:
             spec["representative"] = str(calibration[job.calibration])
@@ -236,7 +251,8 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
                                state_names=list(spec.states),
                                sequence_outputs=spec.sequence_outputs,
                                int8_io=variant.io_dtype == "int8")
-        why = ("the converter's own int8 WHILE loops crash" if variant.quantize == "int8"
+        why = (f"the converter's own {variant.quantize} WHILE loops crash"
+               if variant.quantize in CALIBRATED
                else "the converter cannot lower Keras' loop with a dynamic batch")
         notes.append(f"{variant.quantize} step model run by a TFLite WHILE loop ({why})")
     elif planned.method == "loops":
@@ -248,10 +264,10 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
                      f"the model around them; loops of {facts.loops.steps} steps")
     elif planned.method == "unrolled":
         why = f"; no loops: {facts.loops_error}" if facts.loops_error else ""
-        notes.append(f"no step form ({facts.step_error}); int8 from an unrolled graph, which "
-                     "holds the ops of every time step (its size grows with the sequence "
-                     f"length; fixed at {plan.unrolled_length} steps){why}")
-    if variant.quantize == "int8" and float_tensors:
+        notes.append(f"no step form ({facts.step_error}); {variant.quantize} from an unrolled "
+                     "graph, which holds the ops of every time step (its size grows with the "
+                     f"sequence length; fixed at {plan.unrolled_length} steps){why}")
+    if variant.quantize in CALIBRATED and float_tensors:
         shown = [n for n in facts.float_layers if not training_only(facts.model.get_layer(n))]
         notes.append(f"kept in float: {', '.join(shown)} (front ends, normalization and "
                      "output scaling that do not fit 8 bits)")
@@ -318,6 +334,12 @@ def _layer_of(location: str, model: keras.Model) -> str | None:
 
 def _failure(result: dict, label: str, model: keras.Model, allow_flex: bool) -> ConversionError:
     """One line naming the op and the layer the converter stopped at."""
+    message = result.get("message") or ""
+    no_int16 = re.search(r"16x8-bit not yet supported for op: '(\w+)'", message)
+    if no_int16:
+        return ConversionError(f"{label}: op {no_int16.group(1)} has no 16-bit-activation "
+                               "kernel in TFLite, so this model has no int16x8 file; export "
+                               "int8 or a float variant instead")
     ops = [o for o in result.get("ops") or [] if o["location"]]
     missing = [o for o in ops if o["code"] in ("ERROR_NEEDS_FLEX_OPS", "ERROR_NEEDS_CUSTOM_OPS")]
     if not ops:

@@ -82,7 +82,9 @@ TINY = {
                     "units": 4},
                    {"labels": ["a", "b"], "frames": 6, "size": 16, "filters": [4],
                     "units": 4, "frame_pooling": "flatten", "frame_units": 6,
-                    "frame_dropout": 0.5}],
+                    "frame_dropout": 0.5},
+                   {"labels": ["a", "b"], "frames": 6, "size": 16, "filters": [4],
+                    "units": 4, "motion": True}],
 }
 # Known defects, each failing its case until fixed (strict: a fix makes the mark fail too).
 KNOWN_FAILURES: dict[str, str] = {}

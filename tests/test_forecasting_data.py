@@ -185,7 +185,9 @@ def test_no_validation_or_test_value_reaches_the_scaler_or_the_training_windows(
                                                                               options):
     """Rewrite every value after the training part (wildly, with new categories and missing
     values): the scaler, MASE scale, linear baseline, model inputs and training windows stay
-    the same."""
+    the same, and so does the model of every base (``auto`` chooses among them on the
+    validation part by design; tests/test_forecasting_bases.py shows it ignores the test
+    part)."""
     from tasks.forecasting import model_config
 
     clean = write_series(tmp_path / "a.csv", 150, hourly=True, covariate=True, category=True,
@@ -208,7 +210,8 @@ def test_no_validation_or_test_value_reaches_the_scaler_or_the_training_windows(
         assert np.array_equal(getattr(before, name), getattr(after, name)), name
     assert before.penalty == after.penalty
     assert np.array_equal(x_before, x_after) and np.array_equal(y_before, y_after)
-    assert model_config(before) == model_config(after)
+    for base in ("seasonal", "ridge", "blend"):
+        assert model_config(before, base=base) == model_config(after, base=base), base
     # and the later parts did change: the test windows see the new values
     assert not np.array_equal(windows(clean, "test", **options)[1],
                               windows(other, "test", **options)[1])

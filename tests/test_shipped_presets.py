@@ -34,6 +34,7 @@ SHIPPED = (
     "speech-digits",
     "speech-yesno",
     "textgen-shakespeare",
+    "translate-en-de-multi30k",
     "translate-en-fr-tatoeba",
     "video-actions-lrcn",
 )

@@ -145,3 +145,39 @@ def test_augmented_lrcn_streams_and_reloads(tmp_path):
         states = {n: outputs[n] for n in runner.states}
     np.testing.assert_allclose(outputs["actions"][0], model.predict_on_batch(clip)[0],
                                atol=1e-4)
+
+
+def test_frame_difference_adds_each_frames_change_from_the_last():
+    from zoo.video import FrameDifference
+
+    clips = np.random.default_rng(2).uniform(0, 255, (2, 4, 5, 5, 3)).astype(np.float32)
+    out = keras.ops.convert_to_numpy(FrameDifference()(clips))
+    assert out.shape == (2, 4, 5, 5, 6)
+    np.testing.assert_array_equal(out[..., :3], clips)
+    assert not out[:, 0, ..., 3:].any()  # no previous frame: no motion
+    np.testing.assert_allclose(out[:, 1:, ..., 3:], clips[:, 1:] - clips[:, :-1], atol=1e-4)
+
+
+@pytest.mark.slow
+def test_motion_lrcn_streams_with_the_previous_frame_as_state(tmp_path):
+    """--motion: the step file carries the previous frame as a state; fed frame by frame it
+    gives the clip model's output (float32, 1e-4); the model reloads with safe_mode."""
+    keras.utils.set_random_seed(0)
+    model = zoo.build("video-lrcn", labels=["a", "b", "c"], frames=FRAMES, size=SIZE,
+                      filters=[4, 8], motion=True)
+    clips = np.random.default_rng(3).uniform(0, 255, (2, FRAMES, SIZE, SIZE, 3))
+    clips = clips.astype(np.float32)
+    expected = model.predict_on_batch(clips)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded.predict_on_batch(clips), expected, atol=1e-6)
+    runner = export.TFLiteRunner(export.to_tflite(model, tmp_path / "s.tflite",
+                                                  kind="step").path)
+    assert any(list(shape) == [SIZE, SIZE, 3] for shape in
+               (runner.zero_states(1)[n].shape[1:] for n in runner.states))
+    for clip, want in zip(clips, expected):
+        states = runner.zero_states(1)
+        for frame in clip:
+            outputs = runner.invoke({"frames": frame[None], **states})
+            states = {n: outputs[n] for n in runner.states}
+        np.testing.assert_allclose(outputs["actions"][0], want, atol=1e-4)

@@ -11,9 +11,13 @@ app feeds raw observations. The network forecasts the change from a *base* forec
 ``base="seasonal"`` (the default) the seasonal-naive forecast, each step's value one
 ``season`` earlier (kept by `DelayCell`, a recurrent memory of the last season of targets);
 it is the last observed value where ``season`` is 1 or longer than ``lookback``;
-``base="last"`` the last observed value (`LastStep`); ``base="none"`` zero (the values
-themselves). A series that leaves the range of its training part (a trend) is then followed
-rather than clipped by saturated units, and an untrained network forecasts the base.
+``base="last"`` the last observed value (`LastStep`); ``base="linear"`` a trainable linear
+term over the (compressed) window, as LSTNet's highway; ``base="fixed"`` a linear forecast
+over the standardized window with given, untrained ``coefficients`` (`tasks.forecasting.bases`
+makes them: the ridge baseline, or its average with the seasonal-naive forecast), so the
+network learns that forecast's residual; ``base="none"`` zero (the values themselves). A
+series that leaves the range of its training part (a trend) is then followed rather than
+clipped by saturated units, and an untrained network forecasts the base.
 
 * ``forecast-direct-*``: the recurrent layers read the window; a dense head forecasts all
   ``horizon`` steps at once (direct multi-step).
@@ -214,7 +218,7 @@ def _units_list(units) -> list[int]:
     return [int(u) for u in units]
 
 
-BASES = ("seasonal", "last", "linear", "none")
+BASES = ("seasonal", "last", "linear", "fixed", "none")
 
 
 def _check(lookback, horizon, features, targets, quantiles, dropout, base, season, mean,
@@ -278,11 +282,30 @@ def _repeat_each(x, count: int, name: str):
     return keras.layers.Reshape((width * count,), name=name)(copies)
 
 
+def _fixed_coefficients(coefficients, lookback: int, horizon: int, features: int,
+                        targets: int, mode: str) -> np.ndarray:
+    """The ``fixed`` base's coefficients ``[lookback * features + 1, horizon * targets]`` (the
+    last row the intercept), checked."""
+    if mode != "direct":
+        raise ValueError("base 'fixed' is for direct forecasters")
+    if coefficients is None:
+        raise ValueError("base 'fixed' needs its coefficients (coefficients=...; "
+                         "tasks.forecasting.bases makes them from the training part)")
+    coefficients = np.asarray(coefficients, np.float32)
+    shape = (lookback * features + 1, horizon * targets)
+    if coefficients.shape != shape:
+        raise ValueError(f"fixed-base coefficients must have shape {shape} (lookback * features "
+                         f"+ 1, horizon * targets), got {coefficients.shape}")
+    return coefficients
+
+
 def _forecaster(mode: str, kind: str, *, lookback: int, horizon: int, features: int,
                 targets: int, units, dropout: float, quantiles: int, base: str, season: int,
-                mean, std) -> keras.Model:
+                mean, std, coefficients=None) -> keras.Model:
     mean, std = _check(lookback, horizon, features, targets, quantiles, dropout, base, season,
                        mean, std)
+    fixed = _fixed_coefficients(coefficients, lookback, horizon, features, targets, mode) \
+        if base == "fixed" else None
     units = _units_list(units)
     if base == "seasonal" and (season == 1 or season > lookback):
         base = "last"
@@ -297,7 +320,10 @@ def _forecaster(mode: str, kind: str, *, lookback: int, horizon: int, features: 
                 base=base, season=season)
     for layer in _unstandardize(mean, std, horizon, targets, quantiles):
         out = layer(out)
-    return keras.Model(history, out, name=f"forecast_{mode}_{kind}")
+    model = keras.Model(history, out, name=f"forecast_{mode}_{kind}")
+    if fixed is not None:
+        model.get_layer("fixed_base").set_weights([fixed[:-1], fixed[-1]])
+    return model
 
 
 def _memory(z, season: int, targets: int):
@@ -310,7 +336,7 @@ def _direct(z, compress, kind: str, units: list[int], *, lookback: int, horizon:
             season: int):
     """Standardized flat forecasts ``[B, horizon * targets * Q]`` (step, target, quantile).
     The recurrent layers (and the linear base) read the compressed inputs (`Asinh`); the
-    seasonal and last-value bases the standardized ones."""
+    seasonal, last-value and fixed bases the standardized ones."""
     u = compress(z)
     x = u
     for i, width in enumerate(units):
@@ -330,6 +356,11 @@ def _direct(z, compress, kind: str, units: list[int], *, lookback: int, horizon:
         window = keras.layers.RNN(DelayCell(lookback, features), name="window_memory")(u)
         naive = keras.layers.Dense(horizon * targets, kernel_initializer="zeros",
                                    name="linear")(window)
+    elif base == "fixed":  # not trained: the coefficients given, set by _forecaster
+        memory = keras.layers.RNN(DelayCell(lookback, features), name="window_memory")
+        fixed = keras.layers.Dense(horizon * targets, trainable=False, name="fixed_base")
+        memory.keep_float_in_int8 = fixed.keep_float_in_int8 = True  # a linear extrapolation
+        naive = fixed(memory(z))  # of a trend leaves any range calibrated on training data
     else:
         last = TakeFeatures(0, targets, name="last_targets")(LastStep(name="last_step")(z))
         naive = keras.layers.Reshape((horizon * targets,), name="base_flat")(
@@ -402,7 +433,8 @@ def _register(mode: str, kind: str, summary: str):
                 units: int | list[int] = 64, dropout: float = 0.0, quantiles: int = 0,
                 base: str = "seasonal", season: int = 1, mean: list[float] | None = None,
                 std: list[float] | None = None, feature_names: list[str] | None = None,
-                target_names: list[str] | None = None) -> keras.Model:
+                target_names: list[str] | None = None,
+                coefficients: list[list[float]] | None = None) -> keras.Model:
         if feature_names is not None and len(feature_names) != features:
             raise ValueError(f"feature_names has {len(feature_names)} names for {features} "
                              "features")
@@ -411,7 +443,8 @@ def _register(mode: str, kind: str, summary: str):
                              "targets")
         return _forecaster(mode, kind, lookback=lookback, horizon=horizon, features=features,
                            targets=targets, units=units, dropout=dropout, quantiles=quantiles,
-                           base=base, season=season, mean=mean, std=std)
+                           base=base, season=season, mean=mean, std=std,
+                           coefficients=coefficients)
 
     name = f"forecast-{mode}-{kind}"
     builder.__name__ = builder.__qualname__ = name.replace("-", "_")

@@ -91,8 +91,60 @@ class ClipAugment(keras.layers.Layer):
                 "seed": self.seed}
 
 
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class FrameDifferenceCell(keras.layers.Layer):
+    """Recurrent cell over frames ``[batch, height, width, channels]``: outputs the frame and
+    its difference from the previous one, ``[..., 2 * channels]`` (zero difference at the
+    first frame). States: the previous frame and a started flag ``[batch, 1, 1, 1]``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.state_size = -1  # image-shaped states: see get_initial_state
+        self.frame_shape: tuple[int, ...] | None = None
+
+    def build(self, input_shape):
+        self.frame_shape = tuple(int(d) for d in input_shape[1:])
+
+    def call(self, inputs, states):
+        previous, started = states[0], states[1]
+        difference = (inputs - previous) * started
+        return (keras.ops.concatenate([inputs, difference], axis=-1),
+                [inputs, keras.ops.ones_like(started)])
+
+    def get_initial_state(self, batch_size=None):
+        return [keras.ops.zeros((batch_size, *self.frame_shape), self.compute_dtype),
+                keras.ops.zeros((batch_size, 1, 1, 1), self.compute_dtype)]
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class FrameDifference(keras.layers.RNN):
+    """A motion stream (TSN's RGB difference, Wang et al. 2016): each frame of ``[batch,
+    time, height, width, channels]`` gets its difference from the previous frame as
+    ``channels`` more channels. A recurrent layer (`FrameDifferenceCell`), so a step model
+    carries the previous frame as a state and streams frame by frame."""
+
+    def __init__(self, **kwargs):
+        kwargs.pop("cell", None)
+        kwargs.pop("return_sequences", None)
+        super().__init__(FrameDifferenceCell(name="frame_difference_cell"),
+                         return_sequences=True, **kwargs)
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        return (*sequences_shape[:-1], 2 * sequences_shape[-1])
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.pop("cell", None)
+        config.pop("return_sequences", None)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> FrameDifference:
+        return cls(**config)
+
+
 def _frame_encoder(size: int, filters: list[int], dropout: float,
-                   pooling: str = "max", units: int = 256) -> keras.Model:
+                   pooling: str = "max", units: int = 256, channels: int = 3) -> keras.Model:
     """The per-frame CNN: contrast normalization of each frame, conv blocks (conv, batch norm,
     ReLU, 2x2 max pooling), then one vector per frame from the last block: its global maximum
     or average over the image, or (``flatten``, LRCN's fc6) a dense ReLU layer of ``units``
@@ -101,7 +153,7 @@ def _frame_encoder(size: int, filters: list[int], dropout: float,
     if pooling not in FRAME_POOLING:
         raise ValueError(f"frame pooling must be one of {', '.join(FRAME_POOLING)}, got "
                          f"{pooling!r}")
-    image = keras.Input(shape=(size, size, 3), name="frame")
+    image = keras.Input(shape=(size, size, channels), name="frame")
     x = contrast_conv_blocks(image, filters, contrast_name="frame_contrast")
     if pooling == "max":
         x = keras.layers.GlobalMaxPooling2D(name="maximum")(x)
@@ -132,18 +184,23 @@ def _check_labels(labels: list[str]) -> list[str]:
 def video_lrcn(labels: list[str] = ("a", "b"), frames: int = FRAMES, size: int = SIZE,
                filters: list[int] = (16, 32, 64, 128), kind: str = "gru", units: int = 128,
                dropout: float = 0.3, frame_pooling: str = "max", frame_units: int = 256,
-               frame_dropout: float = 0.0, augment: dict | None = None) -> keras.Model:
+               frame_dropout: float = 0.0, augment: dict | None = None,
+               motion: bool = False) -> keras.Model:
     """LRCN: per-frame CNN (``filters``: widths of its conv blocks; ``frame_pooling`` of its
     last block: "max" over the image finds a small figure anywhere in clutter, "average", or
     "flatten": a dense layer of ``frame_units`` over the map, keeping where each feature is;
     ``frame_dropout`` on the frame codes), a ``kind`` recurrent layer of ``units``, softmax
     over ``labels``; clips of ``frames`` frames (its step model streams any number).
-    ``augment``: `ClipAugment` options (training only), None for none."""
+    ``augment``: `ClipAugment` options (training only), None for none. ``motion``: the CNN
+    also sees each frame's difference from the previous one (`FrameDifference`)."""
     labels = _check_labels(labels)
     clip = _frames_input(frames, size)
     x = ClipAugment(**augment, name="clip_augment")(clip) if augment is not None else clip
+    if motion:
+        x = FrameDifference(name="frame_difference")(x)
     codes = keras.layers.TimeDistributed(
-        _frame_encoder(size, list(filters), frame_dropout, frame_pooling, frame_units),
+        _frame_encoder(size, list(filters), frame_dropout, frame_pooling, frame_units,
+                       channels=6 if motion else 3),
         name="frame_codes")(x)
     last = recurrent(kind, units, name=f"{kind}_0")(codes)
     return keras.Model(clip, _classifier(last, labels, dropout), name="video_lrcn")

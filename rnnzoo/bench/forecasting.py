@@ -3,11 +3,13 @@ configuration, the PM2.5 24-hour forecaster in Keras, float32 and int8 TFLite, s
 
 1. Per series: every CSV of the timeseries folder, each trained from scratch with the defaults
    of ``rnnzoo train forecasting`` (the first value column, univariate, lookback 12, horizon
-   3, direct LSTM, the task's epochs, learning rate and patience; the batch is the default or,
-   for a series with fewer training windows, all of them), through the same training path
+   3, direct LSTM 64, base ``auto``: of the seasonal-naive forecast, the ridge baseline and
+   their average the one with the lowest validation MASE (`tasks.forecasting.bases`); the
+   task's epochs, learning rate and patience; the batch is the default or, for a series with
+   fewer training windows, all of them), through the same training path
    (`tasks.common.fit.fit`, settings chosen on validation). Test MASE of the model and of the
-   seasonal-naive and linear autoregressive baselines on the same windows; target: MASE < 1
-   on at least 80 % of the series.
+   seasonal-naive and linear autoregressive baselines on the same windows, and the base each
+   series got; target: MASE < 1 on at least 80 % of the series.
 2. PM2.5 (``pollution.csv``, 24 hours ahead from the weather and the pollution of the last
    48 hours): the ``forecast-pm25`` preset, or, where it is not shipped, a model trained here
    with its recipe (`PM25_RECIPE`, the training command of the preset). Test MAE of Keras, of
@@ -67,6 +69,7 @@ def train_series(path: Path, data_options: dict, model_argv: list[str], training
     import zoo
     from tasks.common.fit import fit
     from tasks.forecasting import model_config
+    from tasks.forecasting.bases import choose_base
     from tasks.forecasting.data import prepare, settings
 
     task = tasks.get_task("forecasting")
@@ -85,13 +88,15 @@ def train_series(path: Path, data_options: dict, model_argv: list[str], training
                      verbose=0, tensorboard=False)
     model = result.model
     model.rnnzoo_builder, model.rnnzoo_config = builder, config
+    model.rnnzoo_base = (choose_base(data) if args.base == "auto" and args.model == "direct"
+                         else "seasonal" if args.base == "auto" else args.base)
     return model, result
 
 
 def series_table(quick: bool = False, split: str = "test", model_argv: list[str] | None = None,
-                 training: dict | None = None) -> dict:
-    """Part 1: each series of the folder with the default configuration (or ``model_argv``
-    and ``training``), scored on ``split``."""
+                 training: dict | None = None, data_options: dict | None = None) -> dict:
+    """Part 1: each series of the folder with the default configuration (or ``model_argv``,
+    ``training`` and ``data_options``), scored on ``split``."""
     import tasks
 
     task = tasks.get_task("forecasting")
@@ -104,20 +109,22 @@ def series_table(quick: bool = False, split: str = "test", model_argv: list[str]
         for path in sorted(_folder().glob("*.csv")):
             start = time.perf_counter()
             try:
-                model, result = train_series(path, {}, model_argv or [], training,
-                                             Path(temp) / path.stem)
-                figures = task.metric(model.predict_on_batch, task.load(path, split))
+                model, result = train_series(path, data_options or {}, model_argv or [],
+                                             training, Path(temp) / path.stem)
+                figures = task.metric(model.predict_on_batch,
+                                      task.load(path, split, **(data_options or {})))
             except Exception as error:  # noqa: BLE001 - a series that fails is a row too
                 rows[path.name] = {"error": f"{type(error).__name__}: {error}"}
                 continue
             rows[path.name] = {
                 "mase": figures["mase"], "seasonal_naive_mase": figures["seasonal_naive_mase"],
                 "linear_mase": figures["linear_mase"], "mae": figures["mae"],
-                "windows": figures["windows"], "epochs": result.epochs_completed,
+                "windows": figures["windows"], "base": model.rnnzoo_base,
+                "epochs": result.epochs_completed,
                 "seconds": round(time.perf_counter() - start, 1)}
     scored = [r for r in rows.values() if "mase" in r]
     below = sum(r["mase"] < 1 for r in scored)
-    return {"split": split, "configuration": {"data": "task defaults",
+    return {"split": split, "configuration": {"data": data_options or "task defaults",
                                               "model": model_argv or "task defaults",
                                               "training": training},
             "series": rows, "mase_below_1": below, "series_count": len(rows),
@@ -234,23 +241,29 @@ def _f(value, spec: str = ".3f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def table(result: dict) -> str:
-    s = result["series"]
-    lines = [f"forecasting: test MASE of each series with one default configuration "
-             f"(train defaults: lookback 12, horizon 3, direct LSTM); target MASE < 1 on "
+def series_lines(s: dict) -> list[str]:
+    """The lines of part 1's table (`series_table`'s result)."""
+    lines = [f"forecasting: {s['split']} MASE of each series with one default configuration "
+             f"(train defaults: lookback 12, horizon 3, direct LSTM 64, base auto: seasonal, "
+             f"ridge or blend, chosen on validation); target MASE < 1 on "
              f">= {100 * s['target_share']:.0f} % of the series",
              f"{'series':<34}{'model':>8}{'seas.naive':>11}{'linear':>8}{'MAE':>11}"
-             f"{'windows':>8}{'epochs':>7}{'s':>6}"]
+             f"{'windows':>8}{'base':>9}{'epochs':>7}{'s':>6}"]
     for name, row in s["series"].items():
         if "error" in row:
             lines.append(f"{name:<34}failed: {row['error'][:80]}")
             continue
         lines.append(f"{name:<34}{row['mase']:>8.3f}{row['seasonal_naive_mase']:>11.3f}"
                      f"{row['linear_mase']:>8.3f}{row['mae']:>11.4g}{row['windows']:>8}"
-                     f"{row['epochs']:>7}{row['seconds']:>6.0f}")
+                     f"{row.get('base', '-'):>9}{row['epochs']:>7}{row['seconds']:>6.0f}")
     lines.append(f"MASE < 1 on {s['mase_below_1']} of {s['series_count']} series "
                  f"({100 * s['share_below_1']:.0f} %: {'meets' if s['meets_target'] else 'MISSES'}"
                  f" the target); model below both baselines on {s['beats_both_baselines']}")
+    return lines
+
+
+def table(result: dict) -> str:
+    lines = series_lines(result["series"])
     p = result["pm25"]
     lines += ["", f"PM2.5 (pollution.csv), {p['data_options'].get('horizon')} hours ahead, "
                   f"{p['windows']} test windows; {p['source']}"]

@@ -13,7 +13,14 @@ import argparse
 import os
 from pathlib import Path
 
-from export.artifact import ARTIFACT_KINDS, FORMATS, QUANTIZE, QUANTIZE_ALIASES
+from export.artifact import (
+    ARTIFACT_KINDS,
+    CALIBRATED,
+    DEFAULT_QUANTIZE,
+    FORMATS,
+    QUANTIZE,
+    QUANTIZE_ALIASES,
+)
 from rnnzoo.commands.common import (
     add_json_option,
     load_preset,
@@ -53,8 +60,9 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
         "export", help="export a model to SavedModel and (quantized) TFLite, and verify it",
         description="Export a preset (name, folder, run folder or URL) to a SavedModel "
                     "(serving_default and step signatures) and TFLite files (sequence and "
-                    "single-step models, float32/fp16/dynamic-range/int8), verify each against "
-                    "the Keras model with the task's metric, and write DIR/report.json.",
+                    "single-step models, float32/fp16/dynamic-range/int8/int16x8), verify each "
+                    "against the Keras model with the task's metric, and write "
+                    "DIR/report.json.",
         epilog="Dynamic batch: --batch-size dynamic exports TFLite files with a dynamic batch "
                "axis (call interpreter.resize_tensor_input, then allocate_tensors, before "
                "invoking); their sequence models loop over the step model.")
@@ -62,22 +70,29 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
     parser.add_argument("--out", metavar="DIR", required=True, help="export folder to create")
     parser.add_argument("--format", default=",".join(FORMATS),
                         help="comma-separated: savedmodel, tflite (default: both)")
-    parser.add_argument("--quantize", default=",".join(QUANTIZE),
+    parser.add_argument("--quantize", default=",".join(DEFAULT_QUANTIZE),
                         help="TFLite variants, comma-separated: fp32 (float32; also 'none'), "
-                             "fp16, dynamic (int8 weights), int8 (full integer); each file is "
-                             "named after it, e.g. sequence.fp32.tflite (default: all)")
+                             "fp16, dynamic (int8 weights), int8 (full integer), int16x8 "
+                             "(16-bit activations, int8 weights: finer recurrent state than int8 "
+                             "at about its size; not for models with float layers, or ops "
+                             "without a 16-bit kernel); each file is named after it, e.g. "
+                             "sequence.fp32.tflite (default: "
+                             f"{','.join(DEFAULT_QUANTIZE)})")
     parser.add_argument("--kinds", default=",".join(ARTIFACT_KINDS),
                         help="TFLite models: sequence (whole sequence), step (one time step "
                              "with explicit states; unidirectional models) (default: both)")
     parser.add_argument("--int8-io", action="store_true",
-                        help="int8 input and output tensors for the int8 files (default: float)")
+                        help="int8 input and output tensors for the int8 files (default: float; "
+                             "int16x8 files always take and give float)")
     parser.add_argument("--batch-size", type=_batch_size, default=1,
                         help="TFLite batch size, a number or 'dynamic' (default: 1)")
     parser.add_argument("--data", metavar="PATH",
                         help="dataset the files are verified on (default: the card's); its "
                              "training split calibrates int8 unless --calibration-data")
     parser.add_argument("--calibration-data", metavar="PATH",
-                        help="dataset whose training split calibrates the int8 files (default: "
+                        help="dataset whose training split calibrates the int8 and int16x8 "
+                             "files (min/max over the float model's activations and states on "
+                             "whole sequences) (default: "
                              "that of --data, else of the card's dataset); keep it apart from "
                              "the data the files are verified on")
     parser.add_argument("--split", default="validation",
@@ -85,12 +100,17 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
     parser.add_argument("--eval-examples", type=int, default=1000,
                         help="examples of that split used for verification (default: 1000)")
     parser.add_argument("--representative", type=int, default=200,
-                        help="representative sequences for int8 calibration (default: 200)")
+                        help="representative sequences for int8 and int16x8 calibration "
+                             "(default: 200)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing export folder")
     parser.add_argument("--allow-flex", action="store_true",
                         help="let TensorFlow (Flex) ops into the TFLite files "
                              "(default: builtin only)")
+    parser.add_argument("--per-channel", action="store_true",
+                        help="quantize int8 weights per output channel (a float32 scale and "
+                             "an int64 zero point per channel: larger files) (default: per "
+                             "tensor; int16x8 weights are always per channel)")
     parser.add_argument("--float-layers", metavar="NAMES",
                         help="comma-separated layers that int8 files keep in float, or 'none' "
                              "(default: the audio front end and the normalization after it)")
@@ -137,13 +157,14 @@ def run(args: argparse.Namespace) -> int:
     data = preset_data(preset, task, args.data)
     options = dict(preset.card.get("data_options", {}))
     representative = calibration = None
-    if "tflite" in formats and "int8" in quantize:
+    if "tflite" in formats and any(q in CALIBRATED for q in quantize):
         source = args.calibration_data or data
         representative = task.representative(source, args.representative, **options)
         calibration = {"data": data_record(source, keep_outside=False), "split": "train",
                        "examples": len(representative)}
         shown = source if source else f"generated {task.name} data"
-        calibration_line = (f"int8 calibrated on {len(representative)} examples of the train "
+        modes = " and ".join(q for q in quantize if q in CALIBRATED)
+        calibration_line = (f"{modes} calibrated on {len(representative)} examples of the train "
                             f"split of {shown}")
     dataset = preset_dataset(preset, task, args.data, args.split).take(args.eval_examples)
 
@@ -163,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
         dataset=dataset, metric=task.metric_with(options), metric_name=task.primary_metric,
         metadata=metadata, assets=preset.assets, allow_flex=args.allow_flex,
         batch_size=args.batch_size, overwrite=args.overwrite, name=preset.name,
+        per_channel=args.per_channel,
         float_layers=_float_layers(args.float_layers))
     if args.json:
         print_json({"out": str(args.out), "report": report, "calibration": calibration})

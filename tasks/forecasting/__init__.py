@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 
 from tasks.common.task import Task
+from tasks.forecasting.bases import choose_base, coefficients
 from tasks.forecasting.data import DEFAULTS, find_file, load, prepare, representative, settings
 from tasks.forecasting.metrics import ForecastLoss, metric
 
 MODES = ("direct", "ar")
+BASE_CHOICES = ("auto", "seasonal", "last", "linear", "ridge", "blend", "none")
+DEFAULT_BASE = "auto"
 KINDS = ("lstm", "gru")
 DATA_OPTIONS = ("target", "covariates", "categorical", "lookback", "horizon", "stride",
                 "season", "validation", "test")
@@ -57,27 +60,39 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                        help="odd number of quantile outputs for intervals, trained with the "
                             "pinball loss (5: levels 0.1-0.9, an 80 %% interval); 0: point "
                             "forecasts (default: 0)")
-    model.add_argument("--base", choices=("seasonal", "last", "linear", "none"), default="seasonal",
+    model.add_argument("--base", choices=BASE_CHOICES, default=DEFAULT_BASE,
                        help="the network forecasts the change from this: the seasonal-naive "
                             "forecast (the last value where the season is 1 or longer than "
                             "the lookback), the last value, a trained linear autoregressive "
-                            "term over the window (direct models), or nothing (default: "
-                            "seasonal)")
+                            "term over the window (direct models), the ridge baseline fitted "
+                            "on the training part (direct models), the average of seasonal "
+                            "and ridge (blend, direct models), nothing, or auto: of seasonal, "
+                            "ridge and blend the one that forecasts the validation part best "
+                            f"(seasonal for ar models) (default: {DEFAULT_BASE})")
 
 
 def model_config(data, *, mode: str = "direct", kind: str = "lstm", units=(64,),
                  dropout: float = 0.0, quantiles: int = 0,
-                 base: str = "seasonal") -> tuple[str, dict]:
+                 base: str = DEFAULT_BASE) -> tuple[str, dict]:
     """``(builder name, config)`` of a forecaster for a `tasks.forecasting.data.Prepared`
-    series: its window sizes, inputs, and the training part's scaler."""
+    series: its window sizes, inputs, the training part's scaler, and the base (``auto``
+    resolved by `tasks.forecasting.bases.choose_base`; ``ridge`` and ``blend`` are the model's
+    ``fixed`` base with the coefficients of `tasks.forecasting.bases`)."""
     units = list(units)
+    if base == "auto":
+        base = choose_base(data) if mode == "direct" else "seasonal"
+    extra = {}
+    if base in ("ridge", "blend"):
+        extra = {"coefficients": coefficients(data, base).tolist()}
+        base = "fixed"
     return f"forecast-{mode}-{kind}", {
         "lookback": data.settings.lookback, "horizon": data.settings.horizon,
         "features": len(data.feature_names), "targets": data.targets,
         "units": units[0] if len(units) == 1 else units, "dropout": dropout,
         "quantiles": quantiles, "base": base, "season": data.season,
         "mean": [float(v) for v in data.mean], "std": [float(v) for v in data.std],
-        "feature_names": list(data.feature_names), "target_names": list(data.target_names)}
+        "feature_names": list(data.feature_names), "target_names": list(data.target_names),
+        **extra}
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:

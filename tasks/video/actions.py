@@ -148,6 +148,10 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--augment", action="store_true",
                        help="LRCN: mirror and zoom each training clip at random, the same "
                             "for all its frames (zoo.video.ClipAugment; training only)")
+    group.add_argument("--motion", action="store_true",
+                       help="LRCN: the CNN also sees each frame's difference from the previous "
+                            "frame (a motion stream; the step model keeps the previous frame "
+                            "as a state)")
     group.add_argument("--clips-per-class", type=int, default=None,
                        help=f"procedural data only (no --data): training clips per action "
                             f"(default: {CLIPS_PER_CLASS})")
@@ -179,6 +183,8 @@ def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
             config["frame_dropout"] = args.frame_dropout
         if args.augment:
             config["augment"] = {}
+        if args.motion:
+            config["motion"] = True
     return f"video-{args.model}", config
 
 
