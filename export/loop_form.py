@@ -36,7 +36,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export.step import _functional, _state_shapes, input_names, output_names
+from export.step import (
+    _functional,
+    _state_shapes,
+    input_names,
+    output_names,
+    runnable_nodes,
+)
 from zoo.errors import RnnzooError
 
 DIRECTIONS = ("forward", "backward")
@@ -368,24 +374,19 @@ class _Cutter:
     def run(self, model: keras.Model, inputs: list) -> list:
         graph = _functional(model)
         values = {id(k): v for k, v in zip(graph.inputs, inputs)}
-        for depth in sorted(graph._nodes_by_depth, reverse=True):
-            for node in graph._nodes_by_depth[depth]:
-                if not node.operation or node.is_input:
-                    continue
-                if any(id(t) not in values for t in node.arguments.keras_tensors):
-                    continue
-                op = node.operation
-                tensors = {id(t): values[id(t)] for t in node.arguments.keras_tensors}
-                args, kwargs = node.arguments.fill_in(tensors)
-                kwargs.pop("training", None)
-                if isinstance(op, (keras.layers.Bidirectional, keras.layers.RNN)):
-                    outputs = self.cut(op, args[0], kwargs)
-                elif isinstance(op, keras.Model) and hasattr(op, "_nodes_by_depth"):
-                    outputs = self.run(op, keras.tree.flatten(args))
-                else:
-                    outputs = op(*args, **kwargs)
-                for ref, value in zip(node.outputs, keras.tree.flatten(outputs)):
-                    values[id(ref)] = value
+        for node in runnable_nodes(graph, values):
+            op = node.operation
+            tensors = {id(t): values[id(t)] for t in node.arguments.keras_tensors}
+            args, kwargs = node.arguments.fill_in(tensors)
+            kwargs.pop("training", None)
+            if isinstance(op, (keras.layers.Bidirectional, keras.layers.RNN)):
+                outputs = self.cut(op, args[0], kwargs)
+            elif isinstance(op, keras.Model) and hasattr(op, "_nodes_by_depth"):
+                outputs = self.run(op, keras.tree.flatten(args))
+            else:
+                outputs = op(*args, **kwargs)
+            for ref, value in zip(node.outputs, keras.tree.flatten(outputs)):
+                values[id(ref)] = value
         return [values[id(t)] for t in graph.outputs]
 
 

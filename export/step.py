@@ -128,6 +128,19 @@ class _CellStep(keras.layers.Layer):
         return self.cell(inputs, states, training=False)
 
 
+def runnable_nodes(graph: keras.Model, values: dict) -> Iterator:
+    """The operation nodes of a functional ``graph``, deepest first, whose input tensors all
+    have a value in ``values`` (keyed by ``id`` of the Keras tensor). A generator: the check
+    of each node sees the values the caller added for the nodes before it."""
+    for depth in sorted(graph._nodes_by_depth, reverse=True):
+        for node in graph._nodes_by_depth[depth]:
+            if not node.operation or node.is_input:
+                continue
+            if any(id(t) not in values for t in node.arguments.keras_tensors):
+                continue
+            yield node
+
+
 class _Replay:
     """Rebuilds a functional graph on one time step (see the module docstring)."""
 
@@ -191,15 +204,10 @@ class _Replay:
         graph = _functional(model)
         values: dict[int, tuple[Any, bool]] = {
             id(k): (v, s) for k, v, s in zip(graph.inputs, inputs, per_step)}
-        for depth in sorted(graph._nodes_by_depth, reverse=True):
-            for node in graph._nodes_by_depth[depth]:
-                if not node.operation or node.is_input:
-                    continue
-                if any(id(t) not in values for t in node.arguments.keras_tensors):
-                    continue
-                outputs, flags = self.node(node, values)
-                for ref, value, flag in zip(node.outputs, outputs, flags):
-                    values[id(ref)] = (value, flag)
+        for node in runnable_nodes(graph, values):
+            outputs, flags = self.node(node, values)
+            for ref, value, flag in zip(node.outputs, outputs, flags):
+                values[id(ref)] = (value, flag)
         results = [values[id(t)] for t in graph.outputs]
         return [v for v, _ in results], [s for _, s in results]
 
