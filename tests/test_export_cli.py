@@ -114,6 +114,26 @@ def test_evaluate_scores_every_file_of_an_export_folder(exported, capsys):
 
 
 @pytest.mark.slow
+def test_evaluate_goes_on_past_a_file_the_interpreter_refuses(exported, capsys, monkeypatch):
+    """A file that fails to run (e.g. XNNPACK preparation) is named on stderr; the other
+    files are still scored and printed, and the exit code is 1."""
+    from export import TFLiteRunner
+
+    predict = TFLiteRunner.predict
+
+    def refuse_int8(self, *args, **kwargs):
+        if (self.metadata.get("file") or {}).get("quantize") == "int8":
+            raise RuntimeError("failed to setup XNNPACK runtime")
+        return predict(self, *args, **kwargs)
+
+    monkeypatch.setattr(TFLiteRunner, "predict", refuse_int8)
+    code, out, err = run_cli(capsys, "evaluate", str(exported), "--split", "validation")
+    assert code == 1
+    assert "sequence.int8.tflite: the TFLite interpreter could not run it" in err
+    assert "sequence.fp32.tflite [adding, validation] mse" in out and "int8" not in out
+
+
+@pytest.mark.slow
 def test_evaluate_record_writes_tflite_figures_into_the_card(preset, exported, capsys):
     code, _, err = run_cli(capsys, "evaluate", str(exported / "step.int8.tflite"),
                            "--split", "validation", "--record")

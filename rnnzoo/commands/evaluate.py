@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from rnnzoo.commands.common import add_json_option, load_preset, preset_dataset, task_of
@@ -66,7 +67,7 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
     from export import TFLiteRunner
     from tasks.common.data_paths import resolve_data
 
-    results = []
+    results, failed = [], []
     for path in files:
         runner = TFLiteRunner(path, num_threads=1)
         info = runner.metadata or _metadata_beside(path)
@@ -89,8 +90,14 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
         task = tasks.get_task(info["task"])
         data = resolve_data(args.data, info, task)
         dataset = task.load(data, args.split, **info.get("data_options", {}))
-        figures = task.metric_with(info.get("data_options"))(predict, dataset)
+        try:
+            figures = task.metric_with(info.get("data_options"))(predict, dataset)
+        except RuntimeError as error:  # the interpreter refused this file: score the others
+            failed.append(f"{path}: the TFLite interpreter could not run it ({error})")
+            continue
         results.append((path, task, info, figures))
+    for line in failed:
+        print(f"rnnzoo evaluate: {line}", file=sys.stderr)
     if args.record:
         _record(results, args.split)
     if args.json:
@@ -98,11 +105,11 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
                      "format": "tflite", "kind": info.get("file", {}).get("kind"),
                      "quantize": info.get("file", {}).get("quantize"), "metrics": figures}
                     for path, task, info, figures in results])
-        return 0
+        return 1 if failed else 0
     for path, task, _, figures in results:
         text = ", ".join(f"{k} {format_value(v)}" for k, v in figures.items())
         print(f"{path} [{task.name}, {args.split}] {text}")
-    return 0
+    return 1 if failed else 0
 
 
 def _metadata_beside(path: Path) -> dict:
