@@ -48,3 +48,13 @@ def format_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def dash_formatter(default_spec: str):
+    """A table-cell formatter: ``f(value, spec=default_spec)`` gives ``format(value, spec)``,
+    or "-" for a missing (None) value."""
+
+    def formatted(value, spec: str = default_spec) -> str:
+        return "-" if value is None else format(value, spec)
+
+    return formatted

@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from rnnzoo.runtime import dash_formatter
+
 PRESET = "forecast-pm25"
 PM25_FILE = "pollution.csv"
 MASE_TARGET_SHARE = 0.8
@@ -237,8 +239,7 @@ def run(quick: bool = False) -> dict:
                 "training": training_throughput(quick)}
 
 
-def _f(value, spec: str = ".3f") -> str:
-    return "-" if value is None else format(value, spec)
+_f = dash_formatter(".3f")  # a table cell: the value, or "-" when missing
 
 
 def series_lines(s: dict) -> list[str]:

@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from rnnzoo.runtime import dash_formatter
+
 PRESET = "ner-conll2003"
 FOLDER = "conll2003_ner"
 # the model options of the preset's training command (its card's training_command)
@@ -137,8 +139,7 @@ def run(quick: bool = False) -> dict:
                 "ner": part, "training": training_throughput(model, options, folder, quick)}
 
 
-def _f(value, spec: str = ".2f") -> str:
-    return "-" if value is None else format(value, spec)
+_f = dash_formatter(".2f")  # a table cell: the value, or "-" when missing
 
 
 def table(result: dict) -> str:

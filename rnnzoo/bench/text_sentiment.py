@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from rnnzoo.runtime import dash_formatter
+
 PRESET = "sentiment-sst2"
 TARGET_ACCURACY = 0.85
 INT8_TOLERANCE = 0.01
@@ -118,8 +120,7 @@ def run(quick: bool = False) -> dict:
                 "pretraining": pretraining(preset)}
 
 
-def _f(value, spec: str = ".3f") -> str:
-    return "-" if value is None else format(value, spec)
+_f = dash_formatter(".3f")  # a table cell: the value, or "-" when missing
 
 
 def table(result: dict) -> str:

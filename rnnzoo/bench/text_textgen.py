@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from rnnzoo.runtime import dash_formatter
+
 PRESET = "textgen-shakespeare"
 DATA = Path("tinyshakespeare") / "input.txt"
 TARGET_NATS = 1.50
@@ -193,8 +195,7 @@ def run(quick: bool = False) -> dict:
                 "training": training_throughput(preset, quick)}
 
 
-def _f(value, spec: str = ".4f") -> str:
-    return "-" if value is None else format(value, spec)
+_f = dash_formatter(".4f")  # a table cell: the value, or "-" when missing
 
 
 def table(result: dict) -> str:
