@@ -1,9 +1,9 @@
 """Model selection on a validation figure other than the loss (`fit(selection=...)`).
 
-Some metrics part ways with the loss late in training: a CRF tagger's validation NLL turns up
-(over-confident wrong tags cost more and more) while its entity F1 still climbs. A `Selection`
-names a figure computed on the validation data at every epoch end; `fit` checkpoints, stops
-early and restores on it instead of ``val_loss``.
+Some metrics can part ways with the loss late in training: a CRF tagger's validation NLL
+turns up (over-confident wrong tags cost more and more) while its entity F1 may not fall.
+A `Selection` names a figure computed on the validation data at every epoch end; `fit`
+checkpoints, stops early and restores on it instead of ``val_loss``.
 """
 
 from __future__ import annotations
