@@ -161,3 +161,26 @@ def test_runner_raises_the_first_error_when_the_fallback_fails_too(dense_tflite,
     runner = TFLiteRunner(dense_tflite)
     with pytest.raises(RuntimeError, match="WHILE"):
         runner.predict(np.zeros((1, 4), np.float32))
+
+
+def test_a_model_in_parts_is_judged_on_its_encoder_decoder_pair(tmp_path):
+    calls = []
+
+    def exporter(quantize: list[str], kinds: list[str], out: Path) -> dict:
+        calls.append(tuple(quantize))
+        if quantize == ["int16x8"]:
+            raise ValueError("no 16-bit kernel for the encoder")
+        entries = []
+        for q in quantize:
+            size = 1000 if q == "fp32" else 250
+            entries += [_entry("encoder", q, size, None), _entry("decoder", q, size, None),
+                        _entry("parts", q, 2 * size, 0.9 if q == "fp32" else 0.885)]
+        return _report(entries)
+
+    row, _ = bench.bench_model("pair", exporter, tmp_path, units=256, lower_is_better=False)
+    assert calls == [bench.FIRST_PASS, ("int16x8",)]  # one try: the pair is one export
+    assert row["refused"] == [{"variant": "parts.int16x8",
+                               "reason": "no 16-bit kernel for the encoder"}]
+    checks = {c["check"]: c["passed"] for c in row["checks"]}
+    assert checks == {"int8 parts bytes / fp32": True, "int8 parts accuracy": False}
+    assert row["recommended"] == {"parts": "fp32"}  # 1.5 points lower is outside tolerance

@@ -158,7 +158,12 @@ def bench_model(name: str, exporter: Exporter, work: Path, *, units: int | None,
     start = time.perf_counter()
     first = exporter(list(FIRST_PASS), list(kinds), work / f"{name}-a")
     reports, refused = [first], _refusals(first, FIRST_PASS + SECOND_PASS)
+    in_parts = any(e["kind"] in ("encoder", "decoder") for e in first["artifacts"])
     for mode in SECOND_PASS:
+        if in_parts:  # one encoder+decoder pair, whatever the kinds
+            refused += _second_pass(name, exporter, mode, [kinds[0]], work, reports,
+                                    label="parts")
+            continue
         wanted = [k for k in kinds if f"{k}.{mode}" not in {f["variant"] for f in refused}]
         refused += _second_pass(name, exporter, mode, wanted, work, reports)
     row = summarize(name, reports, refused, units=units, lower_is_better=lower_is_better)
@@ -167,16 +172,17 @@ def bench_model(name: str, exporter: Exporter, work: Path, *, units: int | None,
 
 
 def _second_pass(name: str, exporter: Exporter, mode: str, kinds: list[str], work: Path,
-                 reports: list[dict]) -> list[dict]:
-    """Export ``mode`` for ``kinds`` together, else kind by kind; the refusals."""
+                 reports: list[dict], label: str | None = None) -> list[dict]:
+    """Export ``mode`` for ``kinds`` together, else kind by kind; the refusals (named
+    ``label`` instead of the kind, if given)."""
     if not kinds:
         return []
     try:
-        reports.append(exporter([mode], kinds, work / f"{name}-{mode}"))
+        reports.append(exporter([mode], kinds, work / f"{name}-{mode}-{'-'.join(kinds)}"))
         return []
     except Exception as error:  # noqa: BLE001 - a refusal is a result, with its reason
         if len(kinds) == 1:
-            return [{"variant": f"{kinds[0]}.{mode}", "reason": f"{error}"}]
+            return [{"variant": f"{label or kinds[0]}.{mode}", "reason": f"{error}"}]
     refused = []
     for kind in kinds:
         refused += _second_pass(name, exporter, mode, [kind], work, reports)
