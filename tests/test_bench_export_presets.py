@@ -184,3 +184,19 @@ def test_a_model_in_parts_is_judged_on_its_encoder_decoder_pair(tmp_path):
     checks = {c["check"]: c["passed"] for c in row["checks"]}
     assert checks == {"int8 parts bytes / fp32": True, "int8 parts accuracy": False}
     assert row["recommended"] == {"parts": "fp32"}  # 1.5 points lower is outside tolerance
+
+
+def test_a_failed_int8_export_keeps_the_other_variants_and_is_a_miss(tmp_path):
+    def exporter(quantize: list[str], kinds: list[str], out: Path) -> dict:
+        if "int8" in quantize:
+            raise RuntimeError("converter crashed")
+        return _report([_entry(k, q, 100 if q == "fp32" else 50, 0.9)
+                        for k in kinds for q in quantize])
+
+    row, _ = bench.bench_model("demo", exporter, tmp_path, units=64, lower_is_better=False)
+    made = {(v["kind"], v["quantize"]) for v in row["variants"]}
+    assert ("step", "dynamic") in made and ("sequence", "int16x8") in made
+    assert ("sequence", "int8") not in made
+    checks = {c["check"]: c for c in row["checks"]}
+    assert checks["int8 sequence bytes / fp32"]["passed"] is False
+    assert "converter crashed" in checks["int8 sequence bytes / fp32"]["note"]

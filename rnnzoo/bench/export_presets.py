@@ -131,8 +131,9 @@ def summarize(name: str, reports: list[dict], refused: list[dict], *, units: int
         if int8 is None:
             why = next((f["reason"] for f in refused if f["variant"] == f"{kind}.int8"),
                        "no int8 file")
-            checks.append(_check(f"int8 {kind} bytes / fp32", None, f"<= {target:.2f}", None,
-                                 f"refused: {why}"))
+            passed = False if why.startswith("export failed") else None
+            checks.append(_check(f"int8 {kind} bytes / fp32", None, f"<= {target:.2f}", passed,
+                                 why if passed is False else f"refused: {why}"))
             continue
         checks.append(_check(f"int8 {kind} bytes / fp32", int8["ratio"], f"<= {target:.2f}",
                              None if int8["ratio"] is None else int8["ratio"] <= target,
@@ -156,8 +157,20 @@ def bench_model(name: str, exporter: Exporter, work: Path, *, units: int | None,
     """Export ``name`` through ``exporter`` in two passes and summarize; returns the row and
     the first pass's full report (the adding section reads it)."""
     start = time.perf_counter()
-    first = exporter(list(FIRST_PASS), list(kinds), work / f"{name}-a")
-    reports, refused = [first], _refusals(first, FIRST_PASS + SECOND_PASS)
+    failed: list[dict] = []
+    try:
+        first = exporter(list(FIRST_PASS), list(kinds), work / f"{name}-a")
+        reports = [first]
+    except Exception:  # noqa: BLE001 - then mode by mode, to keep what works
+        first = exporter(["fp32"], list(kinds), work / f"{name}-fp32")
+        reports = [first]
+        for mode in FIRST_PASS[1:]:
+            try:
+                reports.append(exporter([mode], list(kinds), work / f"{name}-{mode}"))
+            except Exception as error:  # noqa: BLE001 - a failed variant is a result
+                failed += [{"variant": f"{k}.{mode}", "reason": f"export failed: {error}"}
+                           for k in kinds]
+    refused = _refusals(first, FIRST_PASS + SECOND_PASS) + failed
     in_parts = any(e["kind"] in ("encoder", "decoder") for e in first["artifacts"])
     for mode in SECOND_PASS:
         if in_parts:  # one encoder+decoder pair, whatever the kinds
