@@ -225,8 +225,11 @@ def format_rows(rows: list[dict]) -> list[str]:
                          f"{_num(v['delta'], '+.2e'):>11}{ok:>4}"
                          f"{_num(v['latency_ms'], '.3f'):>10}  {v['method'] or ''}")
             lines += [f"      note: {n}" for n in v["notes"]]
+        by_reason: dict[str, list[str]] = {}
         for f in row["refused"]:
-            lines.append(f"  refused {f['variant']}: {f['reason']}")
+            by_reason.setdefault(f["reason"], []).append(f["variant"])
+        for reason, names in by_reason.items():
+            lines.append(f"  refused {', '.join(names)}: {reason}")
         shown = ", ".join(f"{k} {q or 'none within tolerance'}"
                           for k, q in row["recommended"].items())
         lines.append(f"  recommended: {shown}")
