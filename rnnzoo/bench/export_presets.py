@@ -41,6 +41,7 @@ FIRST_PASS = ("fp32", "fp16", "dynamic", "int8")
 SECOND_PASS = ("int16x8",)
 KINDS = ("sequence", "step")
 SCORED_KINDS = ("sequence", "step", "parts")  # kinds whose entries carry the metric
+SHORT = {"sequence": "seq", "step": "step", "parts": "pair"}
 KIND_ORDER = {k: i for i, k in enumerate(("sequence", "step", "encoder", "decoder", "parts"))}
 
 Exporter = Callable[[list[str], list[str], Path], dict]  # (quantize, kinds, out) -> report
@@ -242,7 +243,7 @@ def format_rows(rows: list[dict]) -> list[str]:
 
 def summary_lines(rows: list[dict]) -> list[str]:
     """One line per preset: int8 ratio and metric verdict per kind, recommendation."""
-    lines = ["", f"{'preset':<26}{'units':>6}  {'int8 bytes/fp32 (target)':<36}"
+    lines = ["", f"{'preset':<26}{'units':>6}  {'int8 bytes/fp32 (target)':<42}"
                  f"{'int8 metric':<20}recommended"]
     for row in rows:
         if "error" in row:
@@ -253,12 +254,12 @@ def summary_lines(rows: list[dict]) -> list[str]:
             kind = c["check"].split()[1]
             mark = {True: "ok", False: "MISS", None: "-"}[c["passed"]]
             if "bytes" in c["check"]:
-                sizes.append(f"{kind[:3]} {_num(c['value'], '.2f')} {mark}")
+                sizes.append(f"{SHORT[kind]} {_num(c['value'], '.2f')} {mark}")
             else:
-                metrics.append(f"{kind[:3]} {mark}")
-        shown = ", ".join(f"{k[:3]} {q or '-'}" for k, q in row["recommended"].items())
+                metrics.append(f"{SHORT[kind]} {mark}")
+        shown = ", ".join(f"{SHORT[k]} {q or '-'}" for k, q in row["recommended"].items())
         size = "; ".join(sizes) + f" (<={row['size_target']:.2f})"
-        lines.append(f"{row['preset']:<26}{row['units'] or '-':>6}  {size:<36}"
+        lines.append(f"{row['preset']:<26}{row['units'] or '-':>6}  {size:<42}"
                      f"{'; '.join(metrics):<20}{shown}")
     return lines
 
