@@ -91,6 +91,8 @@ def _file_entry(scorer: _Scorer, artifact: Artifact, example: dict, latency: boo
         try:
             runner = TFLiteRunner(data, num_threads=1)
             timing = runner.latency_ms({n: example[n] for n in runner.inputs})
+            if runner.note:
+                notes.append(runner.note)
         except Exception as error:  # noqa: BLE001 - reported in the entry
             notes.append(f"latency not measured: {type(error).__name__}: {error}")
     return scorer.entry(artifact, artifact.kind, None, len(data), timing,

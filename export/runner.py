@@ -6,6 +6,11 @@ model step by step from zero states, and ``latency_ms`` times batch-1 calls on o
 Inputs and outputs with int8 tensors are quantized and dequantized with the file's own scales
 (the states of an int8-io step model go back through float between steps, because the
 scale of a state output may differ from that of the state input).
+
+A file that the runtime's default XNNPACK delegate cannot prepare or run (it happens to some
+float16 files with WHILE loops: "Node 18 (WHILE) failed to invoke") is loaded again without
+the default delegates (``OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES``, TFLite's own
+kernels) and the call retried; ``TFLiteRunner.note`` then says so, for reports.
 """
 
 from __future__ import annotations
@@ -61,20 +66,22 @@ class TFLiteRunner:
 
     Attributes: ``kind`` (``sequence`` or ``step``), ``inputs``/``outputs`` (signature names),
     ``states`` (state names of a step model), ``sequence_outputs``, ``metadata`` (the file's
-    ``rnnzoo`` metadata, or {}).
+    ``rnnzoo`` metadata, or {}), ``note`` (why the file runs without the default delegate, or
+    None).
     """
 
     def __init__(self, model: str | os.PathLike | bytes, *, num_threads: int = 1):
-        from ai_edge_litert.interpreter import Interpreter
-
         data = model if isinstance(model, (bytes, bytearray)) else Path(model).read_bytes()
         if data[4:8] != b"TFL3":
             where = "the model bytes" if isinstance(model, (bytes, bytearray)) else str(model)
             raise ValueError(f"{where}: not a TFLite model (no TFL3 identifier)")
         self.metadata = tflite_file.read_metadata(bytes(data)) or {}
-        with _quiet_stderr():
-            self.interpreter = Interpreter(model_content=bytes(data), num_threads=num_threads)
-            self.interpreter.allocate_tensors()
+        self._data, self._threads = bytes(data), num_threads
+        self.note: str | None = None  # set when the default delegate had to be left out
+        try:
+            self._load(default_delegates=True)
+        except RuntimeError as error:
+            self._without_default_delegates(error)
         signatures = self.interpreter.get_signature_list()
         if len(signatures) != 1:
             raise ValueError(f"expected one signature, found {sorted(signatures)}")
@@ -94,6 +101,30 @@ class TFLiteRunner:
         self.outputs += [n for n in self._out if n not in self.outputs and n not in self.states]
         self.sequence_outputs = set(info.get("sequence_outputs", []))
         self._signature_shapes = {n: d["shape_signature"] for n, d in self._in.items()}
+
+    def _load(self, *, default_delegates: bool) -> None:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        resolver = (OpResolverType.AUTO if default_delegates
+                    else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        with _quiet_stderr():
+            self.interpreter = Interpreter(model_content=self._data, num_threads=self._threads,
+                                           experimental_op_resolver_type=resolver)
+            self.interpreter.allocate_tensors()
+
+    def _without_default_delegates(self, error: RuntimeError) -> None:
+        """Reload without the default (XNNPACK) delegate after ``error``; raise ``error`` if
+        that was already the case."""
+        if self.note is not None:
+            raise error
+        self.note = ("the default XNNPACK delegate failed on this file ("
+                     f"{' '.join(str(error).split())[:200]}); run with TFLite's builtin kernels "
+                     "without the default delegate (BUILTIN_WITHOUT_DEFAULT_DELEGATES)")
+        try:
+            self._load(default_delegates=False)
+        except RuntimeError:
+            self.note = None
+            raise error from None
 
     def _refresh(self) -> None:
         # A SignatureRunner holds a reference that makes allocate_tensors() refuse to run, so
@@ -117,13 +148,21 @@ class TFLiteRunner:
     def invoke(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One call: float (or integer) inputs by name -> float outputs by name."""
         feed = {n: np.asarray(v) for n, v in feed.items()}
+        try:
+            self._set_and_invoke(feed)
+        except RuntimeError as error:  # the default delegate may fail only when invoked
+            self._without_default_delegates(error)
+            self._refresh()
+            self._set_and_invoke(feed)
+        return {n: _from_tensor(self.interpreter.get_tensor(d["index"]), d)
+                for n, d in self._out.items()}
+
+    def _set_and_invoke(self, feed: dict[str, np.ndarray]) -> None:
         self._fit_shapes(feed)
         for name, value in feed.items():
             detail = self._in[name]
             self.interpreter.set_tensor(detail["index"], _to_tensor(value, detail))
         self.interpreter.invoke()
-        return {n: _from_tensor(self.interpreter.get_tensor(d["index"]), d)
-                for n, d in self._out.items()}
 
     def _batch_of(self, name: str) -> int | None:
         first = self._signature_shapes[name][0]

@@ -267,7 +267,10 @@ def _tflite_entry(scorer: _Scorer, artifact: Artifact, threads: int, latency: bo
             timing = runner.latency_ms(scorer.example)
         except Exception as error:  # noqa: BLE001 - reported in the entry
             notes.append(f"latency not measured: {type(error).__name__}: {error}")
-    return scorer.entry(artifact, artifact.kind, runner.predict, len(data), timing, ops, notes)
+    entry = scorer.entry(artifact, artifact.kind, runner.predict, len(data), timing, ops, notes)
+    if runner.note:  # known after the first call: scored and timed without XNNPACK
+        entry["notes"].append(runner.note)
+    return entry
 
 
 def _savedmodel_entries(scorer: _Scorer, artifact: Artifact, keras_model: keras.Model,

@@ -161,3 +161,9 @@ def test_bench_export_quick(tmp_path, capsys):
     assert checks["fp32 sequence max|diff| vs Keras"]["passed"] is True
     assert "int8 sequence ms / SavedModel ms" in checks
     assert "[PASS]" in text and "adding-lstm" in text
+    (preset,) = result["presets"]  # the same tiny model in the preset section, int16x8 too
+    made = {(v["kind"], v["quantize"]) for v in preset["variants"]}
+    assert {("sequence", "int16x8"), ("step", "int8"), ("step", "fp16")} <= made
+    assert preset["recommended"]["sequence"] in {q for k, q in made if k == "sequence"}
+    assert any(c["check"] == "int8 step bytes / fp32" for c in preset["checks"])
+    assert "recommended:" in text

@@ -18,8 +18,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "layers": ("rnnzoo.bench.layers",
                "forward+backward ms per batch of simple/LSTM/GRU layers"),
     "export": ("rnnzoo.bench.export",
-               "adding LSTM/GRU/RNN: SavedModel and fp32/fp16/dynamic/int8 TFLite bytes, MSE, "
-               "latency, against the export targets"),
+               "every shipped preset (--presets a,b for some): fp32/fp16/dynamic/int8/int16x8 "
+               "TFLite sequence and step files, bytes, metric, one-thread latency, recommended "
+               "variant, pass/miss against the export targets; adding LSTM/GRU/RNN with their "
+               "SavedModel"),
     "speech": ("rnnzoo.bench.speech",
                "speech presets: accuracy/WER for Keras, float and int8 TFLite; RTF; training "
                "throughput; peak memory"),

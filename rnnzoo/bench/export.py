@@ -1,10 +1,21 @@
-"""Export benchmark: the adding-problem LSTM, GRU and vanilla RNN through `export.export_model`.
+"""Export benchmark: every shipped preset through `export.export_model`, and the adding section.
+
+Preset section (`rnnzoo.bench.export_presets`): each shipped preset (``--presets a,b`` for
+some) is exported as ``rnnzoo export`` does (its task's calibration and evaluation data and
+metric) to float32, fp16, dynamic, int8 and int16x8 TFLite, sequence and step files where it
+has them; per variant bytes, ratio to float32 (same kind), metric, one-thread latency; the
+recommended variant and pass/miss against issue 14's size and metric targets.
+
+Adding section (the figures below, kept from before): the adding-problem LSTM, GRU and
+vanilla RNN, also with their SavedModel.
 
 The full run exports the shipped, trained presets ``adding-lstm``, ``adding-gru`` and
 ``adding-simple`` (T=100, 64 units): quantization error only shows on models that learned the
 task (a model near the baseline predicts about 1.0 whatever its weights). ``--quick`` trains a
-tiny LSTM briefly instead (plain ``keras.Model.fit``, the adding task's optimizer settings).
-Each model is exported to SavedModel and fp32/fp16/dynamic/int8 TFLite (sequence and
+tiny LSTM briefly instead (plain ``keras.Model.fit``, the adding task's optimizer settings),
+benched in both sections; ``--presets a,b`` benches only those presets (the adding section
+holds the adding presets among them), with ``--quick`` on 100 evaluation and 20 calibration
+examples. Each model is exported to SavedModel and fp32/fp16/dynamic/int8 TFLite (sequence and
 step models), and verified on validation data. Per model and variant: bytes, MSE, latency
 (median batch-1, one thread), and the Keras and SavedModel latencies; then the issue's targets
 are checked and printed (a missed target is reported, never loosened):
@@ -18,29 +29,51 @@ are checked and printed (a missed target is reported, never loosened):
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+from rnnzoo.bench.export_presets import (
+    FIRST_PASS,
+    SECOND_PASS,
+    bench_model,
+    format_rows,
+    recurrent_units,
+    summary_lines,
+)
 
 KINDS = ("lstm", "gru", "simple")
 SIZE_TARGET, METRIC_TARGET, FLOAT_TARGET, LATENCY_TARGET = 0.30, 0.02, 1e-4, 0.25
 FRAME_MS = 10.0  # real-time factor reference: one step per 10 ms frame (100 steps/s)
 
 
-def _settings(quick: bool) -> dict:
-    if quick:
+def _settings(quick: bool, presets: list[str] | None) -> dict:
+    if quick and not presets:
         return {"kinds": ["lstm"], "length": 20, "units": 16, "train_examples": 512,
                 "epochs": 1, "eval_examples": 100, "representative": 20}
-    return {"kinds": list(KINDS), "length": 100, "presets": [f"adding-{k}" for k in KINDS],
-            "eval_examples": 1000, "representative": 200}
+    return {"length": 100, "presets": presets or _shipped_presets(),
+            "eval_examples": 100 if quick else 1000, "representative": 20 if quick else 200}
 
 
-def _shipped(kind: str):
+def _shipped_presets() -> list[str]:
     import zoo
 
-    preset = zoo.load(f"adding-{kind}")
-    test = preset.card.get("metrics", {}).get("keras", {})
-    return preset.model, None, test.get("mse")
+    return zoo.list_presets()
+
+
+def parse_presets(text: str | None) -> list[str] | None:
+    """``--presets a,b``: shipped preset names, checked (`UnknownNameError`)."""
+    if text is None:
+        return None
+    from zoo.errors import UnknownNameError
+
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    known = _shipped_presets()
+    for name in names or [text]:
+        if name not in known:
+            raise UnknownNameError("preset", name, known)
+    return names
 
 
 def _train(kind: str, s: dict):
@@ -111,37 +144,99 @@ def _size_note(entry: dict) -> str:
             "parameters are a fixed cost next to int8 weights this small")
 
 
-def run(quick: bool = False) -> dict:
+def run(quick: bool = False, presets: list[str] | None = None) -> dict:
+    s = _settings(quick, presets)
+    results, rows = _tiny(s) if "presets" not in s else _presets(s)
+    return {"settings": {**s, "threads": 1, "statistic": "median batch-1 latency",
+                         "frame_ms": FRAME_MS, "quantize": [*FIRST_PASS, *SECOND_PASS]},
+            "results": results, "presets": rows}
+
+
+def _tiny(s: dict) -> tuple[list[dict], list[dict]]:
+    """--quick: a tiny LSTM trained briefly, in both sections."""
     import export
     import tasks
 
-    s = _settings(quick)
     task = tasks.get_task("adding")
-    results = []
+    model, seconds, loss = _train("lstm", s)
+
+    def exporter(quantize: list[str], kinds: list[str], out: Path) -> dict:
+        return export.export_model(
+            model, out, formats=["savedmodel", "tflite"] if "fp32" in quantize else ["tflite"],
+            quantize=quantize, kinds=kinds,
+            representative=task.representative(None, s["representative"], length=s["length"]),
+            dataset=task.load(None, "validation", length=s["length"]).take(s["eval_examples"]),
+            metric=task.metric, metric_name=task.primary_metric, name="adding-lstm",
+            metadata={"task": "adding", "data_options": {"length": s["length"]}})
+
     with tempfile.TemporaryDirectory(prefix="rnnzoo-bench-export-") as work:
-        for kind in s["kinds"]:
-            model, seconds, loss = _shipped(kind) if "presets" in s else _train(kind, s)
-            report = export.export_model(
-                model, Path(work) / kind,
-                representative=task.representative(None, s["representative"], length=s["length"]),
-                dataset=task.load(None, "validation", length=s["length"]).take(s["eval_examples"]),
-                metric=task.metric, metric_name=task.primary_metric, name=f"adding-{kind}",
-                metadata={"task": "adding", "data_options": {"length": s["length"]}})
-            results.append({"model": f"adding-{kind}", "train_seconds": seconds,
-                            "train_loss": loss, "report": report, "checks": _checks(report)})
-    return {"settings": {**s, "threads": 1, "statistic": "median batch-1 latency",
-                         "frame_ms": FRAME_MS},
-            "results": results}
+        row, report = bench_model("adding-lstm", exporter, Path(work), units=s["units"],
+                                  lower_is_better=task.lower_is_better)
+    return ([{"model": "adding-lstm", "train_seconds": seconds, "train_loss": loss,
+              "report": report, "checks": _checks(report)}], [row])
+
+
+def _presets(s: dict) -> tuple[list[dict], list[dict]]:
+    """Every preset of ``s["presets"]``; the adding presets also in the adding section."""
+    import zoo
+    from rnnzoo.commands.common import task_of
+    from rnnzoo.commands.export import export_preset
+
+    results, rows = [], []
+    for number, name in enumerate(s["presets"], 1):
+        print(f"bench export: [{number}/{len(s['presets'])}] {name} ...", file=sys.stderr,
+              flush=True)
+        try:
+            preset = zoo.load(name)
+            task = task_of(preset)
+            adding = task.name == "adding"
+
+            def exporter(quantize: list[str], kinds: list[str], out: Path,
+                         name: str = name, adding: bool = adding) -> dict:
+                formats = ["savedmodel", "tflite"] if adding and "fp32" in quantize else ["tflite"]
+                return export_preset(name, str(out), formats=formats, quantize=quantize,
+                                     kinds=kinds, eval_examples=s["eval_examples"],
+                                     representative=s["representative"])[0]
+
+            with tempfile.TemporaryDirectory(prefix="rnnzoo-bench-export-") as work:
+                row, report = bench_model(name, exporter, Path(work),
+                                          units=recurrent_units(preset.model),
+                                          lower_is_better=task.lower_is_better)
+        except Exception as error:  # noqa: BLE001 - one preset's failure is a result
+            rows.append({"preset": name, "error": f"{type(error).__name__}: {error}"})
+            print(f"bench export: {name} failed: {error}", file=sys.stderr, flush=True)
+            continue
+        rows.append(row)
+        print("\n".join([f"bench export: {name} done in {row['seconds']:.0f} s",
+                         *format_rows([row])[1:]]), file=sys.stderr, flush=True)
+        if adding:
+            test_mse = preset.card.get("metrics", {}).get("keras", {}).get("mse")
+            results.append({"model": name, "train_seconds": None, "train_loss": test_mse,
+                            "report": report, "checks": _checks(report)})
+    return results, rows
 
 
 def table(result: dict) -> str:
     s = result["settings"]
+    lines = [f"export: {len(result.get('presets', []))} model(s), TFLite "
+             f"{', '.join(s.get('quantize', []))}; metric on {s['eval_examples']} validation "
+             f"examples; latency median batch-1 ms, 1 thread (sequence: per sequence; step: per "
+             f"step; encoder: per input; decoder: per step)"]
+    lines += format_rows(result.get("presets", []))
+    lines += summary_lines(result.get("presets", []))
+    if result["results"]:
+        lines += ["", *_adding_table(result)]
+    return "\n".join(lines)
+
+
+def _adding_table(result: dict) -> list[str]:
+    s = result["settings"]
     source = (
-        f"shipped presets {', '.join(s['presets'])}"
+        f"shipped presets {', '.join(r['model'] for r in result['results'])}"
         if "presets" in s
         else f"{s['units']} units trained {s['epochs']} epoch(s) on {s['train_examples']} examples"
     )
-    lines = [f"export: adding problem, T={s['length']}, {source}; MSE on "
+    lines = [f"adding section: T={s['length']}, {source}; MSE on "
              f"{s['eval_examples']} validation examples; latency median batch-1 ms, 1 thread"]
     for row in result["results"]:
         report = row["report"]
@@ -171,7 +266,7 @@ def table(result: dict) -> str:
                 continue
             note = f"  ({c['note']})" if c["note"] else ""
             lines.append(f"  [{mark}] {c['check']}: {shown} (target {c['target']}){note}")
-    return "\n".join(lines)
+    return lines
 
 
 def _ms(value) -> str:

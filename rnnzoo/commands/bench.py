@@ -20,14 +20,23 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
     parser.add_argument("--out", metavar="PATH",
                         help="JSON file to write (default: bench-results/NAME.json)")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, for a smoke run")
+    parser.add_argument("--presets", metavar="NAMES",
+                        help="comma-separated shipped presets to bench, for benchmarks that "
+                             "bench presets (export) (default: every shipped preset)")
     add_json_option(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     benchmark = get_benchmark(args.name)
+    options = {}
+    if args.presets is not None:
+        if not hasattr(benchmark, "parse_presets"):
+            raise ValueError(f"--presets: benchmark {args.name!r} does not take presets")
+        options["presets"] = benchmark.parse_presets(args.presets)
     start_tensorflow()
-    result = {"benchmark": args.name, "machine": machine_info(), **benchmark.run(quick=args.quick)}
+    result = {"benchmark": args.name, "machine": machine_info(),
+              **benchmark.run(quick=args.quick, **options)}
     out = Path(args.out or Path("bench-results") / f"{args.name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -95,6 +95,8 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
         except RuntimeError as error:  # the interpreter refused this file: score the others
             failed.append(f"{path}: the TFLite interpreter could not run it ({error})")
             continue
+        if runner.note:
+            print(f"rnnzoo evaluate: note: {path}: {runner.note}", file=sys.stderr)
         results.append((path, task, info, figures))
     for line in failed:
         print(f"rnnzoo evaluate: {line}", file=sys.stderr)

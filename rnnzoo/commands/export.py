@@ -141,6 +141,54 @@ def _preset_source(model: str, preset, out: str) -> dict:
     return {"folder": Path(folder).as_posix()}
 
 
+def export_preset(model: str, out: str, *, formats: list[str], quantize: list[str],
+                  kinds: list[str], int8_io: bool = False, batch_size: int | None = 1,
+                  data: str | None = None, calibration_data: str | None = None,
+                  split: str = "validation", eval_examples: int = 1000,
+                  representative: int = 200, overwrite: bool = False, allow_flex: bool = False,
+                  per_channel: bool = False, float_layers: list[str] | None = None,
+                  latency: bool = True) -> tuple[dict, dict | None, str | None]:
+    """Export preset ``model`` (name, folder, run folder or URL) to ``out`` as ``rnnzoo
+    export`` does: its task's calibration data, evaluation data and metric. Returns the report,
+    the calibration record (None without int8/int16x8) and its one-line description."""
+    from tasks.common.data_paths import data_record
+
+    preset = load_preset(model)
+    task = task_of(preset)
+    data_path = preset_data(preset, task, data)
+    options = dict(preset.card.get("data_options", {}))
+    samples = calibration = calibration_line = None
+    if "tflite" in formats and any(q in CALIBRATED for q in quantize):
+        source = calibration_data or data_path
+        samples = task.representative(source, representative, **options)
+        calibration = {"data": data_record(source, keep_outside=False), "split": "train",
+                       "examples": len(samples)}
+        shown = source if source else f"generated {task.name} data"
+        modes = " and ".join(q for q in quantize if q in CALIBRATED)
+        calibration_line = (f"{modes} calibrated on {len(samples)} examples of the train "
+                            f"split of {shown}")
+    dataset = preset_dataset(preset, task, data, split).take(eval_examples)
+
+    metadata = {
+        "task": task.name, "data_options": options,
+        "data": data_record(data_path, keep_outside=False), "split": split,
+        "preset": preset.name, "preset_source": _preset_source(model, preset, out),
+        "builder": preset.builder, "builder_config": preset.config.get("config", {}),
+        "license": preset.card.get("license"),
+        **({"calibration": calibration} if calibration else {}),
+    }
+    import export
+
+    report = export.export_model(
+        preset.model, out, formats=formats, quantize=quantize, kinds=kinds,
+        io_dtype="int8" if int8_io else "float32", representative=samples,
+        dataset=dataset, metric=task.metric_with(options), metric_name=task.primary_metric,
+        metadata=metadata, assets=preset.assets, allow_flex=allow_flex,
+        batch_size=batch_size, overwrite=overwrite, name=preset.name,
+        per_channel=per_channel, float_layers=float_layers, latency=latency)
+    return report, calibration, calibration_line
+
+
 def run(args: argparse.Namespace) -> int:
     formats = _choices(args.format, FORMATS, "--format")
     quantize = _choices(args.quantize, QUANTIZE, "--quantize", QUANTIZE_ALIASES)
@@ -150,45 +198,18 @@ def run(args: argparse.Namespace) -> int:
     from export.files import check_target
 
     check_target(args.out, overwrite=args.overwrite)  # refuse before any slow work
-    from tasks.common.data_paths import data_record
-
-    preset = load_preset(args.model)
-    task = task_of(preset)
-    data = preset_data(preset, task, args.data)
-    options = dict(preset.card.get("data_options", {}))
-    representative = calibration = None
-    if "tflite" in formats and any(q in CALIBRATED for q in quantize):
-        source = args.calibration_data or data
-        representative = task.representative(source, args.representative, **options)
-        calibration = {"data": data_record(source, keep_outside=False), "split": "train",
-                       "examples": len(representative)}
-        shown = source if source else f"generated {task.name} data"
-        modes = " and ".join(q for q in quantize if q in CALIBRATED)
-        calibration_line = (f"{modes} calibrated on {len(representative)} examples of the train "
-                            f"split of {shown}")
-    dataset = preset_dataset(preset, task, args.data, args.split).take(args.eval_examples)
-
-    metadata = {
-        "task": task.name, "data_options": options,
-        "data": data_record(data, keep_outside=False), "split": args.split,
-        "preset": preset.name, "preset_source": _preset_source(args.model, preset, args.out),
-        "builder": preset.builder, "builder_config": preset.config.get("config", {}),
-        "license": preset.card.get("license"),
-        **({"calibration": calibration} if calibration else {}),
-    }
-    import export
-
-    report = export.export_model(
-        preset.model, args.out, formats=formats, quantize=quantize, kinds=kinds,
-        io_dtype="int8" if args.int8_io else "float32", representative=representative,
-        dataset=dataset, metric=task.metric_with(options), metric_name=task.primary_metric,
-        metadata=metadata, assets=preset.assets, allow_flex=args.allow_flex,
-        batch_size=args.batch_size, overwrite=args.overwrite, name=preset.name,
-        per_channel=args.per_channel,
+    report, calibration, calibration_line = export_preset(
+        args.model, args.out, formats=formats, quantize=quantize, kinds=kinds,
+        int8_io=args.int8_io, batch_size=args.batch_size, data=args.data,
+        calibration_data=args.calibration_data, split=args.split,
+        eval_examples=args.eval_examples, representative=args.representative,
+        overwrite=args.overwrite, allow_flex=args.allow_flex, per_channel=args.per_channel,
         float_layers=_float_layers(args.float_layers))
     if args.json:
         print_json({"out": str(args.out), "report": report, "calibration": calibration})
         return 0
+    import export
+
     print(export.format_table(report))
     if calibration:
         print(calibration_line)
