@@ -211,12 +211,16 @@ def refuse_fused(facts: ModelFacts, variants: Iterable[Variant], batch_size: int
     if method is not None:
         raise ValueError(f"model {label!r}: method={method!r} and lstm_op='fused' exclude "
                          "each other")
+    if any(v.quantize == "int16x8" and v.kind != STEP for v in variants):
+        raise FusedLSTMError(f"model {label!r}: TFLite's fused LSTM op has no 16-bit-activation "
+                             "(int16x8) kernel; export int8 or a float variant with "
+                             "--lstm-op fused, or int16x8 with the default loop")
     if facts.float_layers and any(v.quantize in CALIBRATED for v in variants):
         raise FusedLSTMError(
             f"model {label!r}: a fused-LSTM int8 file cannot keep layers in float "
-            f"({', '.join(facts.float_layers)}): the quantizer that takes a deny list turns "
-            "the fused op's output constant; quantize them too (--float-layers none) or "
-            "export the default loop")
+            f"({', '.join(facts.float_layers)}): fused int8 uses TFLite's older quantizer, "
+            "which takes no deny list; quantize them too (--float-layers none) or export "
+            "the default loop")
 
 
 def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,

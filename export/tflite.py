@@ -230,7 +230,8 @@ def convert(plan: TFLitePlan, work: Path, *,
         if job.calibration is not None:
             spec["representative"] = str(calibration[job.calibration])
             spec["float_layers"] = facts.float_layers
-            # the MLIR quantizer turns the fused LSTM op's output constant (measured)
+            # fused LSTM: the older quantizer; the MLIR one made an untrained LSTM's int8
+            # output constant (same MSE on adding-lstm; docs/design-notes.md)
             spec["legacy_quantizer"] = job.signature == FUSED
         specs.append(spec)
     _trace(plan, work / "traced")

@@ -136,11 +136,14 @@ def test_a_layer_without_a_fused_op_is_refused_by_name_before_converting(tmp_pat
     assert not (tmp_path / "m.tflite").exists()
 
 
-def test_dynamic_batch_and_unknown_lstm_op_are_refused(tmp_path):
+def test_dynamic_batch_int16x8_and_unknown_lstm_op_are_refused(tmp_path):
     facts = model_facts(_stacked())
     target = {Variant("sequence", "fp32"): tmp_path / "m.tflite"}
     with pytest.raises(FusedLSTMError, match="fixed batch size"):
         plan_tflite(facts, target, batch_size=None, lstm_op="fused")
+    with pytest.raises(FusedLSTMError, match="no 16-bit-activation"):
+        plan_tflite(facts, {Variant("sequence", "int16x8"): tmp_path / "m.tflite"},
+                    representative=[_inputs(1)], lstm_op="fused")
     with pytest.raises(ValueError, match="unknown lstm_op 'cudnn'"):
         plan_tflite(facts, target, lstm_op="cudnn")
 
