@@ -183,3 +183,11 @@ def test_export_help_documents_lstm_op(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "--lstm-op {loop,fused}" in text and "UNIDIRECTIONAL_SEQUENCE_LSTM" in text
     assert "reset_all_variables()" in text
+
+
+def test_rnnzoo_export_refuses_a_gru_preset_with_one_line_and_exit_2(tmp_path, capsys):
+    code = main(["export", "adding-gru", "--out", str(tmp_path / "out"), "--lstm-op", "fused"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "layer 'gru': it is a GRU, and only LSTM layers have a fused TFLite op" in err
+    assert not (tmp_path / "out").exists()
