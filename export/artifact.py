@@ -30,8 +30,14 @@ IO_DTYPES = ("float32", "int8")
 # How a TFLite file was made: the converter on the traced model, the int8 (or dynamic-batch)
 # step model run by a TFLite WHILE loop (`export.step_loop`), each recurrent layer of a
 # model without a step form run by its own WHILE loop (`export.loop_form`), or an unrolled
-# graph.
-METHODS = ("converter", "step-loop", "loops", "unrolled")
+# graph, or the converter on a trace whose LSTM layers become TFLite's fused
+# UNIDIRECTIONAL_SEQUENCE_LSTM op (`export.fused_lstm`, ``lstm_op="fused"``).
+METHODS = ("converter", "step-loop", "loops", "unrolled", "fused")
+
+
+# How LSTM layers appear in TFLite sequence files: Keras 3's WHILE loop (or the int8 step
+# loop), or TFLite's fused UNIDIRECTIONAL_SEQUENCE_LSTM op (`export.fused_lstm`).
+LSTM_OPS = ("loop", "fused")
 
 
 def quantize_mode(name: str) -> str:

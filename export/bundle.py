@@ -33,14 +33,16 @@ from export.artifact import (
     CALIBRATED,
     DEFAULT_QUANTIZE,
     FORMATS,
+    LSTM_OPS,
     QUANTIZE,
     Artifact,
     Variant,
     quantize_mode,
 )
 from export.files import atomic_folder
+from export.fused_lstm import FusedLSTMError
 from export.parts import parts_of
-from export.plan import ModelFacts, model_facts
+from export.plan import ModelFacts, model_facts, refuse_fused
 from export.report import write_report
 from export.savedmodel import to_savedmodel
 from export.tflite import convert_variants
@@ -110,7 +112,7 @@ def write_metadata(folder: Path, common: dict, *, formats: list[str], artifacts:
 
 
 def _variants(facts: ModelFacts, quantize: list[str], kinds: list[str], io_dtype: str,
-              batch_size: int | None, notes: list[str]) -> list[Variant]:
+              batch_size: int | None, notes: list[str], lstm_op: str = "loop") -> list[Variant]:
     """The TFLite files to make; what the model cannot have is left out with a note."""
     if "step" in kinds and facts.step is None:
         kinds = [k for k in kinds if k != "step"]
@@ -118,7 +120,8 @@ def _variants(facts: ModelFacts, quantize: list[str], kinds: list[str], io_dtype
     variants = []
     for kind in kinds:
         for mode in quantize:
-            loops = kind == "sequence" and (mode in CALIBRATED or batch_size is None)
+            loops = (kind == "sequence" and lstm_op != "fused"
+                     and (mode in CALIBRATED or batch_size is None))
             if loops and facts.recurrent and facts.step is None and facts.length is None:
                 notes.append(f"no sequence.{mode} file: without a step form it would be an "
                              "unrolled graph of one fixed length, and the model's time axis "
@@ -138,7 +141,7 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
                  allow_flex: bool = False, batch_size: int | None = 1,
                  overwrite: bool = False, name: str | None = None,
                  latency: bool = True, per_channel: bool = False,
-                 float_layers: list[str] | None = None) -> dict:
+                 float_layers: list[str] | None = None, lstm_op: str = "loop") -> dict:
     """Export ``model`` into the folder ``out``, verify every artifact, write the report.
 
     Args:
@@ -162,6 +165,10 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
         name: the model's name in errors and the report (default: ``model.name``).
         latency: measure one-thread batch-1 latencies.
         allow_flex, batch_size, per_channel, float_layers: as `export.to_tflite`.
+        lstm_op: ``"fused"`` makes every TFLite sequence file with TFLite's fused
+            ``UNIDIRECTIONAL_SEQUENCE_LSTM`` op for each LSTM layer (`export.fused_lstm`; no
+            WHILE loop; the file keeps its state in TFLite variables, which the runner and
+            the report reset before each sequence); ``"loop"`` (default) as before.
 
     Returns:
         The report (see `export.report`), or without ``dataset`` and ``metric`` the metadata
@@ -186,7 +193,11 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
     formats = _words(formats, FORMATS, "format")
     quantize = _words([quantize_mode(q) for q in quantize], QUANTIZE, "quantize mode")
     kinds = _words(kinds, ARTIFACT_KINDS, "kind")
+    lstm_op = _words([lstm_op], LSTM_OPS, "lstm op")[0]
     parts = parts_of(model)
+    if parts is not None and lstm_op != "loop":
+        raise FusedLSTMError(f"model {name or model.name!r} is exported in parts (an encoder "
+                             "and a decoder step); lstm_op='fused' is for sequence models")
     if parts is not None:  # an encoder and a decoder step instead of sequence/step files
         from export.parts_bundle import export_parts
 
@@ -197,8 +208,10 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
                             overwrite=overwrite, name=name, latency=latency)
     facts = model_facts(model, name=name, float_layers=float_layers)
     notes: list[str] = []
-    variants = (_variants(facts, quantize, kinds, io_dtype, batch_size, notes)
+    variants = (_variants(facts, quantize, kinds, io_dtype, batch_size, notes, lstm_op)
                 if "tflite" in formats else [])
+    if lstm_op == "fused" and any(v.kind != "step" for v in variants):
+        refuse_fused(facts, variants, batch_size)  # before the slow work
     common = common_metadata(facts.label, metadata)
     with atomic_folder(out, overwrite=overwrite) as temp:
         artifacts: list[Artifact] = []
@@ -210,7 +223,7 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
                 model, {v: temp / v.filename for v in variants}, representative=representative,
                 allow_flex=allow_flex, batch_size=batch_size,
                 metadata={**common, "assets": _text_assets(Path(assets) if assets else None)},
-                per_channel=per_channel, facts=facts)
+                per_channel=per_channel, facts=facts, lstm_op=lstm_op)
         layers = {"layer_data": facts.layer_data} if facts.layer_data else {}
         document = write_metadata(temp, common, formats=formats, artifacts=artifacts,
                                   assets=assets, notes=notes, **layers)

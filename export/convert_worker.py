@@ -52,6 +52,8 @@ def _converter(loaded, job: dict):
                     tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8)
         if not job.get("per_channel", True):
             converter._experimental_disable_per_channel = True
+        if job.get("legacy_quantizer"):
+            converter.experimental_new_quantizer = False
         if job.get("io_dtype") == "int8" and quantize == "int8":
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8

@@ -21,14 +21,18 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from export.artifact import CALIBRATED, Variant
+from export.artifact import CALIBRATED, LSTM_OPS, Variant
 from export.calibration import check_representative
 from export.float_layers import float_layers as default_float_layers
+from export.fused_lstm import FusedLSTMError, fused_refusal
 from export.loop_form import LoopForm, LoopFormError, loop_form
 from export.step import StepModelError, StepSpec, recurrent_layers, step_model, step_spec
 
 # Traced functions the converter runs on (`export.tflite` saves them in one SavedModel).
 SEQUENCE, STEP, UNROLLED = "sequence", "step", "unrolled"
+# The sequence function with every LSTM layer traced as the converter's fusable composite
+# function (`export.fused_lstm`).
+FUSED = "fused"
 # The rest of a model whose recurrent layers loop (`export.loop_form`); each loop's step
 # model is traced as its `Loop.signature`.
 REST = "rest"
@@ -142,7 +146,7 @@ class Job:
         signature)."""
         if self.quantize not in CALIBRATED:
             return None
-        return SEQUENCE if self.signature == UNROLLED else self.signature
+        return SEQUENCE if self.signature in (UNROLLED, FUSED) else self.signature
 
 
 @dataclass
@@ -176,6 +180,8 @@ class TFLitePlan:
     sequences: dict[str, np.ndarray] | None
     allow_flex: bool = False
     per_channel: bool = False
+    # the LSTM layer calls traced as the fused op (filled in when the FUSED job is traced)
+    fused_calls: list[str] = field(default_factory=list)
 
     @property
     def jobs(self) -> list[Job]:
@@ -190,10 +196,38 @@ class TFLitePlan:
             planned.method, self.length)
 
 
+def refuse_fused(facts: ModelFacts, variants: Iterable[Variant], batch_size: int | None,
+                 method: str | None = None) -> None:
+    """Raise `FusedLSTMError` (one line naming the layer) for a model, batch size or float
+    layers the fused LSTM route cannot make ``variants`` with; checked before anything is
+    traced."""
+    label = facts.label
+    why = fused_refusal(facts.model) if facts.recurrent else "it has no recurrent layer"
+    if why:
+        raise FusedLSTMError(f"model {label!r} has no fused-LSTM TFLite file: {why}")
+    if batch_size is None:
+        raise FusedLSTMError(f"model {label!r}: the fused LSTM op needs a fixed batch size "
+                             "(not 'dynamic')")
+    if method is not None:
+        raise ValueError(f"model {label!r}: method={method!r} and lstm_op='fused' exclude "
+                         "each other")
+    if any(v.quantize == "int16x8" and v.kind != STEP for v in variants):
+        raise FusedLSTMError(f"model {label!r}: TFLite's fused LSTM op has no 16-bit-activation "
+                             "(int16x8) kernel; export int8 or a float variant with "
+                             "--lstm-op fused, or int16x8 with the default loop")
+    if facts.float_layers and any(v.quantize in CALIBRATED for v in variants):
+        raise FusedLSTMError(
+            f"model {label!r}: a fused-LSTM int8 file cannot keep layers in float "
+            f"({', '.join(facts.float_layers)}): fused int8 uses TFLite's older quantizer, "
+            "which takes no deny list; quantize them too (--float-layers none) or export "
+            "the default loop")
+
+
 def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,
                 representative: Iterable | None = None, batch_size: int | None = 1,
                 length: int | None = None, allow_flex: bool = False,
-                per_channel: bool = False, method: str | None = None) -> TFLitePlan:
+                per_channel: bool = False, method: str | None = None,
+                lstm_op: str = "loop") -> TFLitePlan:
     """The jobs that make the files of ``targets`` (variant -> path); arguments as
     `export.to_tflite`. Raises before any conversion: `StepModelError` for a step file of a
     model without a step form, `ValueError` for bad representative data, an unrolled file
@@ -203,10 +237,20 @@ def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,
     (``step-loop``); a model without a step form runs each recurrent layer in its own loop
     (``loops``, `export.loop_form`: bidirectional layers, the model's own length, float
     input/output tensors), else it is unrolled. ``method="loops"`` makes every sequence file
-    that way (float ones included, e.g. to check the loops against Keras)."""
+    that way (float ones included, e.g. to check the loops against Keras).
+
+    ``lstm_op="fused"``: every sequence file is the converter on a trace whose LSTM layers
+    become TFLite's fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` op (`export.fused_lstm`; int8
+    included, no loop); `export.fused_lstm.FusedLSTMError` for a model, batch size or
+    ``float_layers`` it cannot take. Step files are made as usual."""
     label = facts.label
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be positive or None, got {batch_size}")
+    if lstm_op not in LSTM_OPS:
+        raise ValueError(f"unknown lstm_op {lstm_op!r}; expected {' or '.join(LSTM_OPS)}")
+    fused = lstm_op == "fused" and any(v.kind != STEP for v in targets)
+    if fused:
+        refuse_fused(facts, targets, batch_size, method)
     if any(v.kind == STEP for v in targets) and facts.step is None:
         raise StepModelError(f"model {label!r}: {facts.step_error}")
     if facts.float_layers and any(v.quantize == "int16x8" for v in targets):
@@ -236,6 +280,8 @@ def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,
         parts: tuple[Job, ...] = ()
         if variant.kind == STEP:
             job, how = Job(STEP, variant.quantize, variant.io_dtype), "converter"
+        elif fused:
+            job, how = Job(FUSED, variant.quantize, variant.io_dtype), "fused"
         elif not facts.recurrent:  # no loop to unroll or step over
             job, how = Job(SEQUENCE, variant.quantize, variant.io_dtype), "converter"
         elif looped and facts.steps:

@@ -3,7 +3,9 @@
 `TFLiteRunner` wraps one ``.tflite`` file: ``predict`` maps a numpy batch of whole sequences
 to the model's outputs (so a task metric can score it like the Keras model), running a step
 model step by step from zero states, and ``latency_ms`` times batch-1 calls on one thread.
-Inputs and outputs with int8 tensors are quantized and dequantized with the file's own scales
+A file that keeps state in variable tensors across ``invoke()`` calls (the fused LSTM op,
+`export.fused_lstm`) has them reset before each sequence. Inputs and outputs with int8 tensors
+are quantized and dequantized with the file's own scales
 (the states of an int8-io step model go back through float between steps, because the
 scale of a state output may differ from that of the state input).
 
@@ -100,6 +102,9 @@ class TFLiteRunner:
         self.outputs = [n for n in (info.get("model_outputs") or self._out) if n in self._out]
         self.outputs += [n for n in self._out if n not in self.outputs and n not in self.states]
         self.sequence_outputs = set(info.get("sequence_outputs", []))
+        # state kept in variable tensors across invoke() calls (the fused LSTM op)
+        self.variable_state = (bool(info.get("variable_state")) if info.get("kind")
+                               else tflite_file.has_variables(bytes(data)))
         self._signature_shapes = {n: d["shape_signature"] for n, d in self._in.items()}
 
     def _load(self, *, default_delegates: bool) -> None:
@@ -164,6 +169,12 @@ class TFLiteRunner:
             self.interpreter.set_tensor(detail["index"], _to_tensor(value, detail))
         self.interpreter.invoke()
 
+    def reset(self) -> None:
+        """Zero the state a file keeps in variable tensors (``variable_state``: the fused LSTM
+        op's), as before each sequence; nothing for other files."""
+        if self.variable_state:
+            self.interpreter.reset_all_variables()
+
     def _batch_of(self, name: str) -> int | None:
         first = self._signature_shapes[name][0]
         return None if first < 0 else int(first)
@@ -174,6 +185,7 @@ class TFLiteRunner:
     def run_sequence(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Outputs for one batch of whole sequences (the file's batch size, or any if dynamic)."""
         if self.kind != "step":  # a sequence file, or a part (encoder, decoder) run whole
+            self.reset()
             outputs = self.invoke(inputs)
             return {n: outputs[n] for n in self.outputs}
         first = inputs[self.inputs[0]]
@@ -212,11 +224,18 @@ class TFLiteRunner:
     def latency_ms(self, example: Any, *, min_seconds: float = 0.3, min_repeats: int = 20,
                    max_repeats: int = 2000) -> float:
         """Median milliseconds of one batch-1 call: a whole sequence (sequence models) or one
-        step with its input and states set and outputs read (step models)."""
+        step with its input and states set and outputs read (step models); the state reset
+        before a sequence of a ``variable_state`` file is part of the call."""
         feed = {n: v[:1] for n, v in self._as_feed(example).items()}
         if self.kind == "step":
             feed = {**{n: v[:, 0] for n, v in feed.items()}, **self.zero_states(1)}
-        return median_ms(lambda: self.invoke(feed), min_seconds=min_seconds,
+
+        def call():
+            if self.kind != "step":
+                self.reset()
+            return self.invoke(feed)
+
+        return median_ms(call, min_seconds=min_seconds,
                          min_repeats=min_repeats, max_repeats=max_repeats)
 
 

@@ -8,7 +8,10 @@ How each file is made (tensorflow 2.21 / keras 3.15):
   a child process (`export.convert_worker`, `export.child`), so that a converter crash becomes a
   `ConversionError` naming the model and the variant instead of killing the caller.
 * float32, fp16 and dynamic-range: the converter on the traced graph. Keras 3 recurrent layers
-  become a TFLite WHILE loop (not the fused LSTM op).
+  become a TFLite WHILE loop (not the fused LSTM op), unless ``lstm_op="fused"``: then every
+  sequence file (int8 included) is the converter on a trace whose LSTM layers are TFLite's
+  fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` op (`export.fused_lstm`), and the bullets below on
+  int8 sequence files do not apply.
 * full int8, sequence: the converter crashes on those WHILE loops (all three kinds), so for
   models with a step form the calibrated int8 *step* model is wrapped in a builtin WHILE loop
   (`export.step_loop`): the file holds the int8 weights once, like the step model, and takes
@@ -79,8 +82,10 @@ from export.calibration import step_calibration
 from export.child import ConversionError, run_jobs
 from export.files import write_file_atomic
 from export.float_layers import training_only
+from export.fused_lstm import FUSED_OP, check_fused, fused_lstms
 from export.loop_graph import splice_loops
 from export.plan import (
+    FUSED,
     REST,
     SEQUENCE,
     STEP,
@@ -105,7 +110,7 @@ def to_tflite(model: keras.Model, path: str | os.PathLike, *, quantize: str = "f
               length: int | None = None, metadata: dict | None = None,
               keep_tensor_names: bool = False, name: str | None = None,
               per_channel: bool = False, float_layers: list[str] | None = None,
-              method: str | None = None) -> Artifact:
+              method: str | None = None, lstm_op: str = "loop") -> Artifact:
     """Convert ``model`` to one TFLite file at ``path`` and return its `Artifact`.
 
     Args:
@@ -133,6 +138,11 @@ def to_tflite(model: keras.Model, path: str | os.PathLike, *, quantize: str = "f
         method: ``"loops"`` makes a sequence file of a model without a step form
             (bidirectional layers) with each recurrent layer in its own WHILE loop even in
             float (`export.loop_form`); None: the default choice (see `export.plan`).
+        lstm_op: ``"loop"`` (Keras 3's LSTM as a TFLite WHILE loop, or the int8 step loop)
+            or ``"fused"``: each LSTM layer becomes TFLite's builtin
+            ``UNIDIRECTIONAL_SEQUENCE_LSTM`` op (`export.fused_lstm`; sequence files only,
+            LSTM layers only, a fixed batch size). The fused op keeps its state in TFLite
+            variables: call ``interpreter.reset_all_variables()`` before each sequence.
 
     Returns:
         The file's `Artifact` (path, kind, quantize, method, notes, metadata).
@@ -154,7 +164,7 @@ def to_tflite(model: keras.Model, path: str | os.PathLike, *, quantize: str = "f
                             allow_flex=allow_flex, batch_size=batch_size, length=length,
                             metadata=metadata, keep_tensor_names=keep_tensor_names, name=name,
                             per_channel=per_channel, float_layers=float_layers,
-                            method=method)[0]
+                            method=method, lstm_op=lstm_op)[0]
 
 
 def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
@@ -163,8 +173,8 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
                      metadata: dict | None = None, keep_tensor_names: bool = False,
                      name: str | None = None, timeout: float | None = None,
                      per_channel: bool = False, float_layers: list[str] | None = None,
-                     facts: ModelFacts | None = None,
-                     method: str | None = None) -> list[Artifact]:
+                     facts: ModelFacts | None = None, method: str | None = None,
+                     lstm_op: str = "loop") -> list[Artifact]:
     """Make every ``Variant`` of ``targets`` (variant -> output path) in one converter child
     process; return their artifacts in the same order. Arguments as `to_tflite`; ``facts``:
     the model's `ModelFacts` when the caller has them already (else worked out here, with
@@ -176,7 +186,7 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
     facts = facts or model_facts(model, name=name, float_layers=float_layers)
     plan = plan_tflite(facts, targets, representative=representative, batch_size=batch_size,
                        length=length, allow_flex=allow_flex, per_channel=per_channel,
-                       method=method)
+                       method=method, lstm_op=lstm_op)
     with tempfile.TemporaryDirectory(prefix="rnnzoo-tflite-") as work:
         outputs = convert(plan, Path(work), timeout=timeout)
     finished = [finish(plan, planned, *outputs[planned.job], metadata=metadata,
@@ -220,6 +230,9 @@ def convert(plan: TFLitePlan, work: Path, *,
         if job.calibration is not None:
             spec["representative"] = str(calibration[job.calibration])
             spec["float_layers"] = facts.float_layers
+            # fused LSTM: the older quantizer; the MLIR one made an untrained LSTM's int8
+            # output constant (same MSE on adding-lstm; docs/design-notes.md)
+            spec["legacy_quantizer"] = job.signature == FUSED
         specs.append(spec)
     _trace(plan, work / "traced")
     labels = [f"model {facts.label!r} "
@@ -262,6 +275,12 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
                      f"as a TFLite WHILE loop over its {variant.quantize} step model (a "
                      "bidirectional layer's backward cell over reversed time), the rest of "
                      f"the model around them; loops of {facts.loops.steps} steps")
+    elif planned.method == "fused":
+        check_fused(tflite_file.op_summary(data), plan.fused_calls,
+                    f"model {facts.label!r} [{variant.label}]")
+        notes.append(f"each LSTM layer is TFLite's {FUSED_OP} op (no WHILE loop); it keeps its "
+                     "state in TFLite variables across invoke() calls: call "
+                     "interpreter.reset_all_variables() before each sequence")
     elif planned.method == "unrolled":
         why = f"; no loops: {facts.loops_error}" if facts.loops_error else ""
         notes.append(f"no step form ({facts.step_error}); {variant.quantize} from an unrolled "
@@ -280,6 +299,8 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
             "method": planned.method, "batch_size": plan.batch_size,
             "length": plan.file_length(planned), "model_inputs": input_names(facts.model),
             "model_outputs": output_names(facts.model), **_io_spec(obj)}
+    if planned.method == "fused":
+        info["variable_state"] = True  # reset_all_variables() before each sequence
     if variant.kind == STEP:
         info["states"] = dict(spec.states)
         info["sequence_outputs"] = list(spec.sequence_outputs)
@@ -313,6 +334,11 @@ def _trace(plan: TFLitePlan, folder: Path) -> None:
             setattr(module, f"loop_{index}", loop.step)
             functions[loop.signature] = loop.step_function(
                 batch_size=plan.batch_size).get_concrete_function()
+    if FUSED in signatures:
+        with fused_lstms(model) as calls:
+            functions[FUSED] = sequence_function(
+                model, batch_size=plan.batch_size, length=plan.length).get_concrete_function()
+        plan.fused_calls = list(calls)
     if UNROLLED in signatures:
         with unrolled(model):
             functions[UNROLLED] = sequence_function(

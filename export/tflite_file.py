@@ -114,6 +114,20 @@ def read_metadata(model: bytes, name: str = METADATA_NAME) -> dict | None:
     return None
 
 
+def has_variables(model: bytes) -> bool:
+    """Whether the file keeps state in variable tensors across ``invoke()`` calls (e.g. the
+    fused LSTM op's states, which ``interpreter.reset_all_variables()`` zeroes)."""
+    return any(t.isVariable for sg in read(model).subgraphs for t in sg.tensors or [])
+
+
+def quantized_weights(model: bytes) -> int:
+    """How many constant tensors (weights) the file stores as 8-bit integers."""
+    obj = read(model)
+    integer = {fb.TensorType.INT8, fb.TensorType.UINT8}
+    return sum(1 for sg in obj.subgraphs for t in sg.tensors or []
+               if t.type in integer and t.buffer > 0 and obj.buffers[t.buffer].data is not None)
+
+
 def op_summary(model: bytes) -> dict:
     """``{"builtin": {OP: count}, "float": [OPs computing in float], "custom": [...],
     "flex": [...], "tensor_types": {TYPE: count}}`` over all subgraphs.

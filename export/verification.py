@@ -4,7 +4,9 @@ For every artifact: the task metric on the evaluation data and its delta to Kera
 absolute output difference on sample inputs, the median batch-1 latency on one thread
 (TFLite with ai-edge-litert; SavedModel signatures and the Keras model in a one-thread child
 process, `export.latency_worker`), its size, and for TFLite the ops it uses
-(`export.tflite_file.op_summary`). A SavedModel gives two entries, its ``serving_default``
+(`export.tflite_file.op_summary`). A file that keeps state in TFLite variables (the fused LSTM
+op) is reset before each sequence, and its entry says so; a dynamic-range file in which no
+weight was quantized says that too. A SavedModel gives two entries, its ``serving_default``
 (sequence) and its ``step`` signature. Latencies are per sequence for sequence entries and per
 step for step entries. The metric and the data come from the caller: this module knows no task.
 """
@@ -262,6 +264,12 @@ def _tflite_entry(scorer: _Scorer, artifact: Artifact, threads: int, latency: bo
         return scorer.entry(artifact, artifact.kind, None, len(data), None, ops,
                             [f"cannot load: {type(error).__name__}: {error}"])
     notes, timing = [], None
+    if artifact.quantize == "dynamic" and not tflite_file.quantized_weights(data):
+        notes.append("dynamic-range quantization left every weight in float (no int8 weight "
+                     "in the file): it computes like the float32 file")
+    if runner.variable_state and not any("reset_all_variables" in n for n in artifact.notes):
+        notes.append("state kept in TFLite variables across invoke() calls: reset with "
+                     "interpreter.reset_all_variables() before each sequence (done here)")
     if latency:
         try:
             timing = runner.latency_ms(scorer.example)

@@ -18,6 +18,7 @@ from export.artifact import (
     CALIBRATED,
     DEFAULT_QUANTIZE,
     FORMATS,
+    LSTM_OPS,
     QUANTIZE,
     QUANTIZE_ALIASES,
 )
@@ -111,6 +112,16 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
                         help="quantize int8 weights per output channel (a float32 scale and "
                              "an int64 zero point per channel: larger files) (default: per "
                              "tensor; int16x8 weights are always per channel)")
+    parser.add_argument("--lstm-op", choices=LSTM_OPS, default="loop",
+                        help="how LSTM layers appear in the TFLite sequence files: loop (Keras "
+                             "3's WHILE loop; int8 as an int8 step model run by a WHILE loop) or "
+                             "fused (TFLite's builtin UNIDIRECTIONAL_SEQUENCE_LSTM op, no WHILE "
+                             "loop, as TensorFlow Lite Micro and NPU delegates want; int8 too, "
+                             "with a 16-bit cell state; LSTM layers only (bidirectional and "
+                             "stacked too), a fixed batch size; the file keeps its state in "
+                             "TFLite variables: call interpreter.reset_all_variables() before "
+                             "each sequence) (default: loop; step files are the same either "
+                             "way)")
     parser.add_argument("--float-layers", metavar="NAMES",
                         help="comma-separated layers that int8 files keep in float, or 'none' "
                              "(default: the audio front end and the normalization after it)")
@@ -147,7 +158,7 @@ def export_preset(model: str, out: str, *, formats: list[str], quantize: list[st
                   split: str = "validation", eval_examples: int = 1000,
                   representative: int = 200, overwrite: bool = False, allow_flex: bool = False,
                   per_channel: bool = False, float_layers: list[str] | None = None,
-                  latency: bool = True) -> tuple[dict, dict | None, str | None]:
+                  lstm_op: str = "loop", latency: bool = True) -> tuple[dict, dict | None, str | None]:
     """Export preset ``model`` (name, folder, run folder or URL) to ``out`` as ``rnnzoo
     export`` does: its task's calibration data, evaluation data and metric. Returns the report,
     the calibration record (None without int8/int16x8) and its one-line description."""
@@ -185,7 +196,7 @@ def export_preset(model: str, out: str, *, formats: list[str], quantize: list[st
         dataset=dataset, metric=task.metric_with(options), metric_name=task.primary_metric,
         metadata=metadata, assets=preset.assets, allow_flex=allow_flex,
         batch_size=batch_size, overwrite=overwrite, name=preset.name,
-        per_channel=per_channel, float_layers=float_layers, latency=latency)
+        per_channel=per_channel, float_layers=float_layers, lstm_op=lstm_op, latency=latency)
     return report, calibration, calibration_line
 
 
@@ -204,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
         calibration_data=args.calibration_data, split=args.split,
         eval_examples=args.eval_examples, representative=args.representative,
         overwrite=args.overwrite, allow_flex=args.allow_flex, per_channel=args.per_channel,
-        float_layers=_float_layers(args.float_layers))
+        float_layers=_float_layers(args.float_layers), lstm_op=args.lstm_op)
     if args.json:
         print_json({"out": str(args.out), "report": report, "calibration": calibration})
         return 0
