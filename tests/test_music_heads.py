@@ -184,3 +184,16 @@ def test_bench_table_states_the_int8_pitch_nll_against_its_target():
               "figures": {"keras": row, "tflite_int8_step": {**row, "bytes": 2048}}}
     text = "\n".join(notes_table(result))
     assert "tflite_int8_step" in text and "2,048" in text and "+0.40 % (within 1 %)" in text
+
+
+def test_gradient_norms_take_a_loss_per_output_as_the_compiled_model_does():
+    from zoo.diagnostics import gradient_norms
+
+    keras.utils.set_random_seed(0)
+    model = zoo.build("music-notes-gru", units=4)
+    x, y, w = chunks(_pieces(2, 7, seed=1), 7)
+    batch = (x, note_targets(y), w)
+    given = gradient_norms(model, batch, loss=note_loss())
+    model.compile(loss=note_loss())
+    np.testing.assert_allclose(given, gradient_norms(model, batch), rtol=1e-5)
+    assert given.shape == (7,) and (given > 0).all()
