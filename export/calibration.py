@@ -15,7 +15,9 @@ models without a recurrent layer) are fed whole sequences. Step jobs are fed at 
 each step input and state tensor takes its smallest and largest value over all steps of all
 calibration sequences, so the min/max range of every state (activations are quantized per
 tensor) is that of the whole sequences: a long-range state that peaks at steps the even spread
-skips is not clipped.
+skips is not clipped. The one exception is a state the model asks to clip
+(`export.step.StepSpec.state_ranges`: an LSTM cell state on ``[-C, C]``): its recorded values
+are clipped there before the rows are chosen.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ def step_calibration(step: keras.Model, sequences: dict[str, np.ndarray], *,
     `check_representative`) from zero states, records every step's inputs and states, and keeps
     ``max_samples`` of them, evenly spread over sequences and time, and the rows where each
     recorded tensor reaches its minimum and maximum over all steps (at most two more per
-    step input and state).
+    step input and state). States in the spec's ``state_ranges`` are clipped to ``[-C, C]``.
     """
     spec = step_spec(step)
     run = step_function(step)
@@ -135,6 +137,8 @@ def step_calibration(step: keras.Model, sequences: dict[str, np.ndarray], *,
         states = {s: outputs[s].numpy() for s in spec.states}
     # [T, N, ...] -> [T * N, ...] in time-major order, then an even spread of max_samples rows
     stacked = {name: np.concatenate(values) for name, values in recorded.items()}
+    for name, bound in spec.state_ranges.items():
+        stacked[name] = np.clip(stacked[name], -bound, bound)
     total = n * length
     spread = np.linspace(0, total - 1, num=min(total, max_samples)).round().astype(int)
     extremes = [np.unravel_index(pick(values), values.shape)[0]

@@ -12,6 +12,7 @@ import tensorflow as tf
 import export
 import zoo
 from export.step import output_names
+from tasks.common.tflite_steps import open_step_file
 from tasks.music.notes import (
     chunks,
     note_loss,
@@ -108,8 +109,6 @@ def int8_steps(tmp_path_factory):
 
 
 def _output_details(path) -> dict:
-    from tasks.common.tflite_steps import open_step_file
-
     return {n: d for n, d in open_step_file(path)[3].items() if not n.startswith("state_")}
 
 
@@ -129,6 +128,8 @@ def test_int8_step_file_gives_each_head_its_own_scale(int8_steps):
     assert max(ranges.values()) / 255 > 2 * scales[TIMING_HEAD]  # a shared scale: coarser
     assert {d["dtype"] for d in _output_details(folder / "step.int8.tflite").values()} == {
         np.float32}
+    inputs = open_step_file(folder / "step.int8io.tflite")[2]
+    assert inputs["state_c_0"]["quantization"][0] <= 1.01 * 4 / 255  # calibrated in [-2, 2]
 
 
 @pytest.mark.slow
@@ -197,3 +198,22 @@ def test_gradient_norms_take_a_loss_per_output_as_the_compiled_model_does():
     model.compile(loss=note_loss())
     np.testing.assert_allclose(given, gradient_norms(model, batch), rtol=1e-5)
     assert given.shape == (7,) and (given > 0).all()
+
+
+def test_note_lstm_cell_states_are_calibrated_on_their_declared_range():
+    from export.calibration import step_calibration
+    from export.step import step_model, step_spec
+
+    assert step_spec(step_model(zoo.build("music-notes-gru", units=4))).state_ranges == {}
+    keras.utils.set_random_seed(0)
+    model = zoo.build("music-notes-lstm", units=[6, 5])
+    assert step_spec(step_model(model)).state_ranges == {"state_c_0": 2.0, "state_c_1": 2.0}
+    model.get_layer("lstm_0").quantized_cell_range = 0.05  # below what the cells reach
+    x, _, _ = chunks(_pieces(3, 12, seed=2), 12)
+    step = step_model(model)
+    rows = step_calibration(step, {"previous_note": x * 5})
+    assert np.abs(rows["state_c_0"]).max() == pytest.approx(0.05)
+    assert np.abs(rows["state_c_1"]).max() > 0.05 and np.abs(rows["state_h_0"]).max() > 0.05
+    del model.get_layer("lstm_0").quantized_cell_range
+    unclipped = step_calibration(step_model(model), {"previous_note": x * 5})
+    assert np.abs(unclipped["state_c_0"]).max() > 0.05

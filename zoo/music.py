@@ -40,6 +40,10 @@ PITCHES = 128
 NOTE_FEATURES = PITCHES + 2  # one-hot pitch, step, duration
 STEP, DURATION = PITCHES, PITCHES + 1  # columns of step and duration in the input vector
 PITCH_HEAD, TIMING_HEAD = "pitch_logits", "step_duration"  # output names of the note models
+# int8 files calibrate the note LSTMs' cell states on [-2, 2] (`export.step`): on whole
+# sequences they reach +-113, and one int8 scale over that range cost 3-10 % pitch NLL;
+# chosen on validation among 2, 4, 8 (design notes).
+NOTE_CELL_RANGE = 2.0
 
 
 def _units_list(units: int | list[int]) -> list[int]:
@@ -50,14 +54,18 @@ def _units_list(units: int | list[int]) -> list[int]:
 
 
 def _recurrent_body(x, kind: str, units: int | list[int], *, dropout: float,
-                    input_dropout: float):
-    """Stacked sequence-returning recurrent layers ``{kind}_{i}`` and an output dropout."""
+                    input_dropout: float, cell_range: float | None = None):
+    """Stacked sequence-returning recurrent layers ``{kind}_{i}`` and an output dropout;
+    ``cell_range``: the ``quantized_cell_range`` of LSTM layers (see `export.step`)."""
     if not 0.0 <= dropout < 1.0 or not 0.0 <= input_dropout < 1.0:
         raise ValueError(f"dropout and input_dropout must be in [0, 1), got {dropout}, "
                          f"{input_dropout}")
     for i, width in enumerate(_units_list(units)):
-        x = recurrent(kind, width, return_sequences=True, name=f"{kind}_{i}",
-                      dropout=input_dropout if i == 0 else dropout)(x)
+        layer = recurrent(kind, width, return_sequences=True, name=f"{kind}_{i}",
+                          dropout=input_dropout if i == 0 else dropout)
+        if cell_range is not None and kind == "lstm":
+            layer.quantized_cell_range = cell_range  # read by export (integer calibration)
+        x = layer(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
     return x
@@ -124,7 +132,8 @@ def music_pianoroll_lstm_ar(units: int | list[int] = 100, dropout: float = 0.0,
 
 def _notes(kind: str, units, dropout: float, input_dropout: float) -> keras.Model:
     inputs = keras.Input(shape=(None, NOTE_FEATURES), name="previous_note")
-    hidden = _recurrent_body(inputs, kind, units, dropout=dropout, input_dropout=input_dropout)
+    hidden = _recurrent_body(inputs, kind, units, dropout=dropout, input_dropout=input_dropout,
+                             cell_range=NOTE_CELL_RANGE)
     outputs = {PITCH_HEAD: keras.layers.Dense(PITCHES, name=PITCH_HEAD)(hidden),
                TIMING_HEAD: keras.layers.Dense(2, name=TIMING_HEAD)(hidden)}
     return keras.Model(inputs, outputs, name=f"music_notes_{kind}")
