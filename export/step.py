@@ -9,7 +9,7 @@ layers and their weights. States are named ``state_h_<i>`` (and ``state_c_<i>`` 
 outputs plus the next states under the same names, so an app feeds each state output back
 into the input of the same name.
 
-A recurrent layer may carry ``quantized_cell_range = C`` (set by its builder): integer files
+A recurrent layer may carry ``quantized_cell_range = C`` (set by its builder): int8 files
 calibrate its LSTM cell state on ``[-C, C]`` (`StepSpec.state_ranges`, used by
 `export.calibration.step_calibration`), so the state's int8 scale resolves the values where
 ``tanh(c)`` still moves, and larger cell values saturate at about ``C``.
@@ -74,7 +74,7 @@ class StepSpec:
             sequences for them); the others are the sequence model's output if the sequence
             ended at this step.
         length: the sequence model's time length (None if variable).
-        state_ranges: states whose integer calibration is clipped to ``[-C, C]`` (the cell
+        state_ranges: states whose int8 calibration is clipped to ``[-C, C]`` (the cell
             states of layers with ``quantized_cell_range``), by name.
     """
 

@@ -64,7 +64,7 @@ def _recurrent_body(x, kind: str, units: int | list[int], *, dropout: float,
         layer = recurrent(kind, width, return_sequences=True, name=f"{kind}_{i}",
                           dropout=input_dropout if i == 0 else dropout)
         if cell_range is not None and kind == "lstm":
-            layer.quantized_cell_range = cell_range  # read by export (integer calibration)
+            layer.quantized_cell_range = cell_range  # read by export (int8 calibration)
         x = layer(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
