@@ -15,7 +15,9 @@ models without a recurrent layer) are fed whole sequences. Step jobs are fed at 
 each step input and state tensor takes its smallest and largest value over all steps of all
 calibration sequences, so the min/max range of every state (activations are quantized per
 tensor) is that of the whole sequences: a long-range state that peaks at steps the even spread
-skips is not clipped.
+skips is not clipped. The one exception, for int8 files only, is a state the model asks to
+clip (`export.step.StepSpec.state_ranges`: an LSTM cell state on ``[-C, C]``): its recorded
+values are clipped there before the rows are chosen (int16x8 files resolve the whole range).
 """
 
 from __future__ import annotations
@@ -110,14 +112,16 @@ def _shape_text(shape: tuple) -> str:
 
 
 def step_calibration(step: keras.Model, sequences: dict[str, np.ndarray], *,
-                     max_samples: int = 1000) -> dict[str, np.ndarray]:
+                     max_samples: int = 1000, clip_states: bool = True
+                     ) -> dict[str, np.ndarray]:
     """Calibration samples for a step model: ``{step input name: [M, ...]}``.
 
     Runs the float ``step`` model over ``sequences`` (``{input name: [N, T, ...]}``, e.g. from
     `check_representative`) from zero states, records every step's inputs and states, and keeps
     ``max_samples`` of them, evenly spread over sequences and time, and the rows where each
     recorded tensor reaches its minimum and maximum over all steps (at most two more per
-    step input and state).
+    step input and state). With ``clip_states``, states in the spec's ``state_ranges`` are
+    clipped to ``[-C, C]``.
     """
     spec = step_spec(step)
     run = step_function(step)
@@ -135,6 +139,8 @@ def step_calibration(step: keras.Model, sequences: dict[str, np.ndarray], *,
         states = {s: outputs[s].numpy() for s in spec.states}
     # [T, N, ...] -> [T * N, ...] in time-major order, then an even spread of max_samples rows
     stacked = {name: np.concatenate(values) for name, values in recorded.items()}
+    for name, bound in (spec.state_ranges if clip_states else {}).items():
+        stacked[name] = np.clip(stacked[name], -bound, bound)
     total = n * length
     spread = np.linspace(0, total - 1, num=min(total, max_samples)).round().astype(int)
     extremes = [np.unravel_index(pick(values), values.shape)[0]

@@ -9,6 +9,11 @@ layers and their weights. States are named ``state_h_<i>`` (and ``state_c_<i>`` 
 outputs plus the next states under the same names, so an app feeds each state output back
 into the input of the same name.
 
+A recurrent layer may carry ``quantized_cell_range = C`` (set by its builder): int8 files
+calibrate its LSTM cell state on ``[-C, C]`` (`StepSpec.state_ranges`, used by
+`export.calibration.step_calibration`), so the state's int8 scale resolves the values where
+``tanh(c)`` still moves, and larger cell values saturate at about ``C``.
+
 Which layers may act on one step: a tensor that still has its time axis (a model input, or a
 recurrent layer's output with ``return_sequences=True``) may only go through layers known to
 treat time steps independently (`PER_STEP_LAYERS`); a tensor whose time axis is gone (after a
@@ -69,6 +74,8 @@ class StepSpec:
             sequences for them); the others are the sequence model's output if the sequence
             ended at this step.
         length: the sequence model's time length (None if variable).
+        state_ranges: states whose int8 calibration is clipped to ``[-C, C]`` (the cell
+            states of layers with ``quantized_cell_range``), by name.
     """
 
     inputs: list[str]
@@ -76,10 +83,12 @@ class StepSpec:
     outputs: list[str]
     sequence_outputs: list[str] = field(default_factory=list)
     length: int | None = None
+    state_ranges: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"inputs": self.inputs, "states": self.states, "outputs": self.outputs,
-                "sequence_outputs": self.sequence_outputs, "length": self.length}
+                "sequence_outputs": self.sequence_outputs, "length": self.length,
+                **({"state_ranges": self.state_ranges} if self.state_ranges else {})}
 
 
 def _functional(model: keras.Model) -> keras.Model:
@@ -148,6 +157,7 @@ class _Replay:
         self.state_inputs: dict[str, Any] = {}
         self.state_outputs: dict[str, Any] = {}
         self.state_sizes: dict[str, int | list[int]] = {}
+        self.state_ranges: dict[str, float] = {}
         self.count = 0
 
     # -- recurrent layers ------------------------------------------------------------------
@@ -165,6 +175,13 @@ class _Replay:
         shapes = _state_shapes(cell)
         names = _state_names(cell, len(shapes), self.count)
         self.count += 1
+        cell_range = getattr(layer, "quantized_cell_range", None)
+        if cell_range is not None:
+            cell_states = [n for n in names if n.startswith(f"{STATE_PREFIX}c_")]
+            if not cell_states or not cell_range > 0:
+                raise StepModelError(f"layer {layer.name!r}: quantized_cell_range needs an "
+                                     f"LSTM cell state and a positive range, got {cell_range!r}")
+            self.state_ranges.update({n: float(cell_range) for n in cell_states})
         states = []
         for name, shape in zip(names, shapes):
             tensor = keras.Input(shape=shape, name=name, dtype=x.dtype)
@@ -287,7 +304,8 @@ def step_model(model: keras.Model) -> keras.Model:
     step.rnnzoo_step = StepSpec(
         inputs=[_input_name(t) for t in graph.inputs], states=dict(replay.state_sizes),
         outputs=names, sequence_outputs=[n for n, s in zip(names, per_step) if s],
-        length=lengths.pop() if len(lengths) == 1 else None)
+        length=lengths.pop() if len(lengths) == 1 else None,
+        state_ranges=dict(replay.state_ranges))
     return step
 
 

@@ -198,6 +198,14 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
     return [artifact for artifact, _ in finished]
 
 
+def _calibration_key(job) -> str | None:
+    """The calibration data a job is fed: its source, the step samples apart for int16x8
+    (whose state ranges are not clipped, see `step_calibration`)."""
+    if job.calibration == STEP and job.quantize == "int16x8":
+        return f"{STEP}-int16x8"
+    return job.calibration
+
+
 def convert(plan: TFLitePlan, work: Path, *,
             timeout: float | None = None) -> dict[Job, tuple[bytes, int]]:
     """Run every job of ``plan`` in one converter child (`export.convert_worker`) and return,
@@ -210,10 +218,11 @@ def convert(plan: TFLitePlan, work: Path, *,
     calibration: dict[str, Path] = {}
     loop_data: dict[str, dict] = {}
     for job in plan.jobs:
-        source = job.calibration
+        source = _calibration_key(job)
         if source is not None and source not in calibration:
-            if source == STEP:
-                arrays = step_calibration(facts.step, plan.sequences)
+            if job.calibration == STEP:  # int8 clips the states the model declares a range of
+                arrays = step_calibration(facts.step, plan.sequences,
+                                          clip_states=job.quantize == "int8")
             elif source == SEQUENCE:
                 arrays = plan.sequences
             else:  # the rest or a loop of the model's loop form
@@ -228,7 +237,7 @@ def convert(plan: TFLitePlan, work: Path, *,
                 "per_channel": plan.per_channel or job.quantize == "int16x8",
                 "output": str(work / f"job{index}.tflite")}
         if job.calibration is not None:
-            spec["representative"] = str(calibration[job.calibration])
+            spec["representative"] = str(calibration[_calibration_key(job)])
             spec["float_layers"] = facts.float_layers
             # fused LSTM: the older quantizer; the MLIR one made an untrained LSTM's int8
             # output constant (same MSE on adding-lstm; docs/design-notes.md)

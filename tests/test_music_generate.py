@@ -13,7 +13,13 @@ import tasks.music
 import zoo
 from rnnzoo.cli import main
 from tasks.music.midi import array_to_midi, read_midi
-from tasks.music.sampling import KerasStepper, generate_frames, generate_notes, sample_pitch
+from tasks.music.sampling import (
+    KerasStepper,
+    generate_frames,
+    generate_notes,
+    sample_pitch,
+    stepwise_model_fn,
+)
 
 
 class Recorder:
@@ -112,10 +118,14 @@ def test_keras_stepper_matches_the_sequence_model(builder, features):
     model = zoo.build(builder, units=[6, 5])
     x = np.random.default_rng(0).random((1, 9, features)).astype(np.float32)
     stepper = KerasStepper(model)
-    steps = np.stack([stepper.step(v) for v in x[0]])
-    np.testing.assert_allclose(steps, model.predict_on_batch(x)[0], atol=1e-5)
+    steps = keras.tree.flatten(stepwise_model_fn(stepper)(x))  # note models: one per head
+    expected = keras.tree.flatten(model.predict_on_batch(x))
+    assert len(steps) == len(expected) == (2 if features == 130 else 1)
+    for stepped, output in zip(steps, expected):
+        np.testing.assert_allclose(stepped, output, atol=1e-5)
     stepper.reset()
-    np.testing.assert_allclose(stepper.step(x[0, 0]), steps[0], atol=1e-6)
+    for first, stepped in zip(keras.tree.flatten(stepper.step(x[0, 0])), steps):
+        np.testing.assert_allclose(first, stepped[0, 0], atol=1e-6)
 
 
 def test_same_seed_same_music_other_seed_other_music(melody_preset):

@@ -12,10 +12,10 @@ import pytest
 import tasks
 import zoo
 from tasks.music.notes import (
-    NoteLoss,
     chunks,
     encode_inputs,
     midi_files,
+    note_loss,
     note_metrics,
     read_pieces,
     split_files,
@@ -102,8 +102,8 @@ def test_loader_skips_bad_files_and_strict_fails(tunes, capsys):
     task = tasks.get_task("music-melody")
     data = list(task.load(tunes, "train", window=8).as_numpy_iterator())
     assert "skipped 1 of" in capsys.readouterr().err  # zz-broken.mid is the 21st file: train
-    assert data[0][0].shape == (8, 130) and data[0][1].shape == (8, 3)
-    pitches = np.concatenate([t[w > 0][:, 0] for _, t, w in data])
+    assert data[0][0].shape == (8, 130) and data[0][1]["step_duration"].shape == (8, 2)
+    pitches = np.concatenate([t["pitch_logits"][w > 0] for _, t, w in data])
     assert pitches.min() >= 60  # the melody, not the bass
     with pytest.raises(RnnzooError, match="zz-broken.mid: not a MIDI file"):
         read_pieces(tunes, "train", strict=True)
@@ -134,14 +134,12 @@ def test_note_metrics_by_hand():
 
 
 def test_loss_is_cross_entropy_plus_timing_error():
-    y_true = np.array([[[3, 0.5, 1.0]]], np.float32)
-    y_pred = np.zeros((1, 1, 130), np.float32)
-    y_pred[0, 0, 128:] = [0.0, 0.5]
-    expected = math.log(128) + 0.25 + 0.25
-    assert float(NoteLoss()(y_true, y_pred)) == pytest.approx(expected, rel=1e-5)
-    assert float(NoteLoss(timing_weight=0.0)(y_true, y_pred)) == pytest.approx(
-        math.log(128), rel=1e-5
-    )
+    pitch, timing = np.array([[3]], np.int32), np.array([[[0.5, 1.0]]], np.float32)
+    logits, predicted = np.zeros((1, 1, 128), np.float32), np.array([[[0.0, 0.5]]], np.float32)
+    losses = note_loss()
+    assert float(losses["pitch_logits"](pitch, logits)) == pytest.approx(math.log(128), rel=1e-5)
+    assert float(losses["step_duration"](timing, predicted)) == pytest.approx(0.5, rel=1e-5)
+    assert float(note_loss(0.0)["step_duration"](timing, predicted)) == 0.0
 
 
 @pytest.mark.parametrize("builder", ["music-notes-lstm", "music-notes-gru"])
@@ -151,8 +149,9 @@ def test_note_builders_are_causal(builder):
     changed = x.copy()
     changed[:, 3:] += 1.0
     before, after = model.predict_on_batch(x), model.predict_on_batch(changed)
-    assert before.shape == (2, 5, 130)
-    np.testing.assert_allclose(before[:, :3], after[:, :3], atol=1e-6)
+    assert before["pitch_logits"].shape == (2, 5, 128)
+    for name in before:
+        np.testing.assert_allclose(before[name][:, :3], after[name][:, :3], atol=1e-6)
 
 
 def test_short_training_learns_pitches_and_timing(tunes):

@@ -197,6 +197,13 @@ def _batch_loss(model, x, y, y_pred, sample_weight, loss):
         return model.compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
         )
+    if isinstance(loss, dict):  # one loss per named output, added as Keras adds them
+        missing = set(loss) - set(y_pred if isinstance(y_pred, dict) else ())
+        if missing or not isinstance(y, dict):
+            raise ValueError(f"a loss per output {sorted(loss)} needs outputs and targets by "
+                             f"those names (missing outputs: {sorted(missing)})")
+        return sum(_batch_loss(model, x, y[name], y_pred[name], sample_weight, fn)
+                   for name, fn in loss.items())
     fn = keras.losses.get(loss if loss is not None else "mean_squared_error")
     if fn is None:
         raise ValueError(f"unknown loss {loss!r}")
@@ -222,7 +229,9 @@ def gradient_norms(
     order.
 
     ``batch`` is ``(inputs, targets)`` or ``(inputs, targets, sample_weight)``. ``loss``: a
-    Keras loss name, object or function ``f(y_true, y_pred)``; default: the compiled loss
+    Keras loss name, object or function ``f(y_true, y_pred)``, or a dict of them by output
+    name for a model of named outputs (targets by the same names; the losses add up, each
+    with the same sample weights); default: the compiled loss
     (``model.compute_loss``) if the model is compiled with one, else mean squared error.
     The model runs with ``training=False``.
 

@@ -11,7 +11,8 @@
    per second of generation on one thread for Keras (a child process with one TensorFlow
    thread), float32 and int8 TFLite; whether float32 TFLite draws the same frames as Keras.
 3. ``music-melody-nottingham`` and ``music-piano``: test pitch NLL / accuracy, step and
-   duration MAE (Keras).
+   duration MAE of Keras and of the float32 and int8 TFLite step models (each head of the
+   note models has its own int8 output scale); target: int8 pitch NLL within 1 % of Keras.
 4. Generation (melody preset, 128 notes from scratch, seed 0): notes per second of the Keras
    stepper and of the float32 / int8 TFLite step models on one thread; whether float32
    TFLite gives the same pitches as Keras and its largest step/duration difference; whether
@@ -37,6 +38,7 @@ JSB, JSB_AR = "music-jsb-gru", "music-jsb-gru-ar"
 MELODY, PIANO = "music-melody-nottingham", "music-piano"
 JSB_TARGETS = {JSB: (8.5, 0.02), JSB_AR: (5.7, 0.01)}  # Keras test NLL, int8 relative delta
 JSB_TARGET, INT8_TOLERANCE = JSB_TARGETS[JSB]
+NOTES_INT8_TOLERANCE = 0.01  # int8 pitch NLL relative to Keras, note presets
 GENERATED_NOTES = 128
 SAMPLED_CHORALES, SAMPLED_FRAMES = 100, 64
 
@@ -235,12 +237,29 @@ def _jsb_ar(quick: bool, folder: Path) -> dict:
     return jsb_preset(JSB_AR, quick, folder, target=target, tolerance=tolerance)
 
 
-def _notes(name: str, quick: bool) -> dict:
+def _notes(name: str, quick: bool, folder: Path) -> dict:
+    """Test figures of a note preset: Keras, and its float32 and int8 TFLite step files run
+    step by step; whether int8 keeps the pitch NLL within `NOTES_INT8_TOLERANCE`."""
+    from tasks.music.sampling import stepwise_model_fn
+    from tasks.music.tflite_sampler import TFLiteStepper
+
     preset, task, data = _load(name)
     if quick:
         data = data.take(4)
-    return {"preset": name, "parameters": int(preset.model.count_params()),
-            "figures": {"keras": task.metric(preset.model.predict_on_batch, data)}}
+    rows = {"keras": task.metric(preset.model.predict_on_batch, data)}
+    files, problem = _try_export(preset, task, folder)
+    for mode, path in files.items():
+        rows[f"tflite_{mode}_step"] = task.metric(stepwise_model_fn(TFLiteStepper(path)), data)
+        rows[f"tflite_{mode}_step"]["bytes"] = path.stat().st_size
+    result = {"preset": name, "parameters": int(preset.model.count_params()), "figures": rows,
+              "int8_tolerance": NOTES_INT8_TOLERANCE}
+    if "tflite_int8_step" in rows:
+        delta = rows["tflite_int8_step"]["pitch_nll"] / rows["keras"]["pitch_nll"] - 1
+        result.update(int8_relative_delta=delta,
+                      int8_within_tolerance=abs(delta) <= NOTES_INT8_TOLERANCE)
+    if problem:
+        result["tflite_problem"] = problem
+    return result
 
 
 def _generation(quick: bool, folder: Path) -> dict:
@@ -304,7 +323,7 @@ def _throughput(builder: str, config: dict, x, y, w, loss, batch: int, steps: in
 
 def _training(quick: bool) -> dict:
     from rnnzoo.commands.common import preset_data
-    from tasks.music.notes import chunks, read_pieces
+    from tasks.music.notes import chunks, note_targets, read_pieces
     from tasks.music.pianoroll import padded_examples, read_chorales
     from zoo.music import FRAME, PREVIOUS_FRAME
 
@@ -323,8 +342,8 @@ def _training(quick: bool) -> dict:
     pieces = read_pieces(preset_data(melody, melody_task, None), "train", mode="melody",
                          limit=80)
     x, y, w = chunks(pieces, 64, 32)
-    result["melody"] = _throughput(melody.builder, melody.config["config"], x, y, w,
-                                   melody_task.loss, 64, steps)
+    result["melody"] = _throughput(melody.builder, melody.config["config"], x, note_targets(y),
+                                   w, melody_task.loss, 64, steps)
     return result
 
 
@@ -338,8 +357,8 @@ def run(quick: bool = False) -> dict:
                 "jsb": _jsb(quick, folder / "jsb"),
                 "jsb_ar": _jsb_ar(quick, folder / "jsb-ar"),
                 "jsb_test_statistics": _test_statistics(quick),
-                "melody": _notes(MELODY, quick),
-                "piano": _notes(PIANO, quick),
+                "melody": _notes(MELODY, quick, folder / "melody-notes"),
+                "piano": _notes(PIANO, quick, folder / "piano-notes"),
                 "generation": _generation(quick, folder / "melody"),
                 "training": _training(quick)}
 
@@ -415,6 +434,24 @@ def samples_table(test: dict | None, presets: list[dict]) -> list[str]:
     return lines
 
 
+def notes_table(notes: dict) -> list[str]:
+    """Lines of one note preset's test figures (`_notes`)."""
+    lines = [f"{notes['preset']} test ({notes['parameters']:,} parameters)",
+             f"{'model':<22}{'pitch NLL':>10}{'pitch acc':>10}{'step MAE':>10}"
+             f"{'dur MAE':>10}{'notes':>8}{'bytes':>10}"]
+    for name, row in notes["figures"].items():
+        lines.append(f"{name:<22}{row['pitch_nll']:>10.4f}{row['pitch_accuracy']:>10.4f}"
+                     f"{row['step_mae']:>10.4f}{row['duration_mae']:>10.4f}{row['notes']:>8}"
+                     f"{_fmt(row.get('bytes'), ',d'):>10}")
+    if "int8_relative_delta" in notes:
+        pct = 100 * notes["int8_tolerance"]
+        lines.append(f"int8 pitch NLL vs Keras: {100 * notes['int8_relative_delta']:+.2f} % "
+                     f"({'within' if notes['int8_within_tolerance'] else 'OUTSIDE'} {pct:g} %)")
+    if notes.get("tflite_problem"):
+        lines.append(f"TFLite step models: not made ({notes['tflite_problem']})")
+    return lines
+
+
 def table(result: dict) -> str:
     lines = jsb_table(result["jsb"])
     if "jsb_ar" in result:
@@ -423,14 +460,8 @@ def table(result: dict) -> str:
     sample_lines = samples_table(result.get("jsb_test_statistics"), presets)
     if sample_lines:
         lines += [""] + sample_lines
-    lines.append("")
-    lines.append(f"{'note model (test)':<26}{'pitch NLL':>10}{'pitch acc':>10}{'step MAE':>10}"
-                 f"{'dur MAE':>10}{'notes':>8}")
     for key in ("melody", "piano"):
-        row = result[key]["figures"]["keras"]
-        lines.append(f"{result[key]['preset']:<26}{row['pitch_nll']:>10.4f}"
-                     f"{row['pitch_accuracy']:>10.4f}{row['step_mae']:>10.4f}"
-                     f"{row['duration_mae']:>10.4f}{row['notes']:>8}")
+        lines += [""] + notes_table(result[key])
     gen = result["generation"]
     lines.append("")
     lines.append(f"generation ({gen['preset']}, {gen['notes']} notes from scratch, 1 thread): "

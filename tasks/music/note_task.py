@@ -7,7 +7,7 @@ from functools import partial
 
 from tasks.common.task import Task
 from tasks.music.model_options import add_model_options, builder_config
-from tasks.music.notes import NoteLoss, load_notes, metric, representative_notes
+from tasks.music.notes import load_notes, metric, note_loss, representative_notes
 
 KINDS = ("lstm", "gru")
 
@@ -50,7 +50,7 @@ def make_task(name: str, *, mode: str, summary: str, dataset_name: str, data_lic
         load=partial(load_notes, mode=mode),
         metric=metric,
         representative=partial(representative_notes, mode=mode),
-        loss=NoteLoss(),
+        loss=note_loss(),
         primary_metric="pitch_nll",
         lower_is_better=True,
         add_options=_add_options,

@@ -5,6 +5,11 @@ at position t is note t-1 encoded as ``one_hot(pitch, 128) ++ [step, duration]``
 before the first note, the *start* vector); the target is note t. So every note of a piece is
 predicted, the first from the start vector alone, and generation from scratch starts there.
 
+The models have two outputs, ``pitch_logits`` and ``step_duration`` (`zoo.music`); datasets give
+targets under the same names (`note_targets`) and the loss is one per head (`note_loss`).
+Everything that reads model outputs (`split_outputs`) also takes the one ``[..., 130]`` tensor
+(128 logits, step, duration) of TFLite files exported before the heads were split.
+
 Splits: the MIDI files of the folder (``*.mid``/``*.midi``, any depth) in sorted order of
 their path relative to the folder; file i is ``test`` when ``i % 10 == 9`` (every tenth
 file), ``validation`` when ``i % 10 == 8``, ``train`` otherwise.
@@ -22,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from tasks.music.midi import read_many
-from zoo.music import DURATION, NOTE_FEATURES, PITCHES, STEP
+from zoo.music import DURATION, NOTE_FEATURES, PITCH_HEAD, PITCHES, STEP, TIMING_HEAD
 
 SPLITS = ("train", "validation", "test")
 
@@ -112,10 +117,42 @@ def chunks(pieces: list[np.ndarray], length: int, stride: int | None = None
     return np.stack(inputs), np.stack(targets), np.stack(weights)
 
 
+def note_targets(targets: np.ndarray) -> dict[str, np.ndarray]:
+    """Targets by output name of ``[..., 3]`` notes: ``pitch_logits`` the pitch (int32
+    ``[...]``), ``step_duration`` the step and duration (``[..., 2]``)."""
+    targets = np.asarray(targets, np.float32)
+    return {PITCH_HEAD: targets[..., 0].astype(np.int32), TIMING_HEAD: targets[..., 1:]}
+
+
+def split_targets(targets) -> tuple[np.ndarray, np.ndarray]:
+    """``(pitch [...], timing [..., 2])`` of `note_targets` or of ``[..., 3]`` notes."""
+    if isinstance(targets, dict):
+        return np.asarray(targets[PITCH_HEAD]), np.asarray(targets[TIMING_HEAD])
+    targets = np.asarray(targets)
+    return targets[..., 0], targets[..., 1:]
+
+
+def split_outputs(outputs) -> tuple[np.ndarray, np.ndarray]:
+    """``(pitch logits [..., 128], step and duration [..., 2])`` of a note model's outputs:
+    a dict by output name, or the ``[..., 130]`` tensor of files exported before the split."""
+    if isinstance(outputs, dict):
+        missing = {PITCH_HEAD, TIMING_HEAD} - set(outputs)
+        if missing:
+            raise ValueError(f"note model outputs lack {sorted(missing)} (got "
+                             f"{sorted(outputs)})")
+        return np.asarray(outputs[PITCH_HEAD]), np.asarray(outputs[TIMING_HEAD])
+    outputs = np.asarray(outputs)
+    if outputs.shape[-1] != NOTE_FEATURES:
+        raise ValueError(f"a note model output has {PITCHES} pitch logits, step and duration "
+                         f"({NOTE_FEATURES} values), got shape {outputs.shape}")
+    return outputs[..., :PITCHES], outputs[..., PITCHES:]
+
+
 def load_notes(path: str | os.PathLike, split: str = "train", *, mode: str = "melody",
                window: int = 64, eval_length: int = 1024, strict: bool = False,
                limit: int | None = None) -> tf.data.Dataset:
-    """Unbatched dataset of ``(inputs [L, 130], targets [L, 3], weights [L])``.
+    """Unbatched dataset of ``(inputs [L, 130], targets, weights [L])``, the targets by
+    output name (`note_targets`: ``pitch_logits`` ``[L]``, ``step_duration`` ``[L, 2]``).
 
     Training windows are ``window`` notes every ``window // 2``; validation and test pieces
     are cut into consecutive windows of ``eval_length`` notes (so every note is scored once,
@@ -127,7 +164,8 @@ def load_notes(path: str | os.PathLike, split: str = "train", *, mode: str = "me
     else:
         longest = max(len(p) for p in pieces)
         arrays = chunks(pieces, min(eval_length, longest))
-    return tf.data.Dataset.from_tensor_slices(arrays)
+    inputs, targets, weights = arrays
+    return tf.data.Dataset.from_tensor_slices((inputs, note_targets(targets), weights))
 
 
 def representative_notes(path: str | os.PathLike, n: int = 100, *, mode: str = "melody",
@@ -141,27 +179,31 @@ def representative_notes(path: str | os.PathLike, n: int = 100, *, mode: str = "
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
-class NoteLoss(keras.losses.Loss):
-    """Pitch cross-entropy plus weighted squared errors of step and duration.
+class TimingLoss(keras.losses.Loss):
+    """``weight`` times the squared error of step and duration summed over the two (``y_true``
+    and ``y_pred`` ``[..., 2]``), per note."""
 
-    ``y_true`` is ``[..., 3]`` (pitch, step, duration); ``y_pred`` the ``[..., 130]`` model
-    output (128 pitch logits, step, duration).
-    """
-
-    def __init__(self, timing_weight: float = 1.0, name: str = "note_loss", **kwargs):
+    def __init__(self, weight: float = 1.0, name: str = "timing_loss", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.timing_weight = float(timing_weight)
+        self.weight = float(weight)
 
     def call(self, y_true, y_pred):
         ops = keras.ops
-        pitch = ops.cast(y_true[..., 0], "int32")
-        pitch_loss = keras.losses.sparse_categorical_crossentropy(
-            pitch, y_pred[..., :PITCHES], from_logits=True)
-        timing = ops.sum(ops.square(y_pred[..., PITCHES:] - y_true[..., 1:]), axis=-1)
-        return pitch_loss + self.timing_weight * timing
+        error = ops.square(y_pred - ops.cast(y_true, y_pred.dtype))
+        return self.weight * ops.sum(error, axis=-1)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "timing_weight": self.timing_weight}
+        return {**super().get_config(), "weight": self.weight}
+
+
+def note_loss(timing_weight: float = 1.0) -> dict[str, keras.losses.Loss]:
+    """The loss by output name: pitch cross-entropy (from logits) on ``pitch_logits``, and
+    `TimingLoss` on ``step_duration``; Keras adds them, so a note costs its pitch NLL plus
+    ``timing_weight`` times its step and duration squared errors (as one loss on a
+    concatenated output did)."""
+    return {PITCH_HEAD: keras.losses.SparseCategoricalCrossentropy(from_logits=True,
+                                                                   name="pitch_loss"),
+            TIMING_HEAD: TimingLoss(timing_weight)}
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -170,37 +212,42 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def note_metrics(outputs: np.ndarray, targets: np.ndarray,
-                 weights: np.ndarray | None = None) -> dict[str, float]:
+def note_metrics(outputs, targets, weights: np.ndarray | None = None) -> dict[str, float]:
     """``pitch_nll`` (nats per note), ``pitch_accuracy`` (argmax), ``step_mae`` and
-    ``duration_mae`` (seconds; predictions below 0 count as 0, as generation clips them)."""
-    outputs = np.asarray(outputs, np.float64)
-    targets = np.asarray(targets, np.float64)
-    weights = np.ones(targets.shape[:-1]) if weights is None else np.asarray(weights, np.float64)
+    ``duration_mae`` (seconds; predictions below 0 count as 0, as generation clips them).
+
+    ``outputs``: as `split_outputs` takes them; ``targets``: as `split_targets` does."""
+    logits, timing = (np.asarray(a, np.float64) for a in split_outputs(outputs))
+    true_pitch, true_timing = split_targets(targets)
+    weights = (np.ones(true_pitch.shape) if weights is None
+               else np.asarray(weights, np.float64))
     mask = weights > 0
     if not mask.any():
         raise ValueError("no notes to score")
-    logits, timing = outputs[mask][:, :PITCHES], np.maximum(outputs[mask][:, PITCHES:], 0.0)
-    truth = targets[mask]
-    pitch = truth[:, 0].astype(np.int64)
+    logits, timing = logits[mask], np.maximum(timing[mask], 0.0)
+    pitch, true_timing = true_pitch[mask].astype(np.int64), true_timing[mask]
     log_probs = log_softmax(logits)
     return {"pitch_nll": float(-log_probs[np.arange(len(pitch)), pitch].mean()),
             "pitch_accuracy": float((logits.argmax(axis=-1) == pitch).mean()),
-            "step_mae": float(np.abs(timing[:, 0] - truth[:, 1]).mean()),
-            "duration_mae": float(np.abs(timing[:, 1] - truth[:, 2]).mean()),
+            "step_mae": float(np.abs(timing[:, 0] - true_timing[:, 0]).mean()),
+            "duration_mae": float(np.abs(timing[:, 1] - true_timing[:, 1]).mean()),
             "notes": int(mask.sum())}
 
 
 def metric(model_fn, dataset: tf.data.Dataset, batch_size: int = 16) -> dict[str, float]:
-    """`note_metrics` of ``model_fn`` (inputs -> ``[.., 130]`` outputs) over a `load_notes`
-    dataset."""
-    outputs, targets, weights = [], [], []
+    """`note_metrics` of ``model_fn`` (inputs -> outputs as `split_outputs` takes them) over a
+    `load_notes` dataset."""
+    heads, pitches, timings = [], [], []
     for inputs, target, weight in dataset.batch(batch_size).as_numpy_iterator():
-        output = np.asarray(model_fn(inputs), np.float64)
         keep = weight > 0
-        outputs.append(output[keep])
-        targets.append(target[keep])
-        weights.append(weight[keep])
-    if not outputs:
+        logits, timing = split_outputs(model_fn(inputs))
+        pitch, true_timing = split_targets(target)
+        heads.append((logits[keep], timing[keep]))
+        pitches.append(pitch[keep])
+        timings.append(true_timing[keep])
+    if not heads:
         raise ValueError("the evaluation dataset is empty")
-    return note_metrics(np.concatenate(outputs), np.concatenate(targets), np.concatenate(weights))
+    outputs = {PITCH_HEAD: np.concatenate([h[0] for h in heads]),
+               TIMING_HEAD: np.concatenate([h[1] for h in heads])}
+    targets = {PITCH_HEAD: np.concatenate(pitches), TIMING_HEAD: np.concatenate(timings)}
+    return note_metrics(outputs, targets)

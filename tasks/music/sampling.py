@@ -1,7 +1,10 @@
 """Music sampling loops shared by every backend (Keras here, TFLite: `tflite_sampler`).
 
 A *stepper* runs a music model one time step at a time: ``reset()`` zeroes its recurrent
-state and ``step(x)`` takes one input vector and returns one output vector (numpy). The loops
+state and ``step(x)`` takes one input vector and returns the step's output (numpy): one vector
+for a piano-roll model, a dict of vectors by output name for a note model (``pitch_logits``,
+``step_duration``; or the one 130-vector of a file exported before the heads were split, which
+`tasks.music.notes.split_outputs` reads alike). The loops
 below draw every random number from one seeded ``numpy.random.Generator`` in a fixed order,
 so two steppers of the same model generate the same music from the same seed (the rule
 for one pitch is the shared `tasks.common.sampling.sample_logits`).
@@ -22,16 +25,17 @@ import tensorflow as tf
 
 from tasks.common.sampling import check_sampling, sample_logits
 from tasks.music.keys import KeyModel
-from tasks.music.notes import encode_note
+from tasks.music.notes import encode_note, split_outputs
 from zoo.autoregressive import AutoregressiveBernoulli
-from zoo.music import DURATION, FRAME, KEYS, PITCHES, PREVIOUS_FRAME, STEP
+from zoo.music import FRAME, KEYS, PITCH_HEAD, PREVIOUS_FRAME, TIMING_HEAD
 
 
 class Stepper(Protocol):
     keys: KeyModel | None  # the key loop of an autoregressive model, else None
 
     def reset(self) -> None: ...
-    def step(self, x: np.ndarray, frame: np.ndarray | None = None) -> np.ndarray: ...
+    def step(self, x: np.ndarray, frame: np.ndarray | None = None
+             ) -> np.ndarray | dict[str, np.ndarray]: ...
 
 
 sample_pitch = sample_logits  # the music name of the shared rule
@@ -39,7 +43,8 @@ sample_pitch = sample_logits  # the music name of the shared rule
 
 class KerasStepper:
     """Runs a zoo music model (``music-notes-*`` or ``music-pianoroll-*``) step by step with
-    its own recurrent cells and output layers, in one compiled function per step."""
+    its own recurrent cells and output layers, in one compiled function per step (a note
+    model's step returns its two heads by name, a piano-roll model's its logits)."""
 
     def __init__(self, model: keras.Model):
         self.model = model
@@ -48,8 +53,7 @@ class KerasStepper:
         if not self.recurrent:
             raise ValueError(f"{model.name}: no recurrent layer to step")
         names = {layer.name for layer in model.layers}
-        self.heads = (["pitch_logits", "step_duration"] if "pitch_logits" in names
-                      else ["logits"])
+        self.heads = [PITCH_HEAD, TIMING_HEAD] if PITCH_HEAD in names else None
         self.key_layer = next((layer for layer in model.layers
                                if isinstance(layer, AutoregressiveBernoulli)), None)
         self.keys = None if self.key_layer is None else KeyModel.from_layer(self.key_layer)
@@ -76,16 +80,20 @@ class KerasStepper:
             new_states.append(list(new))
         if self.key_layer is not None:
             return self.key_layer([x, frame])[0], new_states
-        outputs = [self.model.get_layer(name)(x) for name in self.heads]
-        return tf.concat(outputs, axis=-1)[0], new_states
+        if self.heads is None:
+            return self.model.get_layer("logits")(x)[0], new_states
+        return {name: self.model.get_layer(name)(x)[0] for name in self.heads}, new_states
 
-    def step(self, x: np.ndarray, frame: np.ndarray | None = None) -> np.ndarray:
+    def step(self, x: np.ndarray, frame: np.ndarray | None = None
+             ) -> np.ndarray | dict[str, np.ndarray]:
         """One step from input ``x``; ``frame``: the modelled frame of an autoregressive
         model (zeros when None), ignored by the others."""
         x = tf.constant(np.asarray(x, np.float32).reshape(1, self.features))
         frame = np.zeros((1, KEYS), np.float32) if frame is None else frame
         frame = tf.constant(np.asarray(frame, np.float32).reshape(1, -1))
         output, self.states = self._step(x, frame, self.states)
+        if isinstance(output, dict):
+            return {name: value.numpy() for name, value in output.items()}
         return output.numpy()
 
 
@@ -105,8 +113,9 @@ def generate_notes(stepper: Stepper, *, primer: np.ndarray | None = None, length
         output = stepper.step(encode_note(note))
     notes = np.zeros((length, 3), np.float32)
     for i in range(length):
-        pitch = sample_pitch(output[:PITCHES], rng, temperature, top_k)
-        notes[i] = (pitch, max(float(output[STEP]), 0.0), max(float(output[DURATION]), 0.0))
+        logits, timing = split_outputs(output)
+        pitch = sample_pitch(logits, rng, temperature, top_k)
+        notes[i] = (pitch, max(float(timing[0]), 0.0), max(float(timing[1]), 0.0))
         if i + 1 < length:
             output = stepper.step(encode_note(notes[i]))
     return notes
@@ -141,21 +150,29 @@ def generate_frames(stepper: Stepper, *, primer: np.ndarray | None = None, lengt
     return frames
 
 
-def stepwise_model_fn(stepper: Stepper):
-    """A ``model_fn`` (batch of sequences ``[B, T, F]`` -> outputs ``[B, T, F_out]``) that runs
-    each sequence through ``stepper`` from a zero state, for scoring step models with the
-    task metrics. Autoregressive models' inputs are ``{"previous_frame", "frame"}`` dicts."""
+def _stack(steps: list):
+    """One array (or dict of arrays, for dict outputs) stacking ``steps`` on a new first axis."""
+    if steps and isinstance(steps[0], dict):
+        return {name: np.stack([s[name] for s in steps]) for name in steps[0]}
+    return np.stack(steps)
 
-    def model_fn(inputs) -> np.ndarray:
+
+def stepwise_model_fn(stepper: Stepper):
+    """A ``model_fn`` (batch of sequences ``[B, T, F]`` -> outputs ``[B, T, F_out]``, a dict of
+    them for a stepper of dict outputs) that runs each sequence through ``stepper`` from a zero
+    state, for scoring step models with the task metrics. Autoregressive models' inputs are
+    ``{"previous_frame", "frame"}`` dicts."""
+
+    def model_fn(inputs):
         frames = None
         if isinstance(inputs, dict):
             inputs, frames = inputs[PREVIOUS_FRAME], np.asarray(inputs[FRAME], np.float32)
         outputs = []
         for b, sequence in enumerate(np.asarray(inputs, np.float32)):
             stepper.reset()
-            outputs.append(np.stack([stepper.step(x) if frames is None
-                                     else stepper.step(x, frames[b, t])
-                                     for t, x in enumerate(sequence)]))
-        return np.stack(outputs)
+            outputs.append(_stack([stepper.step(x) if frames is None
+                                   else stepper.step(x, frames[b, t])
+                                   for t, x in enumerate(sequence)]))
+        return _stack(outputs)
 
     return model_fn

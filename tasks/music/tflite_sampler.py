@@ -1,8 +1,10 @@
 """The on-device generator: a stepper over an exported TFLite step model.
 
 The step model (``export.step_model`` then ``export.to_tflite``) takes one input vector and the
-recurrent states (``state_h_<i>``, ``state_c_<i>``) and returns the model output and the next
-states under the same names. `TFLiteStepper` feeds each state output back into the input of
+recurrent states (``state_h_<i>``, ``state_c_<i>``) and returns the model outputs (a note
+model's ``pitch_logits`` and ``step_duration``, each with its own int8 scale; one ``[130]``
+output in files exported before the heads were split) and the next states under the same
+names. `TFLiteStepper` feeds each state output back into the input of
 the same name; with the sampling loops of `tasks.music.sampling` (one seeded numpy Generator,
 same draws) it generates what the Keras model generates. It needs only numpy and the TFLite
 interpreter (``ai_edge_litert``, else ``tensorflow.lite``), as an app would.
@@ -46,8 +48,9 @@ class TFLiteStepper:
 
     Inputs and outputs are found by name through the model's signature (``step`` or its only
     one), else by tensor name: the states start with ``state_``, the one other input is the
-    step's input vector (autoregressive models: besides ``frame``) and the one other output
-    the model output. ``keys``: the key loop of an autoregressive model, else None.
+    step's input vector (autoregressive models: besides ``frame``) and the other outputs are
+    the model outputs: `step` returns the one as an array, several as a dict by name.
+    ``keys``: the key loop of an autoregressive model, else None.
     """
 
     def __init__(self, path: str | os.PathLike, threads: int = 1):
@@ -62,15 +65,15 @@ class TFLiteStepper:
         if self.keys is not None and FRAME_INPUT in main_in and len(main_in) == 2:
             self.frame_input = inputs[FRAME_INPUT]
             main_in.remove(FRAME_INPUT)
-        if len(main_in) != 1 or len(main_out) != 1 or not self.state_inputs:
-            raise ValueError(f"{path}: not a step model with one input, one output and "
+        if len(main_in) != 1 or not main_out or not self.state_inputs:
+            raise ValueError(f"{path}: not a step model with one input, outputs and "
                              f"{STATE_PREFIX}* states (inputs {sorted(inputs)}, outputs "
                              f"{sorted(outputs)})")
         if set(self.state_inputs) != set(self.state_outputs):
             raise ValueError(f"{path}: state inputs {sorted(self.state_inputs)} and outputs "
                              f"{sorted(self.state_outputs)} differ")
-        self.input_name, self.output_name = main_in[0], main_out[0]
-        self.input, self.output = inputs[self.input_name], outputs[self.output_name]
+        self.input_name, self.input = main_in[0], inputs[main_in[0]]
+        self.outputs = {name: outputs[name] for name in sorted(main_out)}
         self.features = int(self.input["shape"][-1])
         self.states: dict[str, np.ndarray] = {}
         self.reset()
@@ -79,8 +82,10 @@ class TFLiteStepper:
         """Zero every state."""
         self.states = {n: np.zeros(d["shape"], np.float32) for n, d in self.state_inputs.items()}
 
-    def step(self, x: np.ndarray, frame: np.ndarray | None = None) -> np.ndarray:
-        """One step: feed ``x`` and the states, keep the new states, return the output.
+    def step(self, x: np.ndarray, frame: np.ndarray | None = None
+             ) -> np.ndarray | dict[str, np.ndarray]:
+        """One step: feed ``x`` and the states, keep the new states, return the output (a dict
+        by name when the model has several), each dequantized with its own scale.
         ``frame``: the modelled frame of an autoregressive model (zeros when None)."""
         x = np.asarray(x, np.float32).reshape(self.input["shape"])
         feeds = {self.input_name: quantize(x, self.input)}
@@ -100,11 +105,11 @@ class TFLiteStepper:
                           if name == FRAME_INPUT else self.state_inputs[name])
                 it.set_tensor(detail["index"], value)
             it.invoke()
-            results = {
-                name: it.get_tensor(d["index"])
-                for name, d in [(self.output_name, self.output), *self.state_outputs.items()]
-            }
+            results = {name: it.get_tensor(d["index"])
+                       for name, d in [*self.outputs.items(), *self.state_outputs.items()]}
         for name, detail in self.state_outputs.items():
             self.states[name] = dequantize(np.asarray(results[name]), detail).reshape(
                 self.state_inputs[name]["shape"])
-        return dequantize(np.asarray(results[self.output_name]), self.output).reshape(-1)
+        outputs = {name: dequantize(np.asarray(results[name]), detail).reshape(-1)
+                   for name, detail in self.outputs.items()}
+        return next(iter(outputs.values())) if len(outputs) == 1 else outputs
