@@ -184,3 +184,28 @@ def test_train_from_a_language_model_keeps_frozen_layers_and_checks_options(tmp_
                  "--from", str(tmp_path / "lm"), "--layer-rate-decay", "2",
                  "--quiet"]) == 2
     assert "--layer-rate-decay must be in (0, 1], got 2" in capsys.readouterr().err
+
+
+def test_a_resumed_run_takes_the_stage_from_the_step_count(tmp_path):
+    x, y = tiny_data(24)
+    start = tiny_model()
+    initial = {layer.name: layer.get_weights()[0].copy() for layer in start.layers[1:]}
+
+    def build():
+        model = tiny_model()
+        model.set_weights(start.get_weights())
+        setattr(model, PRETRAINED, ("bottom", "top"))
+        return model
+
+    def session(epochs: int, resume: bool) -> keras.Model:
+        return fit(build, tf.data.Dataset.from_tensor_slices((x, y)), None,
+                   out_dir=tmp_path / "run", loss="mse", epochs=epochs, batch_size=8,
+                   learning_rate=0.05, schedule="constant", early_stopping_patience=None,
+                   tensorboard=False, verbose=0, resume=resume,
+                   layer_schedule=LayerSchedule(freeze_epochs=1)).model
+
+    first = session(1, False)  # epoch 1: only the head
+    assert np.array_equal(first.get_layer("top").get_weights()[0], initial["top"])
+    second = session(2, True)  # epoch 2 after a resume: the top layer thaws, not the bottom
+    assert not np.array_equal(second.get_layer("top").get_weights()[0], initial["top"])
+    assert np.array_equal(second.get_layer("bottom").get_weights()[0], initial["bottom"])
