@@ -37,10 +37,16 @@ class MaskedPooling(keras.layers.Layer):
     """``[sequence, ids]`` -> the mean and the max of ``sequence`` (``[batch, time,
     channels]``) over the steps whose id is not 0, concatenated (``[batch, 2 * channels]``).
     The max assumes values >= -1 (tanh outputs): padded steps count as -1. A sequence of
-    padding only pools to zeros and -1."""
+    padding only pools to zeros and -1.
 
-    def __init__(self, **kwargs):
+    ``last=True`` (ULMFiT's concat pooling, for the outputs of a bidirectional encoder, the
+    forward direction's channels first): the final state of each direction comes first, the
+    first half of the channels at the last real step and the second half at step 0
+    (``[batch, 3 * channels]``; the ids are right-padded)."""
+
+    def __init__(self, last: bool = False, **kwargs):
         super().__init__(**kwargs)
+        self.last = bool(last)
         self.supports_masking = True
 
     def compute_mask(self, inputs, mask=None):
@@ -52,11 +58,25 @@ class MaskedPooling(keras.layers.Layer):
         count = keras.ops.maximum(keras.ops.sum(real, axis=1), 1.0)
         mean = keras.ops.sum(sequence * real, axis=1) / count
         peak = keras.ops.max(sequence * real + (real - 1.0), axis=1)
-        return keras.ops.concatenate([mean, peak], axis=-1)
+        if not self.last:
+            return keras.ops.concatenate([mean, peak], axis=-1)
+        half = sequence.shape[-1] // 2
+        following = keras.ops.concatenate([real[:, 1:], keras.ops.zeros_like(real[:, :1])],
+                                          axis=1)
+        at_end = real * (1.0 - following)  # 1 at the last real step only
+        forward = keras.ops.sum(sequence[..., :half] * at_end, axis=1)
+        backward = sequence[:, 0, half:] * real[:, 0]
+        return keras.ops.concatenate([forward, backward, mean, peak], axis=-1)
 
     def compute_output_shape(self, input_shapes):
         shape = input_shapes[0]
-        return (shape[0], 2 * shape[-1])
+        return (shape[0], (3 if self.last else 2) * shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "last": self.last}
+
+
+POOLINGS = ("mean_max", "last_mean_max")
 
 
 def _check(vocabulary, kind: str, max_length: int) -> None:
@@ -82,13 +102,17 @@ def _shared(vocabulary, kind: str, embedding_dim: int, units: int, max_length: i
 
 def sentiment_classifier(vocabulary: list[str], *, kind: str = "lstm", max_length: int = 64,
                          embedding_dim: int = 64, units: int = 128, dropout: float = 0.3,
-                         embedding_dropout: float = 0.2) -> keras.Model:
-    """Embedding, bidirectional ``kind`` encoder, masked mean+max pooling, dropout, softmax
-    over ``[negative, positive]``; input ``[batch, max_length]`` token ids."""
+                         embedding_dropout: float = 0.2, pooling: str = "mean_max",
+                         ) -> keras.Model:
+    """Embedding, bidirectional ``kind`` encoder, masked pooling (``mean_max``, or
+    ``last_mean_max``: each direction's final state too), dropout, softmax over
+    ``[negative, positive]``; input ``[batch, max_length]`` token ids."""
     _check(vocabulary, kind, max_length)
+    if pooling not in POOLINGS:
+        raise ValueError(f"unknown pooling {pooling!r}; expected one of {', '.join(POOLINGS)}")
     ids, encoded = _shared(vocabulary, kind, embedding_dim, units, max_length,
                            embedding_dropout, "concat", False)
-    pooled = MaskedPooling(name="pool")([encoded, ids])
+    pooled = MaskedPooling(last=pooling == "last_mean_max", name="pool")([encoded, ids])
     if dropout:
         pooled = keras.layers.Dropout(dropout, name="dropout")(pooled)
     # zeros: the first predictions are 50/50 and no gradient reaches the (pretrained)
@@ -129,23 +153,23 @@ def word_language_model(vocabulary: list[str], *, kind: str = "lstm", max_length
 @register("sentiment-bilstm", task="sentiment")
 def sentiment_bilstm(vocabulary: list[str], max_length: int = 64, embedding_dim: int = 64,
                      units: int = 128, dropout: float = 0.3,
-                     embedding_dropout: float = 0.2) -> keras.Model:
-    """Sentiment classifier: embedding, bidirectional LSTM, masked mean+max pooling, softmax
-    ``[negative, positive]``."""
+                     embedding_dropout: float = 0.2, pooling: str = "mean_max") -> keras.Model:
+    """Sentiment classifier: embedding, bidirectional LSTM, masked pooling (mean+max, or
+    ``last_mean_max``), softmax ``[negative, positive]``."""
     return sentiment_classifier(vocabulary, kind="lstm", max_length=max_length,
                                 embedding_dim=embedding_dim, units=units, dropout=dropout,
-                                embedding_dropout=embedding_dropout)
+                                embedding_dropout=embedding_dropout, pooling=pooling)
 
 
 @register("sentiment-bigru", task="sentiment")
 def sentiment_bigru(vocabulary: list[str], max_length: int = 64, embedding_dim: int = 64,
                     units: int = 128, dropout: float = 0.3,
-                    embedding_dropout: float = 0.2) -> keras.Model:
-    """Sentiment classifier: embedding, bidirectional GRU, masked mean+max pooling, softmax
-    ``[negative, positive]``."""
+                    embedding_dropout: float = 0.2, pooling: str = "mean_max") -> keras.Model:
+    """Sentiment classifier: embedding, bidirectional GRU, masked pooling (mean+max, or
+    ``last_mean_max``), softmax ``[negative, positive]``."""
     return sentiment_classifier(vocabulary, kind="gru", max_length=max_length,
                                 embedding_dim=embedding_dim, units=units, dropout=dropout,
-                                embedding_dropout=embedding_dropout)
+                                embedding_dropout=embedding_dropout, pooling=pooling)
 
 
 @register("wordlm-bilstm", task="wordlm")

@@ -29,6 +29,15 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
     parser.add_argument("--out", metavar="DIR", required=True, help="run folder to create")
     parser.add_argument("--from", dest="from_preset", metavar="PRESET",
                         help="fine-tune this preset (name, folder or URL) instead of a new model")
+    parser.add_argument("--freeze-epochs", type=int, default=0, metavar="N",
+                        help="with --from a preset of another task: the layers taken from it "
+                             "stay frozen for N epochs (only the new layers learn), then thaw "
+                             "one per epoch from the top (ULMFiT's gradual unfreezing) "
+                             "(default: 0, all layers learn from the start)")
+    parser.add_argument("--layer-rate-decay", type=float, default=1.0, metavar="D",
+                        help="with --from a preset of another task: the k-th layer taken from "
+                             "it, counted from the top, learns at D**k times the learning rate "
+                             "(ULMFiT's discriminative rates: 0.38) (default: 1)")
     parser.add_argument("--epochs", type=int, help="maximum epochs (default: the task's)")
     parser.add_argument("--batch-size", type=int,
                         help="examples per replica and step (default: the task's)")
@@ -79,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     defaults = {"epochs": 10, "batch_size": 64, "learning_rate": 1e-3, "patience": 5,
                 **task.train_defaults}
     out_dir = Path(args.out)
+    layer_schedule = _layer_schedule(args)
 
     source = zoo.load(args.from_preset) if args.from_preset else None
     if source is not None and source.card.get("task") != task.name:
@@ -95,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
         builder, builder_config = task.builder_config_from(args, source)
         build_model = lambda: transfer_weights(  # noqa: E731 (built in scope)
             zoo.build(builder, **builder_config), source.model, args.from_preset)
+    elif layer_schedule is not None:
+        raise ValueError("--freeze-epochs and --layer-rate-decay apply to the layers taken from "
+                         "--from a preset of another task")
     elif source is not None:
         data = resolve_data(args.data, source.card, task)
         data_options = {**source.card.get("data_options", {}), **task.data_options(args)}
@@ -122,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate or defaults["learning_rate"],
         schedule=args.schedule, clipnorm=args.clipnorm or None,
         early_stopping_patience=patience or None, resume=args.resume, seed=args.seed,
-        strategy=strategy, verbose=_verbosity(args), selection=selection)
+        strategy=strategy, verbose=_verbosity(args), selection=selection,
+        layer_schedule=layer_schedule)
 
     model = result.model
     model.rnnzoo_builder, model.rnnzoo_config = builder, builder_config
@@ -155,6 +169,20 @@ def run(args: argparse.Namespace) -> int:
     print(f"validation: {text}")
     print(f"preset saved to {preset_dir}")
     return 0
+
+
+def _layer_schedule(args: argparse.Namespace):
+    """The `LayerSchedule` of ``--freeze-epochs`` and ``--layer-rate-decay`` (None when
+    neither is given)."""
+    from tasks.common.finetune import LayerSchedule
+
+    if args.freeze_epochs < 0:
+        raise ValueError(f"--freeze-epochs must be 0 or more, got {args.freeze_epochs}")
+    if not 0 < args.layer_rate_decay <= 1:
+        raise ValueError(f"--layer-rate-decay must be in (0, 1], got {args.layer_rate_decay}")
+    schedule = LayerSchedule(freeze_epochs=args.freeze_epochs,
+                             rate_decay=args.layer_rate_decay)
+    return schedule if schedule.active else None
 
 
 def _metric_selection(task, data_options: dict, validation):

@@ -70,6 +70,7 @@ from tasks.common.callbacks import (
     RunBackup,
     _to_numpy,
 )
+from tasks.common.finetune import LayerSchedule
 from tasks.common.optimizer import GlobalClipAdam
 from tasks.common.seeding import seed_everything
 from tasks.common.selection import Selection, SelectionCallback
@@ -149,7 +150,8 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
         strategy: str | tf.distribute.Strategy = "default", shuffle_buffer: int = 10_000,
         verbose: int | str = "auto", tensorboard: bool = True, deterministic: bool = False,
         callbacks: Sequence[keras.callbacks.Callback] = (),
-        selection: Selection | None = None) -> FitResult:
+        selection: Selection | None = None,
+        layer_schedule: LayerSchedule | None = None) -> FitResult:
     """Train the model that ``build_model()`` returns and write a run folder in ``out_dir``.
 
     Args:
@@ -180,6 +182,8 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
         callbacks: extra Keras callbacks, run before the run's own ones.
         selection: choose the best epoch (checkpoint, early stopping, restored weights) on
             this validation figure, computed at every epoch end, instead of val_loss.
+        layer_schedule: gradual unfreezing and discriminative learning rates of pretrained
+            layers (`tasks.common.finetune`); None: every layer at the same rate throughout.
 
     Returns:
         a `FitResult`; its `FitResult.summary_line` is also printed on stdout.
@@ -210,6 +214,10 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
         optimizer = _compile(
             model, train, loss=loss, metrics=metrics, clipnorm=clipnorm,
             learning_rate=make_schedule(schedule, learning_rate, total_steps, warmup_steps))
+        if layer_schedule is not None and layer_schedule.active:
+            optimizer.set_layer_rates(
+                layer_schedule.rates(model, run_config["steps_per_epoch"]))
+            _note(f"pretrained layers: {layer_schedule.describe(model)}")
         es_weights = None
         if run.state is not None:
             es_weights = _restore(model, optimizer, run, finished)

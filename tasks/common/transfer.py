@@ -7,6 +7,7 @@ import sys
 
 import keras
 
+from tasks.common.finetune import PRETRAINED
 from zoo.errors import RnnzooError
 
 
@@ -14,7 +15,8 @@ def transfer_weights(target: keras.Model, source: keras.Model, label: str = "the
                      ) -> keras.Model:
     """Copy into ``target`` the weights of every layer of ``source`` with the same name and
     the same weight shapes; print which layers were taken (and which same-named ones did not
-    fit) on stderr. Returns ``target``; `RnnzooError` when no layer was taken."""
+    fit) on stderr. Returns ``target``, whose ``rnnzoo_pretrained`` attribute names the layers
+    taken (for `tasks.common.finetune`); `RnnzooError` when no layer was taken."""
     by_name = {layer.name: layer for layer in source.layers}
     taken, skipped = [], []
     for layer in target.layers:
@@ -31,6 +33,7 @@ def transfer_weights(target: keras.Model, source: keras.Model, label: str = "the
         raise RnnzooError(f"{label}: no layer of it matches the new model by name and weight "
                           f"shapes (same-named layers of other shapes: "
                           f"{', '.join(skipped) or 'none'})")
+    setattr(target, PRETRAINED, tuple(taken))
     note = f"note: started from {label}: layers {', '.join(taken)}"
     if skipped:
         note += f" (not taken, other shapes: {', '.join(skipped)})"

@@ -24,6 +24,7 @@ from tasks.sentiment.encoding import (
     add_encoder_options,
     encode_texts,
 )
+from zoo.text import POOLINGS
 
 LABELS = ("negative", "positive")
 MIN_COUNT = 2
@@ -99,6 +100,10 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("sentiment model (with --from a word language model: "
                                       "its kind and sizes)")
     add_encoder_options(model, dropout=0.3, embedding_dropout=0.2)
+    model.add_argument("--pooling", choices=POOLINGS, default="mean_max",
+                       help="how the encoder's outputs become one vector: their mean and max "
+                            "over the real tokens, or also each direction's final state "
+                            "(ULMFiT's concat pooling) (default: mean_max)")
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
@@ -109,7 +114,7 @@ def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
         "vocabulary": list(words.tokens), "max_length": options.get("max_length",
                                                                     DEFAULT_MAX_LENGTH),
         "embedding_dim": args.embedding_dim, "units": args.units, "dropout": args.dropout,
-        "embedding_dropout": args.embedding_dropout}
+        "embedding_dropout": args.embedding_dropout, "pooling": args.pooling}
 
 
 def _builder_config_from(args: argparse.Namespace, source) -> tuple[str, dict]:
@@ -125,7 +130,8 @@ def _builder_config_from(args: argparse.Namespace, source) -> tuple[str, dict]:
         "vocabulary": list(config["vocabulary"]),
         "max_length": getattr(args, "max_length", None) or DEFAULT_MAX_LENGTH,
         "embedding_dim": config["embedding_dim"], "units": config["units"],
-        "dropout": args.dropout, "embedding_dropout": args.embedding_dropout}
+        "dropout": args.dropout, "embedding_dropout": args.embedding_dropout,
+        "pooling": args.pooling}
 
 
 def _config_data_options(builder: str, config: dict) -> dict:
