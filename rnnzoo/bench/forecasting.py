@@ -70,8 +70,7 @@ def train_series(path: Path, data_options: dict, model_argv: list[str], training
     import tasks
     import zoo
     from tasks.common.fit import fit
-    from tasks.forecasting import model_config
-    from tasks.forecasting.bases import choose_base
+    from tasks.forecasting import model_config, resolve
     from tasks.forecasting.data import prepare, settings
 
     task = tasks.get_task("forecasting")
@@ -79,7 +78,8 @@ def train_series(path: Path, data_options: dict, model_argv: list[str], training
     data = prepare(path, settings(**data_options))
     builder, config = model_config(data, mode=args.model, kind=args.kind, units=args.units,
                                    dropout=args.dropout, quantiles=args.quantiles,
-                                   base=args.base)
+                                   base=args.base, scale=args.scale,
+                                   base_choice=args.base_choice)
     batch = min(training["batch_size"], len(data.origins["train"]))
     with contextlib.redirect_stdout(io.StringIO()):
         result = fit(lambda: zoo.build(builder, **config), task.load(path, "train", **data_options),
@@ -90,8 +90,9 @@ def train_series(path: Path, data_options: dict, model_argv: list[str], training
                      verbose=0, tensorboard=False)
     model = result.model
     model.rnnzoo_builder, model.rnnzoo_config = builder, config
-    model.rnnzoo_base = (choose_base(data) if args.base == "auto" and args.model == "direct"
-                         else "seasonal" if args.base == "auto" else args.base)
+    model.rnnzoo_base, model.rnnzoo_scale = resolve(data, mode=args.model, base=args.base,
+                                                    scale=args.scale,
+                                                    base_choice=args.base_choice)
     return model, result
 
 
@@ -209,7 +210,8 @@ def training_throughput(quick: bool) -> dict:
     args = _model_options(PM25_RECIPE["model"])
     builder, config = model_config(data, mode=args.model, kind=args.kind, units=args.units,
                                    dropout=args.dropout, quantiles=args.quantiles,
-                                   base=args.base)
+                                   base=args.base, scale=args.scale,
+                                   base_choice=args.base_choice)
     batch = PM25_RECIPE["training"]["batch_size"]
     origins = data.origins["train"][: batch * 64]
     x, y = data.inputs(origins), data.references(origins)
