@@ -14,8 +14,8 @@ log scale (the seasonal base is then the same forecast).
 
 The network forecasts the change from a *base* forecast: ``base="seasonal"`` (the default)
 the seasonal-naive forecast, each step's value one ``season`` earlier (kept by `DelayCell`,
-a recurrent memory of the last season of targets); it is the last observed value where ``season`` is 1 or longer than ``lookback``;
-``base="last"`` the last observed value (`LastStep`); ``base="linear"`` a trainable linear
+a recurrent memory of the last season of targets); it is the last observed value where
+``season`` is 1 or longer than ``lookback``; ``base="last"`` the last observed value (`LastStep`); ``base="linear"`` a trainable linear
 term over the (compressed) window, as LSTNet's highway; ``base="fixed"`` a linear forecast
 over the standardized window with given, untrained ``coefficients`` (`tasks.forecasting.bases`
 makes them: the ridge baseline, or its average with the seasonal-naive forecast), so the
