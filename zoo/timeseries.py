@@ -15,13 +15,14 @@ log scale (the seasonal base is then the same forecast).
 The network forecasts the change from a *base* forecast: ``base="seasonal"`` (the default)
 the seasonal-naive forecast, each step's value one ``season`` earlier (kept by `DelayCell`,
 a recurrent memory of the last season of targets); it is the last observed value where
-``season`` is 1 or longer than ``lookback``; ``base="last"`` the last observed value (`LastStep`); ``base="linear"`` a trainable linear
-term over the (compressed) window, as LSTNet's highway; ``base="fixed"`` a linear forecast
-over the standardized window with given, untrained ``coefficients`` (`tasks.forecasting.bases`
-makes them: the ridge baseline, or its average with the seasonal-naive forecast), so the
-network learns that forecast's residual; ``base="none"`` zero (the values themselves). A
-series that leaves the range of its training part (a trend) is then followed rather than
-clipped by saturated units, and an untrained network forecasts the base.
+``season`` is 1 or longer than ``lookback``; ``base="last"`` the last observed value
+(`LastStep`); ``base="linear"`` a trainable linear term over the (compressed) window, as
+LSTNet's highway; ``base="fixed"`` a linear forecast over the standardized window with
+given, untrained ``coefficients`` (`tasks.forecasting.bases` makes them: the ridge baseline,
+or its average with the seasonal-naive forecast), so the network learns that forecast's
+residual; ``base="none"`` zero (the values themselves). A series that leaves the range of
+its training part (a trend) is then followed rather than clipped by saturated units, and an
+untrained network forecasts the base.
 
 * ``forecast-direct-*``: the recurrent layers read the window; a dense head forecasts all
   ``horizon`` steps at once (direct multi-step).
