@@ -246,6 +246,46 @@ class Plus(keras.layers.Layer):
         return input_shape[0]
 
 
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class MemberMedian(keras.layers.Layer):
+    """Members side by side, ``count`` (odd) tensors of one shape ``[B, D]``: their elementwise
+    median (a sorting network of minima and maxima, which TFLite runs in float and int8).
+
+    In training each example goes to one member, example ``b`` of a batch to member
+    ``b % count``: every member learns from its own share of every (shuffled) batch and the
+    loss never sees the median, so the members train independently, as an ensemble of seeds
+    does, in one fit; the median is what validation (and so the epoch choice) scores."""
+
+    keep_float_in_int8 = True
+
+    def __init__(self, count: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        self.count = int(count)
+
+    def call(self, inputs, training=None):
+        ops = keras.ops
+        members = list(inputs)
+        if training:
+            owner = ops.mod(ops.arange(ops.shape(members[0])[0]), self.count)
+            out = None
+            for i, member in enumerate(members):
+                share = member * ops.cast(ops.equal(owner, i), member.dtype)[:, None]
+                out = share if out is None else out + share
+            return out
+        for round_ in range(self.count):  # odd-even transposition sort
+            for i in range(round_ % 2, self.count - 1, 2):
+                low = ops.minimum(members[i], members[i + 1])
+                members[i + 1] = ops.maximum(members[i], members[i + 1])
+                members[i] = low
+        return members[self.count // 2]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "count": self.count}
+
+
 class _Feedback(keras.layers.Layer):
     """One call of a recurrent layer's cell on a fed-back forecast (the cell's weights are the
     layer's own); a layer of its own so that each call has a unique name in the graph."""
@@ -371,7 +411,8 @@ def _log_floor(scale: str, floor, targets: int) -> list[float] | None:
 
 def _forecaster(mode: str, kind: str, *, lookback: int, horizon: int, features: int,
                 targets: int, units, dropout: float, quantiles: int, base: str, season: int,
-                mean, std, coefficients=None, scale: str = "none", floor=None) -> keras.Model:
+                mean, std, coefficients=None, scale: str = "none", floor=None,
+                members: int = 1) -> keras.Model:
     mean, std = _check(lookback, horizon, features, targets, quantiles, dropout, base, season,
                        mean, std)
     floor = _log_floor(scale, floor, targets)
@@ -387,9 +428,13 @@ def _forecaster(mode: str, kind: str, *, lookback: int, horizon: int, features: 
     build = _direct if mode == "direct" else _autoregressive
     if base == "linear" and mode != "direct":
         raise ValueError("base 'linear' is for direct forecasters")
+    if members != 1 and (mode != "direct" or members < 1 or members % 2 == 0):
+        raise ValueError(f"members must be 1 or an odd number >= 3, and above 1 only for "
+                         f"direct forecasters, got {members} for a {mode} one")
+    extra = {"members": members} if mode == "direct" else {}
     out = build(z, compress, kind, units, lookback=lookback, horizon=horizon,
                 features=features, targets=targets, dropout=dropout, quantiles=quantiles,
-                base=base, season=season)
+                base=base, season=season, **extra)
     for layer in _unstandardize(mean, std, horizon, targets, quantiles, scale):
         out = layer(out)
     model = keras.Model(history, out, name=f"forecast_{mode}_{kind}")
@@ -405,19 +450,27 @@ def _memory(z, season: int, targets: int):
 
 def _direct(z, compress, kind: str, units: list[int], *, lookback: int, horizon: int,
             features: int, targets: int, dropout: float, quantiles: int, base: str,
-            season: int):
+            season: int, members: int = 1):
     """Standardized flat forecasts ``[B, horizon * targets * Q]`` (step, target, quantile).
     The recurrent layers (and the linear base) read the compressed inputs (`Asinh`); the
-    seasonal, last-value and fixed bases the standardized ones."""
+    seasonal, last-value and fixed bases the standardized ones. ``members`` > 1: that many
+    recurrent stacks and heads (layer names prefixed ``m<i>_``), their `MemberMedian`."""
     u = compress(z)
-    x = u
-    for i, width in enumerate(units):
-        x = recurrent(kind, width, return_sequences=i < len(units) - 1, name=f"{kind}_{i}")(x)
-    if dropout:
-        x = keras.layers.Dropout(dropout, name="dropout")(x)
-    out = keras.layers.Dense(horizon * targets * max(quantiles, 1), name="head")(x)
-    if quantiles:
-        out = MonotoneQuantiles(quantiles, name="quantiles")(out)
+    changes = []
+    for m in range(members):
+        prefix = f"m{m}_" if members > 1 else ""
+        x = u
+        for i, width in enumerate(units):
+            x = recurrent(kind, width, return_sequences=i < len(units) - 1,
+                          name=f"{prefix}{kind}_{i}")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"{prefix}dropout")(x)
+        change = keras.layers.Dense(horizon * targets * max(quantiles, 1),
+                                    name=f"{prefix}head")(x)
+        if quantiles:
+            change = MonotoneQuantiles(quantiles, name=f"{prefix}quantiles")(change)
+        changes.append(change)
+    out = changes[0] if members == 1 else MemberMedian(members, name="median")(changes)
     if base == "none":
         return out
     if base == "seasonal":
@@ -507,7 +560,7 @@ def _register(mode: str, kind: str, summary: str):
                 std: list[float] | None = None, feature_names: list[str] | None = None,
                 target_names: list[str] | None = None,
                 coefficients: list[list[float]] | None = None, scale: str = "none",
-                floor: list[float] | None = None) -> keras.Model:
+                floor: list[float] | None = None, members: int = 1) -> keras.Model:
         if feature_names is not None and len(feature_names) != features:
             raise ValueError(f"feature_names has {len(feature_names)} names for {features} "
                              "features")
@@ -517,14 +570,16 @@ def _register(mode: str, kind: str, summary: str):
         return _forecaster(mode, kind, lookback=lookback, horizon=horizon, features=features,
                            targets=targets, units=units, dropout=dropout, quantiles=quantiles,
                            base=base, season=season, mean=mean, std=std,
-                           coefficients=coefficients, scale=scale, floor=floor)
+                           coefficients=coefficients, scale=scale, floor=floor,
+                           members=members)
 
     name = f"forecast-{mode}-{kind}"
     builder.__name__ = builder.__qualname__ = name.replace("-", "_")
     builder.__doc__ = (f"{summary}: history [lookback, features] (targets first, raw units) "
                        "-> forecast [horizon, targets] (or [horizon, targets, quantiles]). "
                        "scale='log' (with floor, one per target) works on the log of the "
-                       "targets; mean and std are then those of the log values. "
+                       "targets; mean and std are then those of the log values. members=N "
+                       "(odd, direct models): N networks side by side, their median. "
                        "feature_names and target_names document the inputs (one-hot inputs "
                        "are named column=category).")
     return register(name, task="forecasting")(builder)
