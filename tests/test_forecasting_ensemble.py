@@ -82,5 +82,5 @@ def test_ensembles_are_odd_and_direct():
     config = {"lookback": 4, "horizon": 2, "units": 4, "mean": [0.0], "std": [1.0]}
     with pytest.raises(ValueError, match="odd number >= 3"):
         zoo.build("forecast-direct-lstm", members=2, **config)
-    with pytest.raises(ValueError, match="only for direct forecasters"):
+    with pytest.raises(ValueError, match="for direct forecasters only"):
         zoo.build("forecast-ar-gru", members=3, **config)

@@ -428,9 +428,11 @@ def _forecaster(mode: str, kind: str, *, lookback: int, horizon: int, features: 
     build = _direct if mode == "direct" else _autoregressive
     if base == "linear" and mode != "direct":
         raise ValueError("base 'linear' is for direct forecasters")
-    if members != 1 and (mode != "direct" or members < 1 or members % 2 == 0):
-        raise ValueError(f"members must be 1 or an odd number >= 3, and above 1 only for "
-                         f"direct forecasters, got {members} for a {mode} one")
+    if isinstance(members, bool) or not isinstance(members, (int, np.integer)) or \
+            members < 1 or members % 2 == 0:
+        raise ValueError(f"members (--ensemble) must be 1 or an odd number >= 3, got {members!r}")
+    if members > 1 and mode != "direct":
+        raise ValueError("members (--ensemble) above 1 are for direct forecasters only")
     extra = {"members": members} if mode == "direct" else {}
     out = build(z, compress, kind, units, lookback=lookback, horizon=horizon,
                 features=features, targets=targets, dropout=dropout, quantiles=quantiles,
