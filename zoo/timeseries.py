@@ -7,17 +7,22 @@ data's own units, the ``C`` forecast targets first, then the covariates. Output 
 
 The model standardizes its inputs with the training part's ``mean`` and ``std`` (a
 ``Rescaling`` kept in float by full-int8 files) and maps its forecast back (the same), so an
-app feeds raw observations. The network forecasts the change from a *base* forecast:
-``base="seasonal"`` (the default) the seasonal-naive forecast, each step's value one
-``season`` earlier (kept by `DelayCell`, a recurrent memory of the last season of targets);
-it is the last observed value where ``season`` is 1 or longer than ``lookback``;
-``base="last"`` the last observed value (`LastStep`); ``base="linear"`` a trainable linear
-term over the (compressed) window, as LSTNet's highway; ``base="fixed"`` a linear forecast
-over the standardized window with given, untrained ``coefficients`` (`tasks.forecasting.bases`
-makes them: the ridge baseline, or its average with the seasonal-naive forecast), so the
-network learns that forecast's residual; ``base="none"`` zero (the values themselves). A
-series that leaves the range of its training part (a trend) is then followed rather than
-clipped by saturated units, and an untrained network forecasts the base.
+app feeds raw observations. With ``scale="log"`` the targets are read as ``log(max(x, floor))``
+(`LogTargets`), ``mean`` and ``std`` are those of the log values, and the forecast goes back
+through ``exp`` (`Exp`), both kept in float by int8 files; everything between works on the
+log scale (the seasonal base is then the same forecast).
+
+The network forecasts the change from a *base* forecast: ``base="seasonal"`` (the default)
+the seasonal-naive forecast, each step's value one ``season`` earlier (kept by `DelayCell`,
+a recurrent memory of the last season of targets); it is the last observed value where
+``season`` is 1 or longer than ``lookback``; ``base="last"`` the last observed value
+(`LastStep`); ``base="linear"`` a trainable linear term over the (compressed) window, as
+LSTNet's highway; ``base="fixed"`` a linear forecast over the standardized window with
+given, untrained ``coefficients`` (`tasks.forecasting.bases` makes them: the ridge baseline,
+or its average with the seasonal-naive forecast), so the network learns that forecast's
+residual; ``base="none"`` zero (the values themselves). A series that leaves the range of
+its training part (a trend) is then followed rather than clipped by saturated units, and an
+untrained network forecasts the base.
 
 * ``forecast-direct-*``: the recurrent layers read the window; a dense head forecasts all
   ``horizon`` steps at once (direct multi-step).
@@ -71,6 +76,50 @@ class Asinh(keras.layers.Layer):
     def call(self, inputs):
         ops = keras.ops
         return ops.log(inputs + ops.sqrt(inputs * inputs + 1.0))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class LogTargets(keras.layers.Layer):
+    """``log(max(x, floor))`` of the first ``len(floor)`` features (the targets), the others
+    unchanged: the input of a ``scale="log"`` forecaster. Acts on each time step alone; kept
+    in float by full-int8 files (as the scaling around it)."""
+
+    acts_per_step = True
+    keep_float_in_int8 = True
+
+    def __init__(self, floor=(1.0,), **kwargs):
+        super().__init__(**kwargs)
+        self.floor = [float(v) for v in floor]
+
+    def call(self, inputs):
+        ops = keras.ops
+        count = len(self.floor)
+        floor = ops.convert_to_tensor(np.asarray(self.floor, np.float32), inputs.dtype)
+        logs = ops.log(ops.maximum(inputs[..., :count], floor))
+        if inputs.shape[-1] == count:
+            return logs
+        return ops.concatenate([logs, inputs[..., count:]], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "floor": self.floor}
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class Exp(keras.layers.Layer):
+    """``exp(x)``, elementwise: a ``scale="log"`` forecast back in the data's units; kept in
+    float by full-int8 files."""
+
+    acts_per_step = True
+    keep_float_in_int8 = True
+
+    def call(self, inputs):
+        return keras.ops.exp(inputs)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -197,6 +246,46 @@ class Plus(keras.layers.Layer):
         return input_shape[0]
 
 
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class MemberMedian(keras.layers.Layer):
+    """Members side by side, ``count`` (odd) tensors of one shape ``[B, D]``: their elementwise
+    median (a sorting network of minima and maxima, which TFLite runs in float and int8).
+
+    In training each example goes to one member, example ``b`` of a batch to member
+    ``b % count``: every member learns from its own share of every (shuffled) batch and the
+    loss never sees the median, so the members train independently, as an ensemble of seeds
+    does, in one fit; the median is what validation (and so the epoch choice) scores."""
+
+    keep_float_in_int8 = True
+
+    def __init__(self, count: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        self.count = int(count)
+
+    def call(self, inputs, training=None):
+        ops = keras.ops
+        members = list(inputs)
+        if training:
+            owner = ops.mod(ops.arange(ops.shape(members[0])[0]), self.count)
+            out = None
+            for i, member in enumerate(members):
+                share = member * ops.cast(ops.equal(owner, i), member.dtype)[:, None]
+                out = share if out is None else out + share
+            return out
+        for round_ in range(self.count):  # odd-even transposition sort
+            for i in range(round_ % 2, self.count - 1, 2):
+                low = ops.minimum(members[i], members[i + 1])
+                members[i + 1] = ops.maximum(members[i], members[i + 1])
+                members[i] = low
+        return members[self.count // 2]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "count": self.count}
+
+
 class _Feedback(keras.layers.Layer):
     """One call of a recurrent layer's cell on a fed-back forecast (the cell's weights are the
     layer's own); a layer of its own so that each call has a unique name in the graph."""
@@ -257,16 +346,19 @@ def _standardize(mean: np.ndarray, std: np.ndarray) -> keras.layers.Layer:
 
 
 def _unstandardize(mean: np.ndarray, std: np.ndarray, horizon: int, targets: int,
-                   quantiles: int) -> list[keras.layers.Layer]:
-    """Standardized flat forecasts ``[B, horizon * targets * Q]`` back to the data's units,
-    then shaped ``[horizon, targets(, Q)]``; both kept in float by full-int8 files."""
+                   quantiles: int, transform: str = "none") -> list[keras.layers.Layer]:
+    """Standardized flat forecasts ``[B, horizon * targets * Q]`` back to the data's units
+    (through ``exp`` for ``transform="log"``), then shaped ``[horizon, targets(, Q)]``; all
+    kept in float by full-int8 files."""
     repeat = max(quantiles, 1)
-    scale = np.tile(np.repeat(std[:targets], repeat), horizon)
+    factor = np.tile(np.repeat(std[:targets], repeat), horizon)
     offset = np.tile(np.repeat(mean[:targets], repeat), horizon)
-    units = keras.layers.Rescaling(scale.tolist(), offset.tolist(), name="unstandardize")
+    units = keras.layers.Rescaling(factor.tolist(), offset.tolist(), name="unstandardize")
     shape = (horizon, targets, quantiles) if quantiles else (horizon, targets)
     reshape = keras.layers.Reshape(shape, name="forecast")
     units.keep_float_in_int8 = reshape.keep_float_in_int8 = True
+    if transform == "log":
+        return [units, Exp(name="exp"), reshape]
     return [units, reshape]
 
 
@@ -299,26 +391,53 @@ def _fixed_coefficients(coefficients, lookback: int, horizon: int, features: int
     return coefficients
 
 
+SCALES = ("none", "log")
+
+
+def _log_floor(scale: str, floor, targets: int) -> list[float] | None:
+    """The checked floor of each target's log (``scale="log"``), None otherwise."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; expected one of {', '.join(SCALES)}")
+    if scale == "none":
+        return None
+    if floor is None:
+        raise ValueError("scale 'log' needs floor=[...]: the smallest value of each target its "
+                         "log reads (tasks.forecasting.scaling makes them)")
+    floor = [float(v) for v in floor]
+    if len(floor) != targets or not all(v > 0 for v in floor):
+        raise ValueError(f"floor needs one positive value per target ({targets}), got {floor}")
+    return floor
+
+
 def _forecaster(mode: str, kind: str, *, lookback: int, horizon: int, features: int,
                 targets: int, units, dropout: float, quantiles: int, base: str, season: int,
-                mean, std, coefficients=None) -> keras.Model:
+                mean, std, coefficients=None, scale: str = "none", floor=None,
+                members: int = 1) -> keras.Model:
     mean, std = _check(lookback, horizon, features, targets, quantiles, dropout, base, season,
                        mean, std)
+    floor = _log_floor(scale, floor, targets)
     fixed = _fixed_coefficients(coefficients, lookback, horizon, features, targets, mode) \
         if base == "fixed" else None
     units = _units_list(units)
     if base == "seasonal" and (season == 1 or season > lookback):
         base = "last"
     history = keras.Input(shape=(lookback, features), name="history")
-    z = _standardize(mean, std)(history)
+    x = LogTargets(floor, name="log_targets")(history) if scale == "log" else history
+    z = _standardize(mean, std)(x)
     compress = Asinh(name="compress")
     build = _direct if mode == "direct" else _autoregressive
     if base == "linear" and mode != "direct":
         raise ValueError("base 'linear' is for direct forecasters")
+    if isinstance(members, bool) or not isinstance(members, (int, np.integer)) or \
+            members < 1 or members % 2 == 0:
+        raise ValueError(f"members (--ensemble) must be 1 or an odd number >= 3, got {members!r}")
+    if members > 1 and mode != "direct":
+        raise ValueError("members (--ensemble) above 1 are for direct forecasters only")
+    extra = {"members": members} if mode == "direct" else {}
     out = build(z, compress, kind, units, lookback=lookback, horizon=horizon,
                 features=features, targets=targets, dropout=dropout, quantiles=quantiles,
-                base=base, season=season)
-    for layer in _unstandardize(mean, std, horizon, targets, quantiles):
+                base=base, season=season, **extra)
+    for layer in _unstandardize(mean, std, horizon, targets, quantiles, scale):
         out = layer(out)
     model = keras.Model(history, out, name=f"forecast_{mode}_{kind}")
     if fixed is not None:
@@ -333,19 +452,27 @@ def _memory(z, season: int, targets: int):
 
 def _direct(z, compress, kind: str, units: list[int], *, lookback: int, horizon: int,
             features: int, targets: int, dropout: float, quantiles: int, base: str,
-            season: int):
+            season: int, members: int = 1):
     """Standardized flat forecasts ``[B, horizon * targets * Q]`` (step, target, quantile).
     The recurrent layers (and the linear base) read the compressed inputs (`Asinh`); the
-    seasonal, last-value and fixed bases the standardized ones."""
+    seasonal, last-value and fixed bases the standardized ones. ``members`` > 1: that many
+    recurrent stacks and heads (layer names prefixed ``m<i>_``), their `MemberMedian`."""
     u = compress(z)
-    x = u
-    for i, width in enumerate(units):
-        x = recurrent(kind, width, return_sequences=i < len(units) - 1, name=f"{kind}_{i}")(x)
-    if dropout:
-        x = keras.layers.Dropout(dropout, name="dropout")(x)
-    out = keras.layers.Dense(horizon * targets * max(quantiles, 1), name="head")(x)
-    if quantiles:
-        out = MonotoneQuantiles(quantiles, name="quantiles")(out)
+    changes = []
+    for m in range(members):
+        prefix = f"m{m}_" if members > 1 else ""
+        x = u
+        for i, width in enumerate(units):
+            x = recurrent(kind, width, return_sequences=i < len(units) - 1,
+                          name=f"{prefix}{kind}_{i}")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"{prefix}dropout")(x)
+        change = keras.layers.Dense(horizon * targets * max(quantiles, 1),
+                                    name=f"{prefix}head")(x)
+        if quantiles:
+            change = MonotoneQuantiles(quantiles, name=f"{prefix}quantiles")(change)
+        changes.append(change)
+    out = changes[0] if members == 1 else MemberMedian(members, name="median")(changes)
     if base == "none":
         return out
     if base == "seasonal":
@@ -434,7 +561,8 @@ def _register(mode: str, kind: str, summary: str):
                 base: str = "seasonal", season: int = 1, mean: list[float] | None = None,
                 std: list[float] | None = None, feature_names: list[str] | None = None,
                 target_names: list[str] | None = None,
-                coefficients: list[list[float]] | None = None) -> keras.Model:
+                coefficients: list[list[float]] | None = None, scale: str = "none",
+                floor: list[float] | None = None, members: int = 1) -> keras.Model:
         if feature_names is not None and len(feature_names) != features:
             raise ValueError(f"feature_names has {len(feature_names)} names for {features} "
                              "features")
@@ -444,12 +572,16 @@ def _register(mode: str, kind: str, summary: str):
         return _forecaster(mode, kind, lookback=lookback, horizon=horizon, features=features,
                            targets=targets, units=units, dropout=dropout, quantiles=quantiles,
                            base=base, season=season, mean=mean, std=std,
-                           coefficients=coefficients)
+                           coefficients=coefficients, scale=scale, floor=floor,
+                           members=members)
 
     name = f"forecast-{mode}-{kind}"
     builder.__name__ = builder.__qualname__ = name.replace("-", "_")
     builder.__doc__ = (f"{summary}: history [lookback, features] (targets first, raw units) "
                        "-> forecast [horizon, targets] (or [horizon, targets, quantiles]). "
+                       "scale='log' (with floor, one per target) works on the log of the "
+                       "targets; mean and std are then those of the log values. members=N "
+                       "(odd, direct models): N networks side by side, their median. "
                        "feature_names and target_names document the inputs (one-hot inputs "
                        "are named column=category).")
     return register(name, task="forecasting")(builder)

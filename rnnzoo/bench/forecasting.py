@@ -70,8 +70,7 @@ def train_series(path: Path, data_options: dict, model_argv: list[str], training
     import tasks
     import zoo
     from tasks.common.fit import fit
-    from tasks.forecasting import model_config
-    from tasks.forecasting.bases import choose_base
+    from tasks.forecasting import model_config, resolve
     from tasks.forecasting.data import prepare, settings
 
     task = tasks.get_task("forecasting")
@@ -79,7 +78,8 @@ def train_series(path: Path, data_options: dict, model_argv: list[str], training
     data = prepare(path, settings(**data_options))
     builder, config = model_config(data, mode=args.model, kind=args.kind, units=args.units,
                                    dropout=args.dropout, quantiles=args.quantiles,
-                                   base=args.base)
+                                   base=args.base, scale=args.scale,
+                                   base_choice=args.base_choice, ensemble=args.ensemble)
     batch = min(training["batch_size"], len(data.origins["train"]))
     with contextlib.redirect_stdout(io.StringIO()):
         result = fit(lambda: zoo.build(builder, **config), task.load(path, "train", **data_options),
@@ -90,8 +90,9 @@ def train_series(path: Path, data_options: dict, model_argv: list[str], training
                      verbose=0, tensorboard=False)
     model = result.model
     model.rnnzoo_builder, model.rnnzoo_config = builder, config
-    model.rnnzoo_base = (choose_base(data) if args.base == "auto" and args.model == "direct"
-                         else "seasonal" if args.base == "auto" else args.base)
+    model.rnnzoo_base, model.rnnzoo_scale = resolve(data, mode=args.model, base=args.base,
+                                                    scale=args.scale,
+                                                    base_choice=args.base_choice)
     return model, result
 
 
@@ -122,6 +123,7 @@ def series_table(quick: bool = False, split: str = "test", model_argv: list[str]
                 "mase": figures["mase"], "seasonal_naive_mase": figures["seasonal_naive_mase"],
                 "linear_mase": figures["linear_mase"], "mae": figures["mae"],
                 "windows": figures["windows"], "base": model.rnnzoo_base,
+                "scale": model.rnnzoo_scale,
                 "epochs": result.epochs_completed,
                 "seconds": round(time.perf_counter() - start, 1)}
     scored = [r for r in rows.values() if "mase" in r]
@@ -209,7 +211,8 @@ def training_throughput(quick: bool) -> dict:
     args = _model_options(PM25_RECIPE["model"])
     builder, config = model_config(data, mode=args.model, kind=args.kind, units=args.units,
                                    dropout=args.dropout, quantiles=args.quantiles,
-                                   base=args.base)
+                                   base=args.base, scale=args.scale,
+                                   base_choice=args.base_choice, ensemble=args.ensemble)
     batch = PM25_RECIPE["training"]["batch_size"]
     origins = data.origins["train"][: batch * 64]
     x, y = data.inputs(origins), data.references(origins)
@@ -249,14 +252,15 @@ def series_lines(s: dict) -> list[str]:
              f"ridge or blend, chosen on validation); target MASE < 1 on "
              f">= {100 * s['target_share']:.0f} % of the series",
              f"{'series':<34}{'model':>8}{'seas.naive':>11}{'linear':>8}{'MAE':>11}"
-             f"{'windows':>8}{'base':>9}{'epochs':>7}{'s':>6}"]
+             f"{'windows':>8}{'base':>9}{'scale':>6}{'epochs':>7}{'s':>6}"]
     for name, row in s["series"].items():
         if "error" in row:
             lines.append(f"{name:<34}failed: {row['error'][:80]}")
             continue
         lines.append(f"{name:<34}{row['mase']:>8.3f}{row['seasonal_naive_mase']:>11.3f}"
                      f"{row['linear_mase']:>8.3f}{row['mae']:>11.4g}{row['windows']:>8}"
-                     f"{row.get('base', '-'):>9}{row['epochs']:>7}{row['seconds']:>6.0f}")
+                     f"{row.get('base', '-'):>9}{row.get('scale', '-'):>6}{row['epochs']:>7}"
+                     f"{row['seconds']:>6.0f}")
     lines.append(f"MASE < 1 on {s['mase_below_1']} of {s['series_count']} series "
                  f"({100 * s['share_below_1']:.0f} %: {'meets' if s['meets_target'] else 'MISSES'}"
                  f" the target); model below both baselines on {s['beats_both_baselines']}")

@@ -11,13 +11,17 @@ from __future__ import annotations
 import argparse
 
 from tasks.common.task import Task
-from tasks.forecasting.bases import choose_base, coefficients
+from tasks.forecasting import scaling
+from tasks.forecasting.bases import CHOICES, choose_base, coefficients
 from tasks.forecasting.data import DEFAULTS, find_file, load, prepare, representative, settings
 from tasks.forecasting.metrics import ForecastLoss, metric
 
 MODES = ("direct", "ar")
 BASE_CHOICES = ("auto", "seasonal", "last", "linear", "ridge", "blend", "none")
 DEFAULT_BASE = "auto"
+DEFAULT_SCALE = "none"
+DEFAULT_ENSEMBLE = 1
+DEFAULT_BASE_CHOICE = "validation"
 KINDS = ("lstm", "gru")
 DATA_OPTIONS = ("target", "covariates", "categorical", "lookback", "horizon", "stride",
                 "season", "validation", "test")
@@ -67,30 +71,66 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                             "term over the window (direct models), the ridge baseline fitted "
                             "on the training part (direct models), the average of seasonal "
                             "and ridge (blend, direct models), nothing, or auto: of seasonal, "
-                            "ridge and blend the one that forecasts the validation part best "
-                            f"(seasonal for ar models) (default: {DEFAULT_BASE})")
+                            "ridge and blend the one that forecasts best the part --auto-base-on "
+                            f"names (seasonal for ar models) (default: {DEFAULT_BASE})")
+    model.add_argument("--auto-base-on", dest="base_choice", choices=CHOICES,
+                       default=DEFAULT_BASE_CHOICE,
+                       help="where --base auto compares its candidates: the validation "
+                            "windows, or the last fifth of the training windows with the ridge "
+                            "refitted on the windows before them (leaves validation to score "
+                            f"the choice) (default: {DEFAULT_BASE_CHOICE})")
+    model.add_argument("--ensemble", type=int, default=DEFAULT_ENSEMBLE, metavar="N",
+                       help="N (odd) networks side by side in one model (direct models), each "
+                            "trained on its own share of every batch (example b: network "
+                            "b mod N), forecasting their median; 1: one network (default: "
+                            f"{DEFAULT_ENSEMBLE})")
+    model.add_argument("--scale", choices=scaling.SCALES, default=DEFAULT_SCALE,
+                       help="log: the model reads the log of the targets and forecasts on "
+                            "that scale (positive series); auto: log where the training part "
+                            "is positive and its spread grows with its level (Guerrero's "
+                            "block rule, tasks/forecasting/scaling.py); none: the values as "
+                            f"they are (default: {DEFAULT_SCALE})")
+
+
+def resolve(data, *, mode: str = "direct", base: str = DEFAULT_BASE,
+            scale: str = DEFAULT_SCALE, base_choice: str = DEFAULT_BASE_CHOICE
+            ) -> tuple[str, str]:
+    """The base and the scale a `tasks.forecasting.data.Prepared` series gets: ``auto``
+    resolved (`tasks.forecasting.scaling.resolve`, `tasks.forecasting.bases.choose_base`)."""
+    scale = scaling.resolve(data, scale)
+    if base == "auto":
+        base = (choose_base(data, scaling.view(data, scale), base_choice) if mode == "direct"
+                else "seasonal")
+    return base, scale
 
 
 def model_config(data, *, mode: str = "direct", kind: str = "lstm", units=(64,),
-                 dropout: float = 0.0, quantiles: int = 0,
-                 base: str = DEFAULT_BASE) -> tuple[str, dict]:
+                 dropout: float = 0.0, quantiles: int = 0, base: str = DEFAULT_BASE,
+                 scale: str = DEFAULT_SCALE, base_choice: str = DEFAULT_BASE_CHOICE,
+                 ensemble: int = DEFAULT_ENSEMBLE) -> tuple[str, dict]:
     """``(builder name, config)`` of a forecaster for a `tasks.forecasting.data.Prepared`
-    series: its window sizes, inputs, the training part's scaler, and the base (``auto``
-    resolved by `tasks.forecasting.bases.choose_base`; ``ridge`` and ``blend`` are the model's
-    ``fixed`` base with the coefficients of `tasks.forecasting.bases`)."""
+    series: its window sizes, inputs, the training part's scaler, the scale (``auto``
+    resolved by `tasks.forecasting.scaling`; with ``log`` the scaler and the bases are those
+    of the log values) and the base (``auto`` resolved by `tasks.forecasting.bases.choose_base`
+    on ``base_choice``; ``ridge`` and ``blend`` are the model's ``fixed`` base with the
+    coefficients of `tasks.forecasting.bases`); ``ensemble`` networks side by side (the
+    builders' ``members``)."""
     units = list(units)
-    if base == "auto":
-        base = choose_base(data) if mode == "direct" else "seasonal"
+    base, scale = resolve(data, mode=mode, base=base, scale=scale, base_choice=base_choice)
+    view = scaling.view(data, scale)
     extra = {}
     if base in ("ridge", "blend"):
-        extra = {"coefficients": coefficients(data, base).tolist()}
+        extra = {"coefficients": coefficients(view, base).tolist()}
         base = "fixed"
+    if scale == "log":
+        extra["floor"] = scaling.floors(data)
     return f"forecast-{mode}-{kind}", {
         "lookback": data.settings.lookback, "horizon": data.settings.horizon,
         "features": len(data.feature_names), "targets": data.targets,
         "units": units[0] if len(units) == 1 else units, "dropout": dropout,
-        "quantiles": quantiles, "base": base, "season": data.season,
-        "mean": [float(v) for v in data.mean], "std": [float(v) for v in data.std],
+        "quantiles": quantiles, "base": base, "season": data.season, "scale": scale,
+        "members": ensemble,
+        "mean": [float(v) for v in view.mean], "std": [float(v) for v in view.std],
         "feature_names": list(data.feature_names), "target_names": list(data.target_names),
         **extra}
 
@@ -99,7 +139,8 @@ def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
     data = prepare(find_file(args.data), settings(**TASK.data_options(args)))
     return model_config(data, mode=args.model, kind=args.kind, units=args.units,
                         dropout=args.dropout, quantiles=args.quantiles,
-                        base=args.base)
+                        base=args.base, scale=args.scale, base_choice=args.base_choice,
+                        ensemble=args.ensemble)
 
 
 def _add_predict_options(parser: argparse.ArgumentParser) -> None:

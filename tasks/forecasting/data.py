@@ -115,7 +115,9 @@ class Prepared:
     inputs), ``mase_scale`` the in-sample seasonal-naive MAE of each target on the training
     part, ``origins`` the window origins of each split, ``linear`` the linear baseline's
     coefficients (``[lookback * F + 1, horizon * C]``, on standardized values) and ``penalty``
-    its ridge penalty.
+    its ridge penalty. ``scale`` says how the target columns of ``values`` are transformed:
+    ``none`` as read, ``log`` their logarithm (a view for the model's scaler and bases made by
+    `tasks.forecasting.scaling.log_view`; scores are computed with the untransformed one).
     """
 
     path: Path
@@ -136,6 +138,7 @@ class Prepared:
     linear: np.ndarray | None = None
     penalty: float | None = None
     notes: list[str] = field(default_factory=list)
+    scale: str = "none"
 
     @property
     def targets(self) -> int:
@@ -311,13 +314,30 @@ def _solve(matrix: np.ndarray, right: np.ndarray) -> np.ndarray:
         return np.linalg.lstsq(matrix, right, rcond=None)[0]
 
 
-def _fit_linear(data: Prepared) -> None:
-    """Ridge regression from the standardized input window to the standardized targets, on
-    the training windows whose targets are all observed; the penalty is chosen on the last
-    fifth of them (in time order), then the model is refitted on all."""
+def _complete_training_origins(data: Prepared) -> np.ndarray:
+    """Training window origins whose targets are all observed."""
     origins = data.origins["train"]
     _, observed = data.truth(origins)
-    origins = origins[observed.reshape(len(origins), -1).all(axis=1)]
+    return origins[observed.reshape(len(origins), -1).all(axis=1)]
+
+
+def _inner_cut(count: int) -> int:
+    """Where the last fifth (`INNER_VALIDATION`) of ``count`` training windows starts."""
+    return min(max(1, int(round(count * (1 - INNER_VALIDATION)))), count - 1)
+
+
+def _ridge(x: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarray:
+    eye = np.eye(x.shape[1])
+    eye[-1, -1] = 0.0  # the intercept is not penalized
+    return _solve(x.T @ x + penalty * len(x) * eye, x.T @ y)
+
+
+def fit_linear(data: Prepared) -> None:
+    """Ridge regression from the standardized input window to the standardized targets, on
+    the training windows whose targets are all observed; the penalty is chosen on the last
+    fifth of them (in time order), then the model is refitted on all. Sets ``data.linear``
+    and ``data.penalty``."""
+    origins = _complete_training_origins(data)
     c = data.targets
     if len(origins) < 2:
         data.linear = np.zeros((data.settings.lookback * len(data.mean) + 1,
@@ -329,20 +349,30 @@ def _fit_linear(data: Prepared) -> None:
     x = data.standardized_windows(origins)
     truth, _ = data.truth(origins)
     y = ((truth - data.mean[:c]) / data.std[:c]).reshape(len(origins), -1)
-    cut = max(1, int(round(len(origins) * (1 - INNER_VALIDATION))))
-    cut = min(cut, len(origins) - 1)
+    cut = _inner_cut(len(origins))
     penalty, best = RIDGE_PENALTIES[0], np.inf
-    gram, cross = x[:cut].T @ x[:cut], x[:cut].T @ y[:cut]
-    eye = np.eye(x.shape[1])
-    eye[-1, -1] = 0.0  # the intercept is not penalized
     for candidate in RIDGE_PENALTIES:
-        coefficients = _solve(gram + candidate * cut * eye, cross)
+        coefficients = _ridge(x[:cut], y[:cut], candidate)
         error = float(np.mean(np.abs(x[cut:] @ coefficients - y[cut:])))
         if error < best:
             penalty, best = candidate, error
-    gram, cross = x.T @ x, x.T @ y
-    data.linear = _solve(gram + penalty * len(x) * eye, cross)
+    data.linear = _ridge(x, y, penalty)
     data.penalty = penalty
+
+
+def holdout_linear(data: Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """The linear baseline refitted (with its penalty) on the training windows before the
+    last fifth, and the origins of that last fifth: a forecast of training windows the
+    coefficients have not seen. With fewer than 2 complete training windows: the baseline's
+    own coefficients and all complete training windows."""
+    origins = _complete_training_origins(data)
+    if len(origins) < 2 or data.penalty is None:
+        return np.asarray(data.linear, np.float64), origins
+    c, cut = data.targets, _inner_cut(len(origins))
+    x = data.standardized_windows(origins[:cut])
+    truth, _ = data.truth(origins[:cut])
+    y = ((truth - data.mean[:c]) / data.std[:c]).reshape(cut, -1)
+    return _ridge(x, y, data.penalty), origins[cut:]
 
 
 def prepare(path: str | os.PathLike, chosen: Settings) -> Prepared:
@@ -421,7 +451,7 @@ def _prepare(path: Path, chosen: Settings) -> Prepared:
         data.origins[split] = _origins(first, stop, chosen, target_observed)
         if not len(data.origins[split]):
             _too_short(data, split)
-    _fit_linear(data)
+    fit_linear(data)
     return data
 
 

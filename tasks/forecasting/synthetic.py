@@ -15,20 +15,27 @@ import numpy as np
 
 
 def series_values(n: int, *, season: int = 12, trend: float = 0.0, noise: float = 0.1,
-                  seed: int = 0) -> np.ndarray:
-    """``n`` values: ``10 + sin(2 pi t / season) + trend t + noise``."""
+                  seed: int = 0, multiplicative: bool = False) -> np.ndarray:
+    """``n`` values: ``10 + sin(2 pi t / season) + trend t + noise``; ``multiplicative``:
+    ``(10 + trend t) (1 + 0.1 (sin(2 pi t / season) + noise))``, a wave (and noise) that
+    grows with the level."""
     rng = np.random.default_rng(seed)
     t = np.arange(n)
-    return 10.0 + np.sin(2 * np.pi * t / season) + trend * t + noise * rng.normal(size=n)
+    wave, shocks = np.sin(2 * np.pi * t / season), noise * rng.normal(size=n)
+    if multiplicative:
+        return (10.0 + trend * t) * (1.0 + 0.1 * (wave + shocks))
+    return 10.0 + wave + trend * t + shocks
 
 
 def write_series(path: str | os.PathLike, n: int = 120, *, season: int = 12,
                  trend: float = 0.0, noise: float = 0.1, hourly: bool = False,
                  covariate: bool = False, category: bool = False,
-                 missing: tuple[int, ...] = (), seed: int = 0) -> Path:
+                 missing: tuple[int, ...] = (), seed: int = 0,
+                 multiplicative: bool = False) -> Path:
     """Write the series to ``path`` and return it. ``missing``: rows (0-based) whose target
     is written as ``NA``."""
-    values = series_values(n, season=season, trend=trend, noise=noise, seed=seed)
+    values = series_values(n, season=season, trend=trend, noise=noise, seed=seed,
+                           multiplicative=multiplicative)
     header = (["No", "year", "month", "day", "hour"] if hourly else ["Month"]) + ["value"]
     if covariate:
         header.append("lead")
