@@ -158,7 +158,8 @@ def export_preset(model: str, out: str, *, formats: list[str], quantize: list[st
                   split: str = "validation", eval_examples: int = 1000,
                   representative: int = 200, overwrite: bool = False, allow_flex: bool = False,
                   per_channel: bool = False, float_layers: list[str] | None = None,
-                  lstm_op: str = "loop", latency: bool = True) -> tuple[dict, dict | None, str | None]:
+                  lstm_op: str = "loop",
+                  latency: bool = True) -> tuple[dict, dict | None, str | None]:
     """Export preset ``model`` (name, folder, run folder or URL) to ``out`` as ``rnnzoo
     export`` does: its task's calibration data, evaluation data and metric. Returns the report,
     the calibration record (None without int8/int16x8) and its one-line description."""
