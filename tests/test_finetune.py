@@ -80,16 +80,24 @@ class EpochWeights(keras.callbacks.Callback):
                              for layer in self.model.layers[1:]})
 
 
-def test_gradual_unfreezing_thaws_one_layer_per_epoch_from_the_top(tmp_path):
-    x, y = tiny_data(24)
+def pretrained_builder():
+    """A builder of copies of one tiny model marked as taken from a pretrained preset (as
+    transfer_weights leaves it), and the first kernel of each of its layers."""
     start = tiny_model()
     initial = {layer.name: layer.get_weights()[0].copy() for layer in start.layers[1:]}
 
     def build():
         model = tiny_model()
         model.set_weights(start.get_weights())
-        setattr(model, PRETRAINED, ("bottom", "top"))  # as transfer_weights leaves it
+        setattr(model, PRETRAINED, ("bottom", "top"))
         return model
+
+    return build, initial
+
+
+def test_gradual_unfreezing_thaws_one_layer_per_epoch_from_the_top(tmp_path):
+    x, y = tiny_data(24)
+    build, initial = pretrained_builder()
 
     record = EpochWeights()
     fit(build, tf.data.Dataset.from_tensor_slices((x, y)), None, out_dir=tmp_path / "run",
@@ -188,14 +196,7 @@ def test_train_from_a_language_model_keeps_frozen_layers_and_checks_options(tmp_
 
 def test_a_resumed_run_takes_the_stage_from_the_step_count(tmp_path):
     x, y = tiny_data(24)
-    start = tiny_model()
-    initial = {layer.name: layer.get_weights()[0].copy() for layer in start.layers[1:]}
-
-    def build():
-        model = tiny_model()
-        model.set_weights(start.get_weights())
-        setattr(model, PRETRAINED, ("bottom", "top"))
-        return model
+    build, initial = pretrained_builder()
 
     def session(epochs: int, resume: bool) -> keras.Model:
         return fit(build, tf.data.Dataset.from_tensor_slices((x, y)), None,
