@@ -172,6 +172,8 @@ def test_series_table_refits_and_the_bench_takes_refit(tmp_path, monkeypatch, ca
     assert row["mase"] != row["mase_first_fit"]  # another model: more data, refitted scaler
     assert table["configuration"]["refit"] and table["configuration"]["seed"] == 1
     assert "no refit" in "\n".join(forecasting_bench.series_lines(table))
+    with pytest.raises(ValueError, match="refit trains on the validation part"):
+        forecasting_bench.series_table(True, split="validation", refit=True)
     # the option of `rnnzoo bench`: taken by forecasting, refused by a benchmark without it
     monkeypatch.setattr(forecasting_bench, "run",
                         lambda quick=False, refit=None: {"refit": refit})
