@@ -182,3 +182,11 @@ def test_series_table_refits_and_the_bench_takes_refit(tmp_path, monkeypatch, ca
     assert '"refit": true' in capsys.readouterr().out
     assert main(["bench", "layers", "--refit"]) == 2
     assert "--refit" in capsys.readouterr().err
+
+
+def test_the_nested_holdout_without_data_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    from rnnzoo.bench import forecasting_refit
+
+    monkeypatch.setenv("RNNZOO_DATA", str(tmp_path))  # no timeseries folder there
+    assert forecasting_refit.main(["--seeds", "0"]) == 2
+    assert "timeseries folder" in capsys.readouterr().err

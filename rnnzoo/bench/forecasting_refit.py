@@ -8,7 +8,7 @@ trained on the shortened training part with early stopping on the pseudo-validat
 the same refitted on the whole training part for the epochs (a) chose, both scored on the
 validation part: the count of series with MASE < 1, then the geometric mean of the MASEs.
 
-Run it (a training per series, seed and variant; about 4 minutes for the 12 series and three
+Run it (a training per series, seed and variant; about 5 minutes for the 12 series and three
 seeds on 2 cores)::
 
     python -m rnnzoo.bench.forecasting_refit --seeds 0 1 2 --out refit-holdout.json
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 from rnnzoo.bench.forecasting import series_table
@@ -81,7 +82,8 @@ def lines(result: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m rnnzoo.bench.forecasting_refit",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                         help="training seeds (default: 0 1 2)")
     parser.add_argument("--skip", nargs="*", default=list(SKIP),
@@ -89,7 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 epochs, for a smoke run")
     parser.add_argument("--out", type=Path, help="JSON file to write")
     args = parser.parse_args(argv)
-    result = nested(tuple(args.seeds), tuple(args.skip), args.quick)
+    try:
+        result = nested(tuple(args.seeds), tuple(args.skip), args.quick)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print("\n".join(lines(result)))
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
