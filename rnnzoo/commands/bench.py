@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 from pathlib import Path
 
@@ -23,6 +24,12 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
     parser.add_argument("--presets", metavar="NAMES",
                         help="comma-separated shipped presets to bench, for benchmarks that "
                              "bench presets (export) (default: every shipped preset)")
+    parser.add_argument("--refit", action=argparse.BooleanOptionalAction, default=None,
+                        help="forecasting: refit each series' forecaster on the training and "
+                             "validation parts for the epochs validation chose, with the base "
+                             "it chose, before forecasting the test part (--no-refit: the "
+                             "early-stopped model) (default: the benchmark's choice, "
+                             "rnnzoo/bench/forecasting.py REFIT)")
     add_json_option(parser)
     parser.set_defaults(run=run)
 
@@ -34,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
         if not hasattr(benchmark, "parse_presets"):
             raise ValueError(f"--presets: benchmark {args.name!r} does not take presets")
         options["presets"] = benchmark.parse_presets(args.presets)
+    if args.refit is not None:
+        if "refit" not in inspect.signature(benchmark.run).parameters:
+            raise ValueError(f"--refit: benchmark {args.name!r} does not refit")
+        options["refit"] = args.refit
     start_tensorflow()
     result = {"benchmark": args.name, "machine": machine_info(),
               **benchmark.run(quick=args.quick, **options)}

@@ -16,7 +16,12 @@ From a CSV file (`tasks.forecasting.series`) to windows a model trains and is sc
    and not trained on: each window's targets carry an ``observed`` flag (0 for filled values),
    and a window none of whose targets is observed is left out.
 3. Split, in time order: the last ``test`` fraction of the observations is the test part, the
-   ``validation`` fraction before it the validation part, the rest the training part.
+   ``validation`` fraction before it the validation part, the rest the training part. Two
+   layouts move the parts (`Settings`): ``refit`` fits on the training and validation parts
+   together (the model's scaler, the ridge, the training windows; for the refit once
+   validation has chosen the epochs and the base), ``holdout`` is the nested holdout: the
+   series before its test part, split again (the validation part's length of observations at
+   the end of the training part as validation, the validation part as test).
 4. Windows: a window's *origin* ``o`` is its first forecast step; its inputs are the ``lookback``
    observations before it (``x[o - lookback : o]``), its targets the ``horizon`` observations
    from it. A window belongs to the part that holds all its targets; a training window's inputs
@@ -67,6 +72,8 @@ class Settings:
     season: int | None = None
     validation: float = DEFAULTS["validation"]
     test: float = DEFAULTS["test"]
+    refit: bool = False  # fit on training + validation (no validation windows then)
+    holdout: bool = False  # the series before its test part, its parts shifted back one
 
 
 def _names(value) -> tuple[str, ...]:
@@ -81,7 +88,8 @@ def _names(value) -> tuple[str, ...]:
 
 
 def settings(*, target=None, covariates=None, categorical=None, lookback=None, horizon=None,
-             stride=None, season=None, validation=None, test=None) -> Settings:
+             stride=None, season=None, validation=None, test=None, refit=False,
+             holdout=False) -> Settings:
     """`Settings` from the keyword options of `load` (None: the default); a bad value is a
     `ValueError` naming the option. Names may be lists or comma-separated text."""
     lookback = DEFAULTS["lookback"] if lookback is None else lookback
@@ -98,11 +106,15 @@ def settings(*, target=None, covariates=None, categorical=None, lookback=None, h
     for name, value in (("validation", validation), ("test", test)):
         if not 0.0 < float(value) < 0.5:
             raise ValueError(f"{name} fraction must be above 0 and below 0.5, got {value!r}")
+    for name, value in (("refit", refit), ("holdout", holdout)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} must be true or false, got {value!r}")
     target_names = _names(target) or None
     return Settings(target=target_names, covariates=_names(covariates),
                     categorical=_names(categorical), lookback=int(lookback),
                     horizon=int(horizon), stride=int(stride), season=season,
-                    validation=float(validation), test=float(test))
+                    validation=float(validation), test=float(test), refit=bool(refit),
+                    holdout=bool(holdout))
 
 
 @dataclass
@@ -111,9 +123,10 @@ class Prepared:
 
     ``values`` ``[N, F]`` are the filled inputs (targets first), ``observed`` ``[N, C]`` says
     which target values were in the file, ``bounds`` = (end of training part, end of
-    validation part, N), ``mean`` / ``std`` the training scaler of each input (0 / 1 for one-hot
-    inputs), ``mase_scale`` the in-sample seasonal-naive MAE of each target on the training
-    part, ``origins`` the window origins of each split, ``linear`` the linear baseline's
+    validation part, N; with ``refit`` the first two are equal), ``mean`` / ``std`` the
+    training scaler of each input (0 / 1 for one-hot inputs), ``mase_scale`` the in-sample
+    seasonal-naive MAE of each target on the training part (without the validation part
+    where ``refit``), ``origins`` the window origins of each split, ``linear`` the linear baseline's
     coefficients (``[lookback * F + 1, horizon * C]``, on standardized values) and ``penalty``
     its ridge penalty. ``scale`` says how the target columns of ``values`` are transformed:
     ``none`` as read, ``log`` their logarithm (a view for the model's scaler and bases made by
@@ -272,9 +285,15 @@ def feature_matrix(table: Table, feature_names: list[str],
 
 
 def _split_bounds(n: int, chosen: Settings) -> tuple[int, int, int]:
+    """(end of training part, end of validation part, end of test part) of ``n``
+    observations; with ``holdout`` those of the nested holdout (the training part's last
+    validation-length stretch, the validation part as test; the test part is cut off)."""
     test = int(np.floor(n * chosen.test + 0.5))  # half up, not Python's half to even
     validation = int(np.floor(n * chosen.validation + 0.5))
-    return n - test - validation, n - test, n
+    train_end, validation_end = n - test - validation, n - test
+    if chosen.holdout:
+        return train_end - validation, train_end, validation_end
+    return train_end, validation_end, n
 
 
 def _origins(start: int, stop: int, chosen: Settings, observed: np.ndarray) -> np.ndarray:
@@ -407,8 +426,11 @@ def _prepare(path: Path, chosen: Settings) -> Prepared:
     if start:
         notes.append(f"lines {table.lines[0]}-{table.lines[start - 1]} left out: not every "
                      "input is observed before line " f"{table.lines[start]}")
-    n = len(table) - start
-    train_end, validation_end, _ = _split_bounds(n, chosen)
+    train_end, validation_end, n = _split_bounds(len(table) - start, chosen)
+    # the model's scaler and ridge are fitted up to fit_end (through validation with refit);
+    # one-hot categories and the MASE scale (a metric's, like the reference ridge's) stay
+    # those of the training part, so the refit model reads and is scored on the same windows
+    fit_end = validation_end if chosen.refit else train_end
     feature_names = list(targets)
     numeric = [True] * len(targets)
     for name in covariates:
@@ -420,7 +442,7 @@ def _prepare(path: Path, chosen: Settings) -> Prepared:
         else:
             feature_names.append(name)
             numeric.append(True)
-    matrix = feature_matrix(table, feature_names, chosen.categorical)[start:]
+    matrix = feature_matrix(table, feature_names, chosen.categorical)[start:start + n]
     target_observed = ~np.isnan(matrix[:, :len(targets)])
     input_observed = ~np.isnan(matrix)
     values = fill_forward(matrix)
@@ -434,7 +456,7 @@ def _prepare(path: Path, chosen: Settings) -> Prepared:
     std = np.ones(len(feature_names))
     for j, is_numeric in enumerate(numeric):
         if is_numeric:
-            seen = matrix[:train_end, j][input_observed[:train_end, j]]
+            seen = matrix[:fit_end, j][input_observed[:fit_end, j]]
             if seen.size:
                 mean[j] = float(seen.mean())
                 spread = float(seen.std())
@@ -442,14 +464,14 @@ def _prepare(path: Path, chosen: Settings) -> Prepared:
     mase = _mase_scale(values[:train_end], target_observed[:train_end], season, notes, targets)
     data = Prepared(path=path, settings=chosen, feature_names=feature_names,
                     target_names=targets, values=values, observed=target_observed,
-                    times=table.times[start:], lines=table.lines[start:],
+                    times=table.times[start:start + n], lines=table.lines[start:start + n],
                     frequency=table.frequency, season=season,
-                    bounds=(train_end, validation_end, n), mean=mean, std=std,
+                    bounds=(fit_end, validation_end, n), mean=mean, std=std,
                     mase_scale=mase, origins={}, notes=notes)
     for split in SPLITS:
         first, stop = data._part(split)
         data.origins[split] = _origins(first, stop, chosen, target_observed)
-        if not len(data.origins[split]):
+        if not len(data.origins[split]) and not (split == "validation" and chosen.refit):
             _too_short(data, split)
     fit_linear(data)
     return data
@@ -500,14 +522,17 @@ def windows(path, split: str, **options) -> tuple[np.ndarray, np.ndarray]:
 def load(path: str | os.PathLike | None, split: str = "train", *, target=None,
          covariates=None, categorical=None, lookback: int | None = None,
          horizon: int | None = None, stride: int | None = None, season: int | None = None,
-         validation: float | None = None, test: float | None = None):
+         validation: float | None = None, test: float | None = None, refit: bool = False,
+         holdout: bool = False):
     """Unbatched ``tf.data.Dataset`` of ``(inputs [lookback, F], targets [horizon, C, 5])``
-    windows of one split of the CSV file ``path`` (see the module docstring)."""
+    windows of one split of the CSV file ``path`` (see the module docstring; ``refit`` and
+    ``holdout`` are the layouts of `Settings`)."""
     import tensorflow as tf
 
     inputs, targets = windows(path, split, target=target, covariates=covariates,
                               categorical=categorical, lookback=lookback, horizon=horizon,
-                              stride=stride, season=season, validation=validation, test=test)
+                              stride=stride, season=season, validation=validation, test=test,
+                              refit=refit, holdout=holdout)
     return tf.data.Dataset.from_tensor_slices((inputs, targets))
 
 
