@@ -216,3 +216,14 @@ def test_note_lstm_cell_states_are_calibrated_on_their_declared_range():
     assert np.abs(rows["state_c_1"]).max() > 0.05 and np.abs(rows["state_h_0"]).max() > 0.05
     unclipped = step_calibration(step, {"previous_note": x * 5}, clip_states=False)  # int16x8
     assert np.abs(unclipped["state_c_0"]).max() > 0.05
+
+
+def test_autoregressive_pianoroll_lstm_declares_its_cell_range_and_the_gru_none():
+    from export.step import step_model, step_spec
+    from zoo.music import PIANOROLL_AR_CELL_RANGE
+
+    lstm = zoo.build("music-pianoroll-lstm-ar", units=[5, 4])
+    assert step_spec(step_model(lstm)).state_ranges == {
+        "state_c_0": PIANOROLL_AR_CELL_RANGE, "state_c_1": PIANOROLL_AR_CELL_RANGE}
+    assert step_spec(step_model(zoo.build("music-pianoroll-gru-ar", units=5))).state_ranges == {}
+    assert step_spec(step_model(zoo.build("music-pianoroll-lstm", units=5))).state_ranges == {}

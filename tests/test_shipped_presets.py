@@ -26,6 +26,7 @@ SHIPPED = (
     "forecast-pm25",
     "music-jsb-gru",
     "music-jsb-gru-ar",
+    "music-jsb-lstm-ar",
     "music-melody-nottingham",
     "music-piano",
     "ner-conll2003",
