@@ -20,7 +20,7 @@ from tasks.forecasting.data import (
     windows,
 )
 from tasks.forecasting.series import SeriesError, read_table
-from tasks.forecasting.synthetic import series_values, write_series
+from tasks.forecasting.synthetic import rewrite_after, series_values, write_series
 
 
 def _write(path, text: str):
@@ -194,16 +194,7 @@ def test_no_validation_or_test_value_reaches_the_scaler_or_the_training_windows(
                          trend=0.05)
     before, x_before, y_before = _training_view(clean, **options)
     train_end = before.bounds[0]
-    lines = clean.read_text().splitlines()
-    changed = lines[:1 + train_end]
-    for i, line in enumerate(lines[1 + train_end:]):
-        fields = line.split(",")
-        fields[5] = "NA" if i % 7 == 0 else str(1e6 * (i + 1))
-        fields[6] = str(-1e6 * (i + 1))
-        fields[7] = "WEIRD" if i % 2 else "NE"
-        changed.append(",".join(fields))
-    other = tmp_path / "b.csv"
-    other.write_text("\n".join(changed) + "\n")
+    other = rewrite_after(clean, tmp_path / "b.csv", train_end)
     after, x_after, y_after = _training_view(other, **options)
     assert after.bounds == before.bounds and after.feature_names == before.feature_names
     for name in ("mean", "std", "mase_scale", "linear"):

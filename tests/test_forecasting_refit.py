@@ -17,25 +17,10 @@ from rnnzoo.cli import main
 from tasks.forecasting import model_config
 from tasks.forecasting.data import LINEAR, prepare, settings, windows
 from tasks.forecasting.refit import StopAfter, chosen_epochs, refit_model
-from tasks.forecasting.synthetic import series_values, write_series
+from tasks.forecasting.synthetic import rewrite_after, series_values, write_series
 
 OPTIONS = {"lookback": 6, "horizon": 3}
 HOURLY = {**OPTIONS, "covariates": "all", "categorical": "wind"}
-
-
-def _rewrite_after(path, other, end: int):
-    """Copy the CSV ``path`` to ``other`` with every value from observation ``end`` on
-    rewritten wildly (targets, covariate, new categories, missing values)."""
-    lines = path.read_text().splitlines()
-    changed = lines[:1 + end]
-    for i, line in enumerate(lines[1 + end:]):
-        fields = line.split(",")
-        fields[5] = "NA" if i % 7 == 0 else str(1e6 * (i + 1))
-        fields[6] = str(-1e6 * (i + 1))
-        fields[7] = "WEIRD" if i % 2 else "NE"
-        changed.append(",".join(fields))
-    other.write_text("\n".join(changed) + "\n")
-    return other
 
 
 def test_refit_fits_the_scaler_and_ridge_on_training_and_validation(tmp_path):
@@ -64,7 +49,7 @@ def test_refit_fits_the_scaler_and_ridge_on_training_and_validation(tmp_path):
 def test_refit_keeps_the_training_parts_categories(tmp_path):
     path = write_series(tmp_path / "h.csv", 150, hourly=True, covariate=True, category=True)
     plain = prepare(path, settings(**HOURLY))
-    other = _rewrite_after(path, tmp_path / "new-category.csv", plain.bounds[0])
+    other = rewrite_after(path, tmp_path / "new-category.csv", plain.bounds[0])
     refit = prepare(other, settings(**HOURLY, refit=True))
     assert refit.feature_names == plain.feature_names  # WEIRD, first seen later: all zeros
 
@@ -75,7 +60,7 @@ def test_no_test_value_reaches_the_refit(tmp_path):
     clean = write_series(tmp_path / "a.csv", 150, hourly=True, covariate=True, category=True,
                          trend=0.05)
     before = prepare(clean, settings(**HOURLY, refit=True))
-    other = _rewrite_after(clean, tmp_path / "b.csv", before.bounds[1])
+    other = rewrite_after(clean, tmp_path / "b.csv", before.bounds[1])
     after = prepare(other, settings(**HOURLY, refit=True))
     assert after.bounds == before.bounds and after.feature_names == before.feature_names
     for name in ("mean", "std", "mase_scale", "linear"):
@@ -103,7 +88,7 @@ def test_holdout_shifts_the_parts_back_and_reads_nothing_after_validation(tmp_pa
     x_nested, y_nested = windows(clean, "test", **HOURLY, holdout=True)
     assert np.array_equal(x, x_nested) and np.array_equal(y[..., 0, 0], y_nested[..., 0, 0])
     # nothing from the validation part on reaches its fitting, refitted or not
-    other = _rewrite_after(clean, tmp_path / "b.csv", train_end)
+    other = rewrite_after(clean, tmp_path / "b.csv", train_end)
     for refit in (False, True):
         before = prepare(clean, settings(**HOURLY, holdout=True, refit=refit))
         after = prepare(other, settings(**HOURLY, holdout=True, refit=refit))

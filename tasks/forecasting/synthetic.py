@@ -59,3 +59,21 @@ def write_series(path: str | os.PathLike, n: int = 120, *, season: int = 12,
                 row.append(("NE", "NW", "SE")[i % 3])
             writer.writerow(row)
     return path
+
+
+def rewrite_after(path: str | os.PathLike, other: str | os.PathLike, end: int) -> Path:
+    """Copy an hourly series written by `write_series` (``covariate`` and ``category`` on) to
+    ``other`` with every observation from ``end`` on rewritten wildly (huge targets, missing
+    values, a flipped covariate, an unseen category): what a leakage test feeds a pipeline
+    that must never read past ``end``. Returns ``other``."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    changed = lines[:1 + end]
+    for i, line in enumerate(lines[1 + end:]):
+        fields = line.split(",")
+        fields[5] = "NA" if i % 7 == 0 else str(1e6 * (i + 1))
+        fields[6] = str(-1e6 * (i + 1))
+        fields[7] = "WEIRD" if i % 2 else "NE"
+        changed.append(",".join(fields))
+    other = Path(other)
+    other.write_text("\n".join(changed) + "\n", encoding="utf-8")
+    return other
