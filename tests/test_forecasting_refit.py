@@ -175,3 +175,14 @@ def test_the_nested_holdout_without_data_is_a_one_line_error(tmp_path, monkeypat
     monkeypatch.setenv("RNNZOO_DATA", str(tmp_path))  # no timeseries folder there
     assert forecasting_refit.main(["--seeds", "0"]) == 2
     assert "timeseries folder" in capsys.readouterr().err
+
+
+def test_calibration_windows_follow_the_refit_layout(tmp_path):
+    from tasks.forecasting.data import representative
+
+    path = write_series(tmp_path / "m.csv", 100, trend=0.5)
+    plain = prepare(path, settings(**OPTIONS))
+    refit = prepare(path, settings(**OPTIONS, refit=True))
+    assert len(representative(path, 1000, **OPTIONS)) == len(plain.origins["train"])
+    assert len(representative(path, 1000, **OPTIONS, refit=True)) == len(refit.origins["train"])
+    assert len(refit.origins["train"]) > len(plain.origins["train"])

@@ -543,16 +543,18 @@ def representative(path: str | os.PathLike | None, n: int = 100, *, target=None,
                    covariates=None, categorical=None, lookback: int | None = None,
                    horizon: int | None = None, stride: int | None = None,
                    season: int | None = None, validation: float | None = None,
-                   test: float | None = None) -> list[np.ndarray]:
+                   test: float | None = None, refit: bool = False,
+                   holdout: bool = False) -> list[np.ndarray]:
     """Up to ``n`` inputs ``[1, lookback, F]`` of training windows (spread evenly over the
-    training part) for int8 calibration. Every second and third of them has its targets
+    training part; with ``refit`` or ``holdout``, that layout's, as `load` reads them) for
+    int8 calibration. Every second and third of them has its targets
     shifted up or down by 3 training standard deviations (`CALIBRATION_SHIFTS`): a trend
     carries a series beyond its training range, and int8 ranges calibrated on the training
     part alone clipped the later values (airline passengers, 4.5 standard deviations above the
     training mean by the end: validation MASE 0.89 int8 against 0.67 float)."""
     chosen = settings(target=target, covariates=covariates, categorical=categorical,
                       lookback=lookback, horizon=horizon, stride=stride, season=season,
-                      validation=validation, test=test)
+                      validation=validation, test=test, refit=refit, holdout=holdout)
     data = prepare(find_file(path), chosen)
     inputs = data.inputs(data.origins["train"])
     picks = np.unique(np.linspace(0, len(inputs) - 1, min(n, len(inputs))).astype(int))
