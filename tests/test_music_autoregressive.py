@@ -18,7 +18,7 @@ from tasks.music.sampling import KerasStepper, generate_frames, stepwise_model_f
 from zoo import autoregressive
 from zoo.autoregressive import AutoregressiveBernoulli
 
-FORMS = [("triangular", {}), ("nade", {"hidden_units": 3})]
+FORMS = [("triangular", {}), ("nade", {"hidden_units": 3}), ("rnn-nade", {"hidden_units": 3})]
 K, H = 4, 3  # keys and hidden features of the tiny layer
 
 
@@ -53,8 +53,8 @@ def test_probabilities_of_all_frames_sum_to_one_and_match_the_key_loop(form, opt
         assert np.exp(log_p).sum() == pytest.approx(1.0, abs=1e-6)
         assert np.exp(log_p).max() < 0.9  # not a trivial distribution
         zero = keras.ops.convert_to_numpy(layer([hidden[:1], np.zeros((1, K))]))[0]
-        np.testing.assert_allclose(keys.log_prob(zero, frames), log_p, atol=1e-5)
-        np.testing.assert_allclose(keys.logits(zero, frames), logits, atol=1e-5)
+        np.testing.assert_allclose(keys.log_prob(zero, frames, h), log_p, atol=1e-5)
+        np.testing.assert_allclose(keys.logits(zero, frames, h), logits, atol=1e-5)
 
 
 @pytest.mark.parametrize(("form", "options"), FORMS)
@@ -81,20 +81,35 @@ def test_key_by_key_sampling_draws_frames_with_the_model_probabilities(form, opt
     keys = KeyModel.from_layer(layer)
     h = np.random.default_rng(4).normal(0, 1, (1, H)).astype(np.float32)
     zero = keras.ops.convert_to_numpy(layer([h, np.zeros((1, K))]))[0]
+    h = h[0]
     frames = _all_frames()
-    expected = np.exp(keys.log_prob(zero, frames))
+    expected = np.exp(keys.log_prob(zero, frames, h))
     rng = np.random.default_rng(5)
-    draws = np.array([keys.sample(zero, rng.random(K)) for _ in range(4000)])
+    draws = np.array([keys.sample(zero, rng.random(K), context=h) for _ in range(4000)])
     index = (draws @ (2 ** np.arange(K - 1, -1, -1))).astype(int)  # frame -> row of frames
     observed = np.bincount(index, minlength=len(frames)) / len(draws)
     np.testing.assert_allclose(observed, expected, atol=0.03)
     greedy = np.zeros(K)
     for k in range(K):  # each key on where its logit, given the keys below, is positive
-        greedy[k] = keys.logits(zero, greedy)[k] > 0
-    np.testing.assert_array_equal(keys.greedy(zero), greedy)
+        greedy[k] = keys.logits(zero, greedy, h)[k] > 0
+    np.testing.assert_array_equal(keys.greedy(zero, h), greedy)
     for _ in range(20):  # near zero temperature: the greedy frame every time
-        np.testing.assert_array_equal(keys.sample(zero, rng.random(K), temperature=1e-4),
-                                      greedy)
+        np.testing.assert_array_equal(
+            keys.sample(zero, rng.random(K), temperature=1e-4, context=h), greedy)
+
+
+def test_the_conditioned_key_model_reads_the_state_and_needs_it():
+    """rnn-nade: the same h-free output with another hidden input gives other key
+    interactions; without the hidden input the key loop refuses to guess."""
+    layer = _layer("rnn-nade", {"hidden_units": 3}, seed=7)
+    keys = KeyModel.from_layer(layer)
+    assert keys.conditioned and keys.arrays["U"].shape == (H, 3)
+    assert not KeyModel.from_layer(_layer("nade", {"hidden_units": 3})).conditioned
+    zero, frame = np.zeros(K), np.array([1.0, 0.0, 1.0, 0.0])
+    h1, h2 = np.random.default_rng(8).normal(0, 1, (2, H))
+    assert not np.allclose(keys.offsets(frame, h1), keys.offsets(frame, h2))
+    with pytest.raises(ValueError, match="needs the hidden input"):
+        keys.sample(zero, np.full(K, 0.5))
 
 
 def test_layer_refuses_bad_settings_and_round_trips_its_parameters():
@@ -113,7 +128,8 @@ def test_layer_refuses_bad_settings_and_round_trips_its_parameters():
 
 
 @pytest.mark.parametrize(("builder", "form"), [("music-pianoroll-gru-ar", "triangular"),
-                                               ("music-pianoroll-lstm-ar", "nade")])
+                                               ("music-pianoroll-lstm-ar", "nade"),
+                                               ("music-pianoroll-lstm-ar", "rnn-nade")])
 def test_ar_builders_save_load_and_step_like_the_sequence_model(builder, form, tmp_path):
     keras.utils.set_random_seed(0)
     model = zoo.build(builder, units=[5, 4], dropout=0.1, form=form, nade_units=3)
@@ -145,6 +161,8 @@ def test_music_jsb_options_choose_the_ar_builder_and_feed_it_the_frame():
     assert builder == "music-pianoroll-lstm-ar"
     assert config == {"units": 8, "dropout": 0.0, "input_dropout": 0.0, "form": "nade",
                       "nade_units": 7}
+    assert task.builder_config(parser.parse_args(
+        ["--keys", "rnn-nade", "--nade-units", "5", "--kind", "lstm"]))[1]["nade_units"] == 5
     assert task.config_data_options(builder, config) == {"frame_input": True}
     assert task.config_data_options("music-pianoroll-gru", {}) == {}
     with pytest.raises(ValueError, match="--keys triangular needs --kind gru or lstm"):

@@ -178,3 +178,25 @@ def test_ar_predict_writes_midi_and_plot_with_keras_and_tflite(ar_export, tmp_pa
         frames[backend] = read_frames(midi)
     np.testing.assert_array_equal(frames["tflite"], frames["keras"])
     assert "16 frames from scratch" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_rnn_nade_step_file_samples_what_keras_samples(tmp_path):
+    """The conditioned key loop reads the last recurrent layer's state from the file's
+    state outputs (``context``): the float32 file draws the frames the Keras stepper draws."""
+    keras.utils.set_random_seed(1)
+    model = zoo.build("music-pianoroll-lstm-ar", units=[5, 4], form="rnn-nade", nade_units=3)
+    rng = np.random.default_rng(0)
+    for weight in model.weights:  # large weights, so the state and the lower keys matter
+        weight.assign(rng.normal(0.0, 1.0, weight.shape).astype(np.float32))
+    path = tmp_path / "step.fp32.tflite"
+    export.convert_variants(model, {export.Variant(kind="step", quantize="fp32"): path},
+                            length=8)
+    lite, keras_stepper = TFLiteStepper(path), KerasStepper(model)
+    assert lite.keys.conditioned and lite.context_state == "state_h_1"
+    np.testing.assert_array_equal(lite.keys.arrays["U"], keras_stepper.keys.arrays["U"])
+    settings = dict(length=16, seed=3, temperature=0.9)
+    expected = generate_frames(keras_stepper, **settings)
+    np.testing.assert_array_equal(generate_frames(lite, **settings), expected)
+    np.testing.assert_allclose(lite.context, keras_stepper.context, atol=1e-5)
+    assert 10 < expected.sum() < expected.size - 10  # sampled keys, neither silence nor all

@@ -15,15 +15,21 @@ with ``a(h) = h @ context_kernel + context_bias`` and ``g`` one of two forms:
   ``z_k = sigmoid(c + sum_{j<k} V_j x_j)``, ``g_k = w_k . z_k``; the sums of every ``k`` are
   one exclusive cumulative sum over units (O(K H) per step, not O(K^2 H)). Its per-unit
   bias is ``a``'s.
+* ``rnn-nade`` (Boulanger-Lewandowski et al. 2012): ``nade`` whose hidden bias is conditioned
+  on the model's state as well, ``z_k = sigmoid(c + h @ U + sum_{j<k} V_j x_j)``: the state
+  shapes how the keys interact, not only where each key sits.
 
 Training feeds the true ``x`` (teacher forcing), so the logits give the exact log-likelihood
 ``log p(x | h) = sum_k log Bernoulli(x_k; sigmoid(logit_k))``: the binary cross-entropy from
 logits summed over units. Sampling draws ``x_0, x_1, ...`` in order, each given the ones
 already drawn (`tasks.music.keys`).
 
-``g`` does not depend on ``h``: a model run with ``x = 0`` gives ``a(h) + g(0)``, and a sampler
-holding ``g``'s float parameters (`app_metadata`, stored by `export` inside every TFLite file)
-draws all units of a step from that one output, without running the model again.
+For ``triangular`` and ``nade``, ``g`` does not depend on ``h``: a model run with ``x = 0``
+gives ``a(h) + g(0)``, and a sampler holding ``g``'s float parameters (`app_metadata`, stored
+by `export` inside every TFLite file) draws all units of a step from that one output, without
+running the model again. ``rnn-nade``'s ``g`` reads ``h`` through ``c + h @ U``: its sampler
+also needs ``h``, the layer's hidden input, which in the zoo's piano-roll models is the last
+recurrent layer's output and so its ``state_h`` (`tasks.music.keys`); ``U`` is in the metadata.
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ import base64
 import keras
 import numpy as np
 
-FORMS = ("triangular", "nade")
+FORMS = ("triangular", "nade", "rnn-nade")
+CONDITIONED_FORMS = ("rnn-nade",)  # forms whose g reads the hidden input h
 METADATA_KIND = "autoregressive_bernoulli"
 
 
@@ -48,8 +55,8 @@ class AutoregressiveBernoulli(keras.layers.Layer):
     """Logits of ``units`` binary outputs, unit ``k`` conditioned on the true units ``< k``.
 
     Called on ``[hidden, x]`` (``[..., H]`` and ``[..., units]``), returns ``[..., units]``
-    logits. ``form``: ``triangular`` or ``nade`` (``hidden_units`` wide); see the module
-    docstring. Acts on each time step on its own (`export.step` replays it on one step).
+    logits. ``form``: ``triangular``, ``nade`` or ``rnn-nade`` (``hidden_units`` wide); see
+    the module docstring. Acts on each time step on its own (`export.step` replays it on one step).
     """
 
     acts_per_step = True  # export.step: no mixing across the time axis
@@ -89,6 +96,10 @@ class AutoregressiveBernoulli(keras.layers.Layer):
             self.output_kernel = self.add_weight(name="output_kernel",
                                                  shape=(self.units, self.hidden_units),
                                                  initializer="glorot_uniform")
+            if self.form in CONDITIONED_FORMS:
+                self.hidden_context_kernel = self.add_weight(
+                    name="hidden_context_kernel", shape=(hidden_shape[-1], self.hidden_units),
+                    initializer="glorot_uniform")
 
     def call(self, inputs):
         hidden, x = inputs
@@ -102,7 +113,11 @@ class AutoregressiveBernoulli(keras.layers.Layer):
         # unit k's sum never touches the terms of units >= k, not even through rounding)
         below = keras.ops.concatenate([keras.ops.zeros_like(terms[..., :1, :]),
                                        keras.ops.cumsum(terms[..., :-1, :], axis=-2)], axis=-2)
-        z = keras.ops.sigmoid(below + self.hidden_bias)
+        bias = self.hidden_bias
+        if self.form in CONDITIONED_FORMS:  # [..., 1, H]: one bias per step, shared by keys
+            bias = keras.ops.expand_dims(
+                keras.ops.matmul(hidden, self.hidden_context_kernel) + bias, -2)
+        z = keras.ops.sigmoid(below + bias)
         return logits + keras.ops.sum(z * self.output_kernel, axis=-1)
 
     def compute_output_shape(self, input_shape):
@@ -111,13 +126,16 @@ class AutoregressiveBernoulli(keras.layers.Layer):
     def key_parameters(self) -> dict[str, np.ndarray]:
         """The float32 parameters of ``g`` (the part that reads the lower units): ``W``
         (``[K, K]``, ``W[k, j]`` acts from unit ``j`` on unit ``k``, zero for ``j >= k``) for
-        ``triangular``; ``V`` (``[K, H]``), ``c`` (``[H]``), ``w`` (``[K, H]``) for ``nade``."""
+        ``triangular``; ``V`` (``[K, H]``), ``c`` (``[H]``), ``w`` (``[K, H]``) for ``nade``;
+        and ``U`` (``[hidden input, H]``, the hidden bias read from ``h``) for ``rnn-nade``."""
         if self.form == "triangular":
             kernel = keras.ops.convert_to_numpy(self.kernel).astype(np.float32)
             return {"W": (kernel * self._mask).T.copy()}
+        weights = [("V", self.input_kernel), ("c", self.hidden_bias), ("w", self.output_kernel)]
+        if self.form in CONDITIONED_FORMS:
+            weights.append(("U", self.hidden_context_kernel))
         return {name: keras.ops.convert_to_numpy(weight).astype(np.float32)
-                for name, weight in (("V", self.input_kernel), ("c", self.hidden_bias),
-                                     ("w", self.output_kernel))}
+                for name, weight in weights}
 
     def app_metadata(self) -> dict:
         """What a sampler needs beside the model's graph (JSON): the form and `key_parameters`.

@@ -133,22 +133,26 @@ def greedy_frame_accuracy(model, dataset) -> float | None:
     """Frame accuracy of an autoregressive model whose frames are chosen key by key (each key
     on where its logit given the keys already chosen is positive), not given the true lower
     keys as in the task metric; None for a model without a key loop."""
+    import keras
     import numpy as np
 
     from tasks.music.pianoroll import frame_metrics
     from tasks.music.sampling import KerasStepper
     from zoo.music import FRAME, PREVIOUS_FRAME
 
-    keys = KerasStepper(model).keys
+    stepper = KerasStepper(model)
+    keys = stepper.keys
     if keys is None:
         return None
+    # the logits for an all-zero frame and (rnn-nade) the key layer's hidden input
+    probe = keras.Model(model.inputs, [model.output, stepper.key_layer.input[0]])
     chosen, targets, weights = [], [], []
     for inputs, target, weight in dataset.batch(16).as_numpy_iterator():
-        zero = model.predict_on_batch({PREVIOUS_FRAME: inputs[PREVIOUS_FRAME],
-                                       FRAME: np.zeros_like(target)})
+        zero, hidden = probe.predict_on_batch({PREVIOUS_FRAME: inputs[PREVIOUS_FRAME],
+                                               FRAME: np.zeros_like(target)})
         frames = np.zeros_like(target)
         for b, t in zip(*np.nonzero(weight > 0)):
-            frames[b, t] = keys.greedy(zero[b, t])
+            frames[b, t] = keys.greedy(zero[b, t], hidden[b, t])
         chosen.append(np.where(frames > 0, 1.0, -1.0))  # logits whose sign is the choice
         targets.append(target)
         weights.append(weight)

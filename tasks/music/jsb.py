@@ -11,7 +11,7 @@ from tasks.music.model_options import add_model_options, builder_config
 from tasks.music.pianoroll import load_jsb, metric, representative_jsb
 
 KINDS = ("gru", "lstm", "simple")
-KEY_MODELS = ("independent", "triangular", "nade")
+KEY_MODELS = ("independent", "triangular", "nade", "rnn-nade")
 AR_KINDS = ("gru", "lstm")  # kinds with an autoregressive builder (music-pianoroll-<kind>-ar)
 
 
@@ -22,10 +22,13 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--keys", choices=KEY_MODELS, default="independent",
                        help="how the keys of a frame are modelled: independent Bernoullis, or "
                             "in order, each given the lower keys, through a strictly "
-                            "triangular dense (triangular) or a NADE hidden layer (nade) "
+                            "triangular dense (triangular), a NADE hidden layer (nade), or a "
+                            "NADE hidden layer whose bias also reads the recurrent state "
+                            "(rnn-nade, Boulanger-Lewandowski et al. 2012) "
                             "(default: independent)")
     group.add_argument("--nade-units", type=int, default=100,
-                       help="hidden units of the NADE key model (--keys nade; default: 100)")
+                       help="hidden units of the NADE key model (--keys nade or rnn-nade; "
+                            "default: 100)")
     group.add_argument("--resolution", choices=("quarter", "8th", "16th"), default=None,
                        help="JSB time resolution (default: quarter, the published split)")
     group.add_argument("--transpose", type=int, default=None, metavar="SEMITONES",
@@ -45,7 +48,7 @@ def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
     if args.kind not in AR_KINDS:
         raise ValueError(f"--keys {keys} needs --kind {' or '.join(AR_KINDS)}, not {args.kind}")
     config["form"] = keys
-    if keys == "nade":
+    if keys in ("nade", "rnn-nade"):
         config["nade_units"] = args.nade_units
     return f"{builder}-ar", config
 

@@ -32,6 +32,7 @@ from zoo.music import FRAME, KEYS, PITCH_HEAD, PREVIOUS_FRAME, TIMING_HEAD
 
 class Stepper(Protocol):
     keys: KeyModel | None  # the key loop of an autoregressive model, else None
+    context: np.ndarray | None  # the key layer's hidden input at the last step (rnn-nade)
 
     def reset(self) -> None: ...
     def step(self, x: np.ndarray, frame: np.ndarray | None = None
@@ -72,6 +73,7 @@ class KerasStepper:
 
     def reset(self) -> None:
         self.states = self._zero_states()
+        self.context = None
 
     def _step_fn(self, x, frame, states):
         new_states = []
@@ -79,7 +81,7 @@ class KerasStepper:
             x, new = layer.cell(x, list(state), training=False)
             new_states.append(list(new))
         if self.key_layer is not None:
-            return self.key_layer([x, frame])[0], new_states
+            return (self.key_layer([x, frame])[0], x[0]), new_states
         if self.heads is None:
             return self.model.get_layer("logits")(x)[0], new_states
         return {name: self.model.get_layer(name)(x)[0] for name in self.heads}, new_states
@@ -92,6 +94,10 @@ class KerasStepper:
         frame = np.zeros((1, KEYS), np.float32) if frame is None else frame
         frame = tf.constant(np.asarray(frame, np.float32).reshape(1, -1))
         output, self.states = self._step(x, frame, self.states)
+        if isinstance(output, tuple):  # autoregressive: logits and the key layer's input
+            output, context = output
+            self.context = context.numpy()
+            return output.numpy()
         if isinstance(output, dict):
             return {name: value.numpy() for name, value in output.items()}
         return output.numpy()
@@ -141,7 +147,8 @@ def generate_frames(stepper: Stepper, *, primer: np.ndarray | None = None, lengt
     for i in range(length):
         uniforms = rng.random(KEYS)
         if keys is not None:
-            frames[i] = keys.sample(output, uniforms, temperature)
+            frames[i] = keys.sample(output, uniforms, temperature,
+                                    context=getattr(stepper, "context", None))
         else:
             probs = 1.0 / (1.0 + np.exp(-np.asarray(output, np.float64) / temperature))
             frames[i] = uniforms < probs

@@ -13,7 +13,9 @@ An autoregressive model's step file has a second input, ``frame`` (the frame who
 models), and carries the float parameters of its key loop in its ``rnnzoo`` metadata
 (``layer_data``, written by `export`); the stepper reads them into ``keys``
 (`tasks.music.keys.KeyModel`), so the sampling loop draws the keys of each frame in order from
-one run of the file per frame, as the Keras stepper does.
+one run of the file per frame, as the Keras stepper does. The ``rnn-nade`` key loop also reads
+the key layer's hidden input, which in the zoo's piano-roll models is the last recurrent
+layer's output: the stepper's ``context`` is that layer's ``state_h`` after the step.
 """
 
 from __future__ import annotations
@@ -76,11 +78,15 @@ class TFLiteStepper:
         self.outputs = {name: outputs[name] for name in sorted(main_out)}
         self.features = int(self.input["shape"][-1])
         self.states: dict[str, np.ndarray] = {}
+        hidden = sorted((n for n in self.state_inputs if n.startswith(f"{STATE_PREFIX}h_")),
+                        key=lambda n: int(n.rsplit("_", 1)[-1]))
+        self.context_state = hidden[-1] if hidden else None  # the last recurrent layer's h
         self.reset()
 
     def reset(self) -> None:
         """Zero every state."""
         self.states = {n: np.zeros(d["shape"], np.float32) for n, d in self.state_inputs.items()}
+        self.context = None
 
     def step(self, x: np.ndarray, frame: np.ndarray | None = None
              ) -> np.ndarray | dict[str, np.ndarray]:
@@ -110,6 +116,8 @@ class TFLiteStepper:
         for name, detail in self.state_outputs.items():
             self.states[name] = dequantize(np.asarray(results[name]), detail).reshape(
                 self.state_inputs[name]["shape"])
+        if self.context_state is not None:
+            self.context = self.states[self.context_state].reshape(-1)
         outputs = {name: dequantize(np.asarray(results[name]), detail).reshape(-1)
                    for name, detail in self.outputs.items()}
         return next(iter(outputs.values())) if len(outputs) == 1 else outputs
