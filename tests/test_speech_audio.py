@@ -221,3 +221,31 @@ def test_frequency_warp_only_in_training_and_monotone():
     scale = out[:, 0, 10] / 10  # channel c reads c / alpha: a ramp becomes c / alpha
     assert np.all((scale > 1 / 1.2 - 1e-5) & (scale < 1 / 0.8 + 1e-5))
     np.testing.assert_array_equal(out[:, 0], out[:, 2])  # one warp per example, all frames
+
+
+@pytest.mark.slow
+def test_mfcc_fp16_tflite_stays_finite_on_silent_padding(tmp_path):
+    """fp16 files store constants in half precision, where MFCC's amin (1e-10) is 0: the dB
+    floor is applied after the log, so silence (zero padding) gives the floor, not NaN."""
+    import keras
+
+    import export
+    from export.runner import TFLiteRunner
+    from zoo.audio_frontend import MFCC
+
+    wave = np.zeros((1, RATE // 2), np.float32)
+    # broadband noise, then zero padding (a pure tone's window sidelobes, -100 dB in float32,
+    # rise to about -66 dB with an fp16 window: that is fp16, not this bug)
+    wave[0, :1000] = np.random.default_rng(0).normal(0.0, 0.1, 1000)
+    inputs = keras.Input((RATE // 2,))
+    model = keras.Model(inputs, MFCC(sample_rate=RATE, n_fft=256, hop_length=80, n_mels=40,
+                                     n_mfcc=13, top_db=None)(inputs))
+    expected = model.predict_on_batch(wave)
+    assert expected[0, -1, 0] == pytest.approx(-100.0 * np.sqrt(40), rel=1e-5)  # the floor
+    path = tmp_path / "fp16.tflite"
+    export.convert_variants(model, {export.Variant(kind="sequence", quantize="fp16"): path})
+    got = np.asarray(TFLiteRunner(path).predict(wave))
+    assert np.isfinite(got).all()
+    noise, silence = slice(0, 9), slice(13, None)  # frames inside the noise, after it
+    np.testing.assert_allclose(got[:, noise], expected[:, noise], rtol=1e-2, atol=0.5)
+    np.testing.assert_allclose(got[:, silence], expected[:, silence], rtol=1e-3, atol=0.1)

@@ -112,7 +112,10 @@ class MelSpectrogram(keras.layers.Layer):
 class MFCC(MelSpectrogram):
     """Waveform -> MFCC ``[batch, frames, n_mfcc]``, as ``librosa.feature.mfcc`` (center=False).
 
-    dB mel power ``10 log10(max(mel, amin))``, clipped at ``top_db`` below the utterance's
+    dB mel power ``10 log10(max(mel, amin))``, computed as ``max(10 log10(mel), 10 log10(amin))``
+    so that the floor is a constant in dB (-100 for the default ``amin``): an fp16 TFLite file
+    stores constants in half precision, where ``amin`` = 1e-10 is 0 and ``log(0)`` made the
+    whole output NaN. Clipped at ``top_db`` below the utterance's
     maximum when ``top_db`` is set (librosa's default 80; not causal: use None for streaming),
     then an orthonormal DCT-II (a constant matrix) keeping ``n_mfcc`` coefficients.
     """
@@ -132,7 +135,8 @@ class MFCC(MelSpectrogram):
 
     def call(self, waveform):
         mel = self.mel_power(tf.cast(waveform, tf.float32))
-        db = (10.0 / np.log(10.0)) * tf.math.log(tf.maximum(mel, self.amin))
+        floor_db = float(10.0 * np.log10(self.amin))
+        db = tf.maximum((10.0 / np.log(10.0)) * tf.math.log(mel), floor_db)
         if self.top_db is not None:
             db = tf.maximum(db, tf.reduce_max(db, axis=[-2, -1], keepdims=True) - self.top_db)
         return tf.tensordot(db, tf.constant(self._dct), axes=1)
