@@ -178,3 +178,26 @@ def test_int16x8_of_a_model_without_a_step_form_is_unrolled(tmp_path):
     assert artifact.method == "unrolled" and "int16x8 from an unrolled graph" in artifact.notes[0]
     got = export.TFLiteRunner(artifact.path).predict(xs[8:])
     assert np.max(np.abs(got - np.asarray(model(xs[8:])))) < 5e-3
+
+
+@pytest.mark.slow
+def test_int16x8_step_file_of_a_token_model(tmp_path):
+    """An Embedding over int32 ids: the step file looks the ids up with one GATHER (Keras'
+    negative-id mapping, LESS/ADD/SELECT on the ids, made the 16x8 quantizer ask for a range
+    of the integer input and fail), and int16x8 stays within 2e-3 of Keras."""
+    keras.utils.set_random_seed(4)
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    hidden = recurrent("lstm", 8, return_sequences=True, name="lstm")(
+        keras.layers.Embedding(12, 5, name="embedding")(tokens))
+    model = keras.Model(tokens, keras.layers.Dense(12, name="logits")(hidden))
+    ids = np.random.default_rng(5).integers(0, 12, (24, T)).astype(np.int32)
+    targets = {Variant("step", q): tmp_path / f"step.{q}.tflite" for q in ("fp32", "int16x8")}
+    export.convert_variants(model, targets, representative=[i[None] for i in ids[:16]],
+                            length=T)
+    ops = op_summary(targets[Variant("step", "fp32")].read_bytes())["builtin"]
+    assert "GATHER" in ops and not {"LESS", "SELECT", "SELECT_V2"} & set(ops)
+    reference = np.asarray(model(ids[16:]))
+    for variant, tolerance in ((Variant("step", "fp32"), 1e-5), (Variant("step", "int16x8"),
+                                                                 2e-3)):
+        got = export.TFLiteRunner(targets[variant]).predict(ids[16:])
+        assert np.max(np.abs(got - reference)) < tolerance, variant
