@@ -244,9 +244,11 @@ def _jsb_ar(name: str, quick: bool, folder: Path) -> dict:
     return jsb_preset(name, quick, folder, target=target, tolerance=tolerance)
 
 
-def _notes(name: str, quick: bool, folder: Path) -> dict:
+def _notes(name: str, quick: bool, folder: Path, exported: dict | None = None) -> dict:
     """Test figures of a note preset: Keras, and its float32 and int8 TFLite step files run
-    step by step; whether int8 keeps the pitch NLL within `NOTES_INT8_TOLERANCE`."""
+    step by step; whether int8 keeps the pitch NLL within `NOTES_INT8_TOLERANCE`.
+    ``exported``: filled with the loaded preset, its files and any export problem (for
+    `_generation`, which reuses them)."""
     from tasks.music.sampling import stepwise_model_fn
     from tasks.music.tflite_sampler import TFLiteStepper
 
@@ -255,6 +257,8 @@ def _notes(name: str, quick: bool, folder: Path) -> dict:
         data = data.take(4)
     rows = {"keras": task.metric(preset.model.predict_on_batch, data)}
     files, problem = _try_export(preset, task, folder)
+    if exported is not None:
+        exported.update(preset=preset, files=files, problem=problem)
     for mode, path in files.items():
         rows[f"tflite_{mode}_step"] = task.metric(stepwise_model_fn(TFLiteStepper(path)), data)
         rows[f"tflite_{mode}_step"]["bytes"] = path.stat().st_size
@@ -269,14 +273,16 @@ def _notes(name: str, quick: bool, folder: Path) -> dict:
     return result
 
 
-def _generation(quick: bool, folder: Path) -> dict:
+def _generation(quick: bool, folder: Path, exported: dict) -> dict:
+    """Melody generation speed and agreement: Keras, and the step files `_notes` exported
+    (``exported``: its preset, files and problem)."""
     import numpy as np
 
     from tasks.music.midi import array_to_midi, read_midi
     from tasks.music.sampling import KerasStepper, generate_notes
     from tasks.music.tflite_sampler import TFLiteStepper
 
-    preset, task, _ = _load(MELODY)
+    preset, files, problem = exported["preset"], exported["files"], exported["problem"]
     length = 32 if quick else GENERATED_NOTES
     runs = {}
 
@@ -288,7 +294,6 @@ def _generation(quick: bool, folder: Path) -> dict:
 
     keras_notes, runs["keras"] = timed(KerasStepper(preset.model))
     result = {"preset": MELODY, "notes": length, "threads": 1, "notes_per_second": runs}
-    files, problem = _try_export(preset, task, folder)
     if problem:
         result["tflite_problem"] = problem
     if "fp32" in files:
@@ -299,6 +304,7 @@ def _generation(quick: bool, folder: Path) -> dict:
             np.abs(float_notes[:, 1:] - keras_notes[:, 1:]).max())
     if "int8" in files:
         int8_notes, runs["tflite_int8"] = timed(TFLiteStepper(files["int8"], threads=1))
+        folder.mkdir(parents=True, exist_ok=True)
         path = folder / "int8.mid"
         array_to_midi(int8_notes, path)
         midi = read_midi(path)
@@ -357,18 +363,21 @@ def _training(quick: bool) -> dict:
 def run(quick: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="rnnzoo-bench-music-") as temp:
         folder = Path(temp)
-        return {"settings": {"quick": quick, "generated_notes": 32 if quick else GENERATED_NOTES,
-                             "sampled_chorales": 10 if quick else SAMPLED_CHORALES,
-                             "sampled_frames": 16 if quick else SAMPLED_FRAMES,
-                             "tflite_threads": 1},
-                "jsb": _jsb(quick, folder / "jsb"),
-                **{key: _jsb_ar(name, quick, folder / key)
-                   for key, name in AUTOREGRESSIVE.items()},
-                "jsb_test_statistics": _test_statistics(quick),
-                "melody": _notes(MELODY, quick, folder / "melody-notes"),
-                "piano": _notes(PIANO, quick, folder / "piano-notes"),
-                "generation": _generation(quick, folder / "melody"),
-                "training": _training(quick)}
+        result = {"settings": {"quick": quick,
+                               "generated_notes": 32 if quick else GENERATED_NOTES,
+                               "sampled_chorales": 10 if quick else SAMPLED_CHORALES,
+                               "sampled_frames": 16 if quick else SAMPLED_FRAMES,
+                               "tflite_threads": 1},
+                  "jsb": _jsb(quick, folder / "jsb"),
+                  **{key: _jsb_ar(name, quick, folder / key)
+                     for key, name in AUTOREGRESSIVE.items()},
+                  "jsb_test_statistics": _test_statistics(quick)}
+        melody_export: dict = {}  # exported once, scored by _notes, sampled by _generation
+        result["melody"] = _notes(MELODY, quick, folder / "melody-notes", melody_export)
+        result["piano"] = _notes(PIANO, quick, folder / "piano-notes")
+        result["generation"] = _generation(quick, folder / "melody", melody_export)
+        result["training"] = _training(quick)
+        return result
 
 
 def _fmt(value, spec: str = ".4g") -> str:
