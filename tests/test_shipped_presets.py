@@ -27,6 +27,7 @@ SHIPPED = (
     "music-jsb-gru",
     "music-jsb-gru-ar",
     "music-jsb-lstm-ar",
+    "music-jsb-lstm-rnn-nade",
     "music-melody-nottingham",
     "music-piano",
     "ner-conll2003",

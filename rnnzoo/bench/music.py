@@ -36,10 +36,13 @@ import time
 from pathlib import Path
 
 JSB, JSB_AR, JSB_LSTM_AR = "music-jsb-gru", "music-jsb-gru-ar", "music-jsb-lstm-ar"
-AUTOREGRESSIVE = {"jsb_ar": JSB_AR, "jsb_lstm_ar": JSB_LSTM_AR}  # result key: preset
+JSB_RNN_NADE = "music-jsb-lstm-rnn-nade"
+AUTOREGRESSIVE = {"jsb_ar": JSB_AR, "jsb_lstm_ar": JSB_LSTM_AR,  # result key: preset
+                  "jsb_rnn_nade": JSB_RNN_NADE}
 MELODY, PIANO = "music-melody-nottingham", "music-piano"
 # Keras test NLL target, int8 relative delta allowed
-JSB_TARGETS = {JSB: (8.5, 0.02), JSB_AR: (5.7, 0.01), JSB_LSTM_AR: (5.7, 0.01)}
+JSB_TARGETS = {JSB: (8.5, 0.02), JSB_AR: (5.7, 0.01), JSB_LSTM_AR: (5.7, 0.01),
+               JSB_RNN_NADE: (5.7, 0.01)}
 JSB_TARGET, INT8_TOLERANCE = JSB_TARGETS[JSB]
 NOTES_INT8_TOLERANCE = 0.01  # int8 pitch NLL relative to Keras, note presets
 GENERATED_NOTES = 128
