@@ -100,6 +100,7 @@ from export.plan import (
 from export.signatures import SEQUENCE_SIGNATURE, STEP_SIGNATURE, sequence_function, step_function
 from export.step import input_names, output_names, unrolled
 from export.step_loop import loop_over_steps
+from zoo.array_codec import compact
 
 WORKER = "export.convert_worker"
 
@@ -313,7 +314,9 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
     if variant.kind == STEP:
         info["states"] = dict(spec.states)
         info["sequence_outputs"] = list(spec.sequence_outputs)
-    layers = {"layer_data": facts.layer_data} if facts.layer_data else {}
+    # the layers' arrays (a key model's parameters) at the file's precision (zoo.array_codec)
+    layers = ({"layer_data": compact(facts.layer_data, variant.quantize)}
+              if facts.layer_data else {})
     tflite_file.add_metadata(obj, {**(metadata or {}), **layers, "file": info})
     artifact = Artifact(path=planned.path, format="tflite", kind=variant.kind,
                         quantize=variant.quantize, io_dtype=variant.io_dtype,

@@ -34,20 +34,14 @@ recurrent layer's output and so its ``state_h`` (`tasks.music.keys`); ``U`` is i
 
 from __future__ import annotations
 
-import base64
-
 import keras
 import numpy as np
+
+from zoo.array_codec import encode_array
 
 FORMS = ("triangular", "nade", "rnn-nade")
 CONDITIONED_FORMS = ("rnn-nade",)  # forms whose g reads the hidden input h
 METADATA_KIND = "autoregressive_bernoulli"
-
-
-def encode_array(array: np.ndarray) -> dict:
-    """A float32 array as JSON: shape and base64 of its little-endian bytes."""
-    array = np.ascontiguousarray(array, dtype="<f4")
-    return {"shape": list(array.shape), "float32": base64.b64encode(array.tobytes()).decode()}
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")

@@ -17,17 +17,11 @@ layer's output, which is its ``state_h``.
 
 from __future__ import annotations
 
-import base64
-
 import numpy as np
 
+from zoo.array_codec import decode_array  # numpy only
+
 METADATA_KIND = "autoregressive_bernoulli"  # as zoo.autoregressive writes it
-
-
-def decode_array(entry: dict) -> np.ndarray:
-    """The float32 array of an ``{"shape", "float32"}`` entry (base64, little-endian)."""
-    data = np.frombuffer(base64.b64decode(entry["float32"]), dtype="<f4")
-    return data.reshape(entry["shape"]).astype(np.float32)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
