@@ -141,7 +141,8 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
                  allow_flex: bool = False, batch_size: int | None = 1,
                  overwrite: bool = False, name: str | None = None,
                  latency: bool = True, per_channel: bool = False,
-                 float_layers: list[str] | None = None, lstm_op: str = "loop") -> dict:
+                 float_layers: list[str] | None = None, lstm_op: str = "loop",
+                 folder_metadata: dict | None = None) -> dict:
     """Export ``model`` into the folder ``out``, verify every artifact, write the report.
 
     Args:
@@ -160,6 +161,9 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
             figure the report leads with.
         metadata: JSON-able facts for apps (task, data options, ...), stored in
             ``metadata.json`` and inside every ``.tflite``.
+        folder_metadata: JSON-able facts stored in ``metadata.json`` only (provenance that
+            every file need not carry, such as a preset's builder config, whose vocabulary
+            alone can be 80 KB).
         assets: a folder copied to ``assets/`` (small text assets also go inside each file).
         overwrite: replace an existing export folder (never anything else).
         name: the model's name in errors and the report (default: ``model.name``).
@@ -205,7 +209,8 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
                             representative=representative, dataset=dataset, metric=metric,
                             metric_name=metric_name, metadata=metadata, assets=assets,
                             allow_flex=allow_flex, per_channel=per_channel,
-                            overwrite=overwrite, name=name, latency=latency)
+                            overwrite=overwrite, name=name, latency=latency,
+                            folder_metadata=folder_metadata)
     facts = model_facts(model, name=name, float_layers=float_layers)
     notes: list[str] = []
     variants = (_variants(facts, quantize, kinds, io_dtype, batch_size, notes, lstm_op)
@@ -226,7 +231,8 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
                 per_channel=per_channel, facts=facts, lstm_op=lstm_op)
         layers = {"layer_data": facts.layer_data} if facts.layer_data else {}
         document = write_metadata(temp, common, formats=formats, artifacts=artifacts,
-                                  assets=assets, notes=notes, **layers)
+                                  assets=assets, notes=notes, **layers,
+                                  **(folder_metadata or {}))
         if dataset is None or metric is None:
             return document
         report = verify(artifacts, model, dataset, metric, metric_name=metric_name,

@@ -105,7 +105,7 @@ def export_parts(model: keras.Model, parts: Parts, out: str | os.PathLike, *,
                  metric_name: str | None = None, metadata: dict | None = None,
                  assets: str | os.PathLike | None = None, allow_flex: bool = False,
                  per_channel: bool = False, overwrite: bool = False, name: str | None = None,
-                 latency: bool = True) -> dict:
+                 latency: bool = True, folder_metadata: dict | None = None) -> dict:
     """Export ``model`` as its ``parts`` into the folder ``out`` (see the module docstring);
     arguments as `export.export_model`. Returns the report, or without ``dataset`` and
     ``metric`` the metadata written."""
@@ -121,7 +121,8 @@ def export_parts(model: keras.Model, parts: Parts, out: str | os.PathLike, *,
             artifacts += _convert(parts, temp, quantize, representative, metadata=common,
                                   allow_flex=allow_flex, per_channel=per_channel)
         document = write_metadata(temp, common, formats=formats, artifacts=artifacts,
-                                  assets=assets, notes=[], parts=_parts_metadata(parts))
+                                  assets=assets, notes=[], parts=_parts_metadata(parts),
+                                  **(folder_metadata or {}))
         if dataset is None or metric is None:
             return document
         report = _verify(model, parts, artifacts, dataset, metric, metric_name, temp, label,

@@ -185,8 +185,7 @@ def export_preset(model: str, out: str, *, formats: list[str], quantize: list[st
         "task": task.name, "data_options": options,
         "data": data_record(data_path, keep_outside=False), "split": split,
         "preset": preset.name, "preset_source": _preset_source(model, preset, out),
-        "builder": preset.builder, "builder_config": preset.config.get("config", {}),
-        "license": preset.card.get("license"),
+        "builder": preset.builder, "license": preset.card.get("license"),
         **({"calibration": calibration} if calibration else {}),
     }
     import export
@@ -197,7 +196,10 @@ def export_preset(model: str, out: str, *, formats: list[str], quantize: list[st
         dataset=dataset, metric=task.metric_with(options), metric_name=task.primary_metric,
         metadata=metadata, assets=preset.assets, allow_flex=allow_flex,
         batch_size=batch_size, overwrite=overwrite, name=preset.name,
-        per_channel=per_channel, float_layers=float_layers, lstm_op=lstm_op, latency=latency)
+        per_channel=per_channel, float_layers=float_layers, lstm_op=lstm_op, latency=latency,
+        # metadata.json only: a text model's config repeats its vocabulary, which the files
+        # already carry in data_options and assets
+        folder_metadata={"builder_config": preset.config.get("config", {})})
     return report, calibration, calibration_line
 
 
