@@ -52,6 +52,19 @@ def test_export_writes_files_report_and_metadata(exported, capsys):
 
 
 @pytest.mark.slow
+def test_builder_config_is_in_metadata_json_only(exported):
+    """Provenance every file need not carry (a text model's config repeats its vocabulary)
+    stays in the folder's metadata.json; the files keep what evaluating them needs."""
+    from export.tflite_file import read_metadata
+
+    metadata = json.loads((exported / "metadata.json").read_text())
+    assert metadata["builder_config"] == {"length": T, "units": 8}
+    inside = read_metadata((exported / "step.int8.tflite").read_bytes())
+    assert "builder_config" not in inside
+    assert inside["task"] == "adding" and inside["data_options"]["length"] == T
+
+
+@pytest.mark.slow
 def test_export_metadata_names_the_calibration_and_the_preset_without_paths(exported):
     metadata = json.loads((exported / "metadata.json").read_text())
     assert metadata["calibration"] == {"data": None, "split": "train", "examples": 16}
