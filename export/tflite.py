@@ -100,6 +100,7 @@ from export.plan import (
 from export.signatures import SEQUENCE_SIGNATURE, STEP_SIGNATURE, sequence_function, step_function
 from export.step import input_names, output_names, unrolled
 from export.step_loop import loop_over_steps
+from export.tied_tables import share_tied_tables
 from zoo.array_codec import compact
 
 WORKER = "export.convert_worker"
@@ -303,6 +304,10 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
     obj = tflite_file.read(data)
     if not keep_tensor_names:
         tflite_file.strip_tensor_names(obj)
+    saved = share_tied_tables(obj)
+    if saved:
+        notes.append(f"a tied embedding table is stored once in int8 (GATHER and "
+                     f"FULLY_CONNECTED share it; {saved:,} bytes fewer)")
     tflite_file.set_signature_key(
         obj, STEP_SIGNATURE if variant.kind == STEP else SEQUENCE_SIGNATURE)
     info = {"kind": variant.kind, "quantize": variant.quantize, "io_dtype": variant.io_dtype,
