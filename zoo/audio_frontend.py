@@ -41,6 +41,10 @@ def num_frames(samples: int, n_fft: int, hop_length: int) -> int:
     return 0 if samples < n_fft else 1 + (samples - n_fft) // hop_length
 
 
+# MFCC's floor is applied as max(K mel, K amin) / K: K amin must not underflow in fp16 files
+# (smallest half-precision value 6e-8), and K itself must fit (largest 65504)
+FP16_SAFE_SCALE = 2.0 ** 15
+
 @keras.saving.register_keras_serializable(package="rnnzoo")
 class MelSpectrogram(keras.layers.Layer):
     """Waveform ``[batch, samples]`` -> mel power or log-mel ``[batch, frames, n_mels]``.
@@ -112,10 +116,11 @@ class MelSpectrogram(keras.layers.Layer):
 class MFCC(MelSpectrogram):
     """Waveform -> MFCC ``[batch, frames, n_mfcc]``, as ``librosa.feature.mfcc`` (center=False).
 
-    dB mel power ``10 log10(max(mel, amin))``, computed as ``max(10 log10(mel), 10 log10(amin))``
-    so that the floor is a constant in dB (-100 for the default ``amin``): an fp16 TFLite file
-    stores constants in half precision, where ``amin`` = 1e-10 is 0 and ``log(0)`` made the
-    whole output NaN. Clipped at ``top_db`` below the utterance's
+    dB mel power ``10 log10(max(mel, amin))``, computed as ``10 log10(max(K mel, K amin)) -
+    10 log10(K)`` with ``K`` = 2**15: an fp16 TFLite file stores constants in half precision,
+    where ``amin`` = 1e-10 is 0 and ``log(0)`` made the whole output NaN, while ``K amin`` (3.3e-6)
+    survives. (Taking the floor after the log instead let ``log(0) = -inf`` into int8
+    calibration, and the converter crashed.) Clipped at ``top_db`` below the utterance's
     maximum when ``top_db`` is set (librosa's default 80; not causal: use None for streaming),
     then an orthonormal DCT-II (a constant matrix) keeping ``n_mfcc`` coefficients.
     """
@@ -135,8 +140,9 @@ class MFCC(MelSpectrogram):
 
     def call(self, waveform):
         mel = self.mel_power(tf.cast(waveform, tf.float32))
-        floor_db = float(10.0 * np.log10(self.amin))
-        db = tf.maximum((10.0 / np.log(10.0)) * tf.math.log(mel), floor_db)
+        # FP16_SAFE_SCALE keeps the floor constant above half precision's smallest value
+        scaled = tf.maximum(mel * FP16_SAFE_SCALE, self.amin * FP16_SAFE_SCALE)
+        db = (10.0 / np.log(10.0)) * (tf.math.log(scaled) - float(np.log(FP16_SAFE_SCALE)))
         if self.top_db is not None:
             db = tf.maximum(db, tf.reduce_max(db, axis=[-2, -1], keepdims=True) - self.top_db)
         return tf.tensordot(db, tf.constant(self._dct), axes=1)
