@@ -21,7 +21,7 @@ from __future__ import annotations
 from tensorflow.lite.python import schema_py_generated as fb
 
 from export.step_loop import _FLOAT32, _INT32, _Graph, _opcode, _signature_maps, _write_step
-from export.tflite_file import read, write
+from export.tflite_file import builtin_code, read, write
 
 _SUBGRAPH_OPS = {fb.BuiltinOperator.WHILE, fb.BuiltinOperator.IF,
                  fb.BuiltinOperator.CALL_ONCE}
@@ -45,7 +45,7 @@ def _copy_subgraph(dst: fb.ModelT, src: fb.ModelT) -> fb.SubGraphT:
         copy.tensors.append(tensor)
     for op in graph.operators:
         code = src.operatorCodes[op.opcodeIndex]
-        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        builtin = builtin_code(src, op)
         if code.customCode or builtin in _SUBGRAPH_OPS:
             raise ValueError("a loop step model may use builtin ops without subgraphs only")
         op.opcodeIndex = _opcode(dst, builtin, code.version)

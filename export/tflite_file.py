@@ -34,6 +34,13 @@ DATA_MOVEMENT = frozenset({
 })
 
 
+def builtin_code(model: fb.ModelT, op) -> int:
+    """The builtin operator code of ``op`` (files write it to ``builtinCode`` or, for codes
+    under 127, to the older ``deprecatedBuiltinCode``: the larger of the two is the code)."""
+    code = model.operatorCodes[op.opcodeIndex]
+    return max(code.builtinCode, code.deprecatedBuiltinCode)
+
+
 def type_name(tensor_type: int) -> str:
     """The schema name of a tensor type (``FLOAT32``, ``INT8``, ...)."""
     return _TYPE_NAMES.get(tensor_type, str(tensor_type))
@@ -147,7 +154,7 @@ def op_summary(model: bytes) -> dict:
                 name = as_text(code.customCode)
                 (flex if name.startswith("Flex") else custom).add(name)
                 continue
-            name = _OP_NAMES.get(max(code.builtinCode, code.deprecatedBuiltinCode), "UNKNOWN")
+            name = _OP_NAMES.get(builtin_code(obj, op), "UNKNOWN")
             builtin[name] += 1
             outputs = [tensors[i] for i in _ints(op.outputs) if i >= 0]
             if name not in DATA_MOVEMENT and any(t.type in _FLOAT_TYPES for t in outputs):

@@ -20,10 +20,7 @@ import copy
 import numpy as np
 from tensorflow.lite.python import schema_py_generated as fb
 
-
-def _opcode(model: fb.ModelT, op) -> int:
-    code = model.operatorCodes[op.opcodeIndex]
-    return max(code.builtinCode, code.deprecatedBuiltinCode)
+from export.tflite_file import builtin_code
 
 
 def _constant(model: fb.ModelT, tensor) -> np.ndarray | None:
@@ -66,7 +63,7 @@ def _requantize(model: fb.ModelT, graph, index: int, old: tuple[float, int], new
         for op in graph.operators:
             if current not in list(op.inputs):
                 continue
-            code = _opcode(model, op)
+            code = builtin_code(model, op)
             if code in (fb.BuiltinOperator.WHILE, fb.BuiltinOperator.IF,
                         fb.BuiltinOperator.CALL_ONCE):
                 return False
@@ -77,7 +74,7 @@ def _requantize(model: fb.ModelT, graph, index: int, old: tuple[float, int], new
     for current in chain:
         graph.tensors[current].quantization = copy.deepcopy(new)
         for op in graph.operators:  # int32 biases are quantized at input scale x weight scale
-            if (_opcode(model, op) in BIASED and list(op.inputs)[0] == current
+            if (builtin_code(model, op) in BIASED and list(op.inputs)[0] == current
                     and len(op.inputs) > 2 and op.inputs[2] >= 0):
                 _rescale_bias(model, graph.tensors[op.inputs[2]], old[0] / float(new.scale[0]))
     return True
@@ -103,7 +100,7 @@ def share_tied_tables(model: fb.ModelT) -> int:
     weights = []  # (values, tensor) of constant per-tensor int8 FULLY_CONNECTED weights
     for graph in model.subgraphs:
         for op in graph.operators:
-            if _opcode(model, op) == fb.BuiltinOperator.FULLY_CONNECTED and len(op.inputs) > 1:
+            if builtin_code(model, op) == fb.BuiltinOperator.FULLY_CONNECTED and len(op.inputs) > 1:
                 tensor = graph.tensors[op.inputs[1]]
                 values = _constant(model, tensor)
                 if values is not None and _per_tensor(tensor) and _per_tensor(tensor)[1] == 0:
@@ -111,7 +108,7 @@ def share_tied_tables(model: fb.ModelT) -> int:
     saved = 0
     for graph in model.subgraphs:
         for op in graph.operators:
-            if _opcode(model, op) != fb.BuiltinOperator.GATHER:
+            if builtin_code(model, op) != fb.BuiltinOperator.GATHER:
                 continue
             table, output = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
             values, params = _constant(model, table), _per_tensor(table)
@@ -119,13 +116,13 @@ def share_tied_tables(model: fb.ModelT) -> int:
                 continue
             scale, zero = params
             floats = (values.astype(np.float32) - zero) * scale
+            # the GATHER table is clipped to the range calibration saw (the embeddings of the
+            # tokens it met): compare where it is not at its int8 limits
+            inside = (values > -128) & (values < 127)
             for weight_values, weight in weights:
                 if weight_values.shape != values.shape or weight.buffer == table.buffer:
                     continue
                 weight_scale = _per_tensor(weight)[0]
-                # the GATHER table is clipped to the range calibration saw (the embeddings of
-                # the tokens it met): compare where it is not at its int8 limits
-                inside = (values > -128) & (values < 127)
                 if inside.mean() < 0.5 or np.abs(weight_values * weight_scale - floats)[
                         inside].max() > scale + weight_scale:
                     continue  # another table of the same shape

@@ -38,9 +38,8 @@ def _bias_scales_agree(path) -> bool:
     checked = 0
     for graph in model.subgraphs:
         for op in graph.operators:
-            code = model.operatorCodes[op.opcodeIndex]
-            if max(code.builtinCode, code.deprecatedBuiltinCode) != \
-                    fb.BuiltinOperator.FULLY_CONNECTED or len(op.inputs) < 3 or op.inputs[2] < 0:
+            if (tflite_file.builtin_code(model, op) != fb.BuiltinOperator.FULLY_CONNECTED
+                    or len(op.inputs) < 3 or op.inputs[2] < 0):
                 continue
             x, w, b = (graph.tensors[i] for i in list(op.inputs)[:3])
             if x.type != 9 or b.type != 2:  # int8 input, int32 bias
