@@ -19,6 +19,7 @@ CITY = ["Paris", "London", "Berlin", "Madrid", "Rome", "Vienna"]
 VERB = ["visited", "left", "loves", "saw", "reached"]
 TINY = ["--max-length", "8", "--max-word-length", "8", "--units", "16", "--word-dim", "16",
         "--char-dim", "8", "--char-filters", "16", "--dropout", "0.1", "--min-count", "1",
+        "--word-dropout", "0.1",
         "--epochs", "12", "--batch-size", "16", "--learning-rate", "0.01", "--quiet"]
 
 
@@ -69,7 +70,9 @@ def test_training_beats_chance_and_predict_prints_spans(trained, tmp_path, capsy
     # every sentence holds a PER and a LOC entity; tagging everything O scores 0, so a
     # tagger that learned nothing is far below this margin
     assert json.loads(out)["metrics"]["f1"] >= 80.0
-    card = zoo.load(trained / "preset").card
+    preset = zoo.load(trained / "preset")
+    card = preset.card
+    assert preset.model.get_layer("word_dropout").rate == pytest.approx(0.1)
     assert card["data_options"]["tags"] == ["O", "B-LOC", "B-PER", "I-LOC", "I-PER"]
     text = "Mary Smith visited Rome ."
     code, out, err = run_cli(capsys, "predict", trained, text)

@@ -18,6 +18,7 @@ import keras
 from zoo.crf import CRF, CRFTagger, iob_constraints
 from zoo.layers import recurrent
 from zoo.registry import register
+from zoo.word_dropout import WordDropout
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
@@ -42,14 +43,26 @@ def _check(words: list[str], characters: list[str], tags: list[str]) -> None:
 def ner_bilstm_crf(words: list[str], characters: list[str], tags: list[str], *,
                    max_length: int = 128, max_word_length: int = 20, word_dim: int = 100,
                    char_dim: int = 30, char_filters: int = 50, char_kernel: int = 3,
-                   units: int = 100, dropout: float = 0.5) -> keras.Model:
+                   units: int = 100, dropout: float = 0.5,
+                   word_dropout: float = 0.0) -> keras.Model:
     """Word embedding (``word_dim``) + character CNN (``char_filters`` filters of width
     ``char_kernel`` over ``char_dim`` embeddings, max over the word) -> dropout -> BiLSTM
-    (``units`` each way) -> dropout -> tag scores -> CRF (Viterbi, IOB2 constraints)."""
+    (``units`` each way) -> dropout -> tag scores -> CRF (Viterbi, IOB2 constraints).
+
+    ``word_dropout``: in training each word id becomes ``<unk>`` with this probability
+    (`zoo.word_dropout`; its characters stay), so the tagger learns to read unseen words from
+    their characters and context."""
     _check(words, characters, tags)
     word_ids = keras.Input((max_length,), dtype="int32", name="words")
     char_ids = keras.Input((max_length, max_word_length), dtype="int32", name="chars")
-    embedded = keras.layers.Embedding(len(words), word_dim, name="word_embedding")(word_ids)
+    embedding_ids = word_ids
+    if word_dropout:
+        if "<unk>" not in words:
+            raise ValueError("word_dropout needs an <unk> token in words")
+        embedding_ids = WordDropout(word_dropout, words.index("<unk>"),
+                                    name="word_dropout")(word_ids)
+    embedded = keras.layers.Embedding(len(words), word_dim,
+                                      name="word_embedding")(embedding_ids)
     chars = keras.layers.Embedding(len(characters), char_dim, name="char_embedding")(char_ids)
     chars = keras.layers.Conv2D(char_filters, (1, char_kernel), padding="same",
                                 activation="tanh", name="char_cnn")(chars)

@@ -47,6 +47,9 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                        help="character CNN filters (default: 50)")
     model.add_argument("--dropout", type=float, default=0.5,
                        help="dropout before and after the BiLSTM (default: 0.5)")
+    model.add_argument("--word-dropout", type=float, default=0.0,
+                       help="in training, each word id becomes <unk> with this probability "
+                            "(its characters stay), for the names only test has (default: 0)")
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
@@ -57,7 +60,8 @@ def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
         **vocab, "max_length": options.get("max_length", MAX_LENGTH),
         "max_word_length": options.get("max_word_length", MAX_WORD_LENGTH),
         "word_dim": args.word_dim, "char_dim": args.char_dim,
-        "char_filters": args.char_filters, "units": args.units, "dropout": args.dropout}
+        "char_filters": args.char_filters, "units": args.units, "dropout": args.dropout,
+        "word_dropout": args.word_dropout}
 
 
 def _config_data_options(builder: str, config: dict) -> dict:
