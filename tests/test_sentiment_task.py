@@ -71,7 +71,8 @@ def trained(data):
     run = data / "clf"
     assert main(["train", "sentiment", "--data", str(data / "sst2"), "--from", str(lm),
                  "--out", str(run), "--epochs", "6", "--batch-size", "16",
-                 "--learning-rate", "1e-2", "--max-length", "16", "--quiet"]) == 0
+                 "--learning-rate", "1e-2", "--max-length", "16", "--word-dropout", "0.1",
+                 "--quiet"]) == 0
     return run
 
 
@@ -116,6 +117,8 @@ def test_fine_tuned_classifier_takes_the_lm_vocabulary_and_beats_chance(trained,
     lm = zoo.load(data / "lm")
     assert preset.config["config"]["vocabulary"] == lm.config["config"]["vocabulary"]
     assert preset.card["training"]["fine_tuned_from"] == str(data / "lm")
+    vocabulary = preset.config["config"]["vocabulary"]
+    assert preset.model.get_layer("word_dropout").unknown_id == vocabulary.index("<unk>")
     assert (preset.assets / "vocabulary.txt").read_text().split("\n")[:-1] == \
         preset.config["config"]["vocabulary"]
     # chance is 0.5 (balanced labels); the sentiment word decides: demand 0.9

@@ -28,6 +28,7 @@ import keras
 
 from zoo.layers import recurrent
 from zoo.registry import register
+from zoo.word_dropout import WordDropout
 
 KINDS = ("lstm", "gru")
 
@@ -89,10 +90,14 @@ def _check(vocabulary, kind: str, max_length: int) -> None:
 
 
 def _shared(vocabulary, kind: str, embedding_dim: int, units: int, max_length: int,
-            embedding_dropout: float, merge_mode, mask: bool):
+            embedding_dropout: float, merge_mode, mask: bool, word_dropout: float = 0.0):
     ids = keras.Input((max_length,), dtype="int32", name="tokens")
+    embedding_ids = ids
+    if word_dropout:
+        embedding_ids = WordDropout(word_dropout, vocabulary.index("<unk>"),
+                                    name="word_dropout")(ids)
     x = keras.layers.Embedding(len(vocabulary), embedding_dim, mask_zero=mask,
-                               name="embedding")(ids)
+                               name="embedding")(embedding_ids)
     if embedding_dropout:
         x = keras.layers.SpatialDropout1D(embedding_dropout, name="embedding_dropout")(x)
     encoded = recurrent(kind, units, bidirectional=True, merge_mode=merge_mode,
@@ -103,15 +108,16 @@ def _shared(vocabulary, kind: str, embedding_dim: int, units: int, max_length: i
 def sentiment_classifier(vocabulary: list[str], *, kind: str = "lstm", max_length: int = 64,
                          embedding_dim: int = 64, units: int = 128, dropout: float = 0.3,
                          embedding_dropout: float = 0.2, pooling: str = "mean_max",
-                         ) -> keras.Model:
+                         word_dropout: float = 0.0) -> keras.Model:
     """Embedding, bidirectional ``kind`` encoder, masked pooling (``mean_max``, or
     ``last_mean_max``: each direction's final state too), dropout, softmax over
-    ``[negative, positive]``; input ``[batch, max_length]`` token ids."""
+    ``[negative, positive]``; input ``[batch, max_length]`` token ids. ``word_dropout``: in
+    training each token id becomes ``<unk>`` with this probability (`zoo.word_dropout`)."""
     _check(vocabulary, kind, max_length)
     if pooling not in POOLINGS:
         raise ValueError(f"unknown pooling {pooling!r}; expected one of {', '.join(POOLINGS)}")
     ids, encoded = _shared(vocabulary, kind, embedding_dim, units, max_length,
-                           embedding_dropout, "concat", False)
+                           embedding_dropout, "concat", False, word_dropout)
     pooled = MaskedPooling(last=pooling == "last_mean_max", name="pool")([encoded, ids])
     if dropout:
         pooled = keras.layers.Dropout(dropout, name="dropout")(pooled)
@@ -153,23 +159,27 @@ def word_language_model(vocabulary: list[str], *, kind: str = "lstm", max_length
 @register("sentiment-bilstm", task="sentiment")
 def sentiment_bilstm(vocabulary: list[str], max_length: int = 64, embedding_dim: int = 64,
                      units: int = 128, dropout: float = 0.3,
-                     embedding_dropout: float = 0.2, pooling: str = "mean_max") -> keras.Model:
+                     embedding_dropout: float = 0.2, pooling: str = "mean_max",
+                     word_dropout: float = 0.0) -> keras.Model:
     """Sentiment classifier: embedding, bidirectional LSTM, masked pooling (mean+max, or
     ``last_mean_max``), softmax ``[negative, positive]``."""
     return sentiment_classifier(vocabulary, kind="lstm", max_length=max_length,
                                 embedding_dim=embedding_dim, units=units, dropout=dropout,
-                                embedding_dropout=embedding_dropout, pooling=pooling)
+                                embedding_dropout=embedding_dropout, pooling=pooling,
+                                word_dropout=word_dropout)
 
 
 @register("sentiment-bigru", task="sentiment")
 def sentiment_bigru(vocabulary: list[str], max_length: int = 64, embedding_dim: int = 64,
                     units: int = 128, dropout: float = 0.3,
-                    embedding_dropout: float = 0.2, pooling: str = "mean_max") -> keras.Model:
+                    embedding_dropout: float = 0.2, pooling: str = "mean_max",
+                    word_dropout: float = 0.0) -> keras.Model:
     """Sentiment classifier: embedding, bidirectional GRU, masked pooling (mean+max, or
     ``last_mean_max``), softmax ``[negative, positive]``."""
     return sentiment_classifier(vocabulary, kind="gru", max_length=max_length,
                                 embedding_dim=embedding_dim, units=units, dropout=dropout,
-                                embedding_dropout=embedding_dropout, pooling=pooling)
+                                embedding_dropout=embedding_dropout, pooling=pooling,
+                                word_dropout=word_dropout)
 
 
 @register("wordlm-bilstm", task="wordlm")

@@ -104,6 +104,9 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                        help="how the encoder's outputs become one vector: their mean and max "
                             "over the real tokens, or also each direction's final state "
                             "(ULMFiT's concat pooling) (default: mean_max)")
+    model.add_argument("--word-dropout", type=float, default=0.0,
+                       help="in training, each token id becomes <unk> with this probability "
+                            "(default: 0)")
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
@@ -114,7 +117,8 @@ def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
         "vocabulary": list(words.tokens), "max_length": options.get("max_length",
                                                                     DEFAULT_MAX_LENGTH),
         "embedding_dim": args.embedding_dim, "units": args.units, "dropout": args.dropout,
-        "embedding_dropout": args.embedding_dropout, "pooling": args.pooling}
+        "embedding_dropout": args.embedding_dropout, "pooling": args.pooling,
+        "word_dropout": args.word_dropout}
 
 
 def _builder_config_from(args: argparse.Namespace, source) -> tuple[str, dict]:
@@ -131,7 +135,7 @@ def _builder_config_from(args: argparse.Namespace, source) -> tuple[str, dict]:
         "max_length": getattr(args, "max_length", None) or DEFAULT_MAX_LENGTH,
         "embedding_dim": config["embedding_dim"], "units": config["units"],
         "dropout": args.dropout, "embedding_dropout": args.embedding_dropout,
-        "pooling": args.pooling}
+        "pooling": args.pooling, "word_dropout": args.word_dropout}
 
 
 def _config_data_options(builder: str, config: dict) -> dict:
