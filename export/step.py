@@ -40,7 +40,7 @@ import keras
 
 from export.float_layers import training_only
 from zoo.errors import RnnzooError
-from zoo.layers import RecurrentStack
+from zoo.layers import RecurrentStack, gather_rows
 
 STATE_PREFIX = "state_"
 
@@ -139,9 +139,8 @@ class _EmbeddingStep(keras.layers.Layer):
         self.embedding = embedding
 
     def call(self, ids):
-        import tensorflow as tf
-
-        return tf.gather(self.embedding.embeddings, tf.cast(ids, "int32"))
+        return keras.ops.cast(gather_rows(self.embedding.embeddings, ids),
+                              self.embedding.compute_dtype)
 
 
 class _CellStep(keras.layers.Layer):

@@ -84,6 +84,7 @@ from export.files import write_file_atomic
 from export.float_layers import training_only
 from export.fused_lstm import FUSED_OP, check_fused, fused_lstms
 from export.loop_graph import splice_loops
+from export.plain_lookups import plain_embedding_lookups
 from export.plan import (
     FUSED,
     REST,
@@ -331,6 +332,20 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
 
 def _trace(plan: TFLitePlan, folder: Path) -> None:
     """Save the functions the jobs of ``plan`` need into one SavedModel at ``folder``."""
+    with plain_embedding_lookups(*_traced_models(plan)):
+        _trace_functions(plan, folder)
+
+
+def _traced_models(plan: TFLitePlan) -> list[keras.Model]:
+    models = [plan.facts.model]
+    if plan.facts.step is not None:
+        models.append(plan.facts.step)
+    if plan.facts.loops is not None:
+        models += [plan.facts.loops.rest, *(loop.step for loop in plan.facts.loops.loops)]
+    return models
+
+
+def _trace_functions(plan: TFLitePlan, folder: Path) -> None:
     model, signatures = plan.facts.model, {job.signature for job in plan.jobs}
     module = tf.Module()
     module.model = model

@@ -22,6 +22,22 @@ _LAYER_CLASSES = {
 }
 
 
+def gather_rows(table, ids):
+    """Rows ``ids`` of ``table`` (``[rows, ...]``) as one gather; ``ids`` are cast to int32.
+
+    Keras' ``ops.take`` (and so ``Embedding``) first maps negative ids to ``id + rows``: three
+    ops on the ids (LESS, ADD, SELECT) whose integer range TFLite's 16x8 quantizer then asks
+    to have calibrated, and fails ("Max and min for dynamic tensors should be recorded",
+    tensorflow/model-optimization#1090). Token ids are never negative, so the zoo's lookups
+    use this (and `export` traces plain ``Embedding`` layers through it)."""
+    ids = keras.ops.cast(ids, "int32")
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.gather(table, ids)
+    return keras.ops.take(table, ids, axis=0)
+
+
 def _check_kind(kind: str) -> None:
     if kind not in _LAYER_CLASSES:
         raise ValueError(f"unknown recurrent kind {kind!r}; expected one of {', '.join(KINDS)}")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import keras
 
 from zoo.attention import AdditiveScores, DropMask, LuongScores, MaskedSoftmax, PaddingMask
-from zoo.layers import recurrent
+from zoo.layers import gather_rows, recurrent
 from zoo.registry import register
 
 SPECIAL_TOKENS = ("<pad>", "<start>", "<end>", "<unk>")  # ids 0, 1, 2, 3
@@ -57,7 +57,7 @@ class TiedEmbedding(keras.layers.Layer):
         if project:
             logits = keras.ops.matmul(inputs, keras.ops.transpose(self.embeddings)) + self.bias
             return keras.ops.softmax(logits, axis=-1)
-        return keras.ops.take(self.embeddings, keras.ops.cast(inputs, "int32"), axis=0)
+        return gather_rows(self.embeddings, inputs)
 
     def compute_output_spec(self, inputs, project: bool = False):
         if project:
