@@ -67,9 +67,43 @@ def test_builder_config_is_in_metadata_json_only(exported):
 @pytest.mark.slow
 def test_export_metadata_names_the_calibration_and_the_preset_without_paths(exported):
     metadata = json.loads((exported / "metadata.json").read_text())
-    assert metadata["calibration"] == {"data": None, "split": "train", "examples": 16}
+    assert metadata["calibration"] == {"data": None, "split": "train", "examples": 16,
+                                       "int8_weights": "per_tensor"}
     assert metadata["preset_source"]["folder"].startswith("../")  # relative to the export
     assert "preset_path" not in metadata and "data_path" not in metadata
+
+
+def _channel_scaled_weights(path: Path) -> int:
+    """How many constant tensors of the file have more than one quantization scale."""
+    from export import tflite_file
+
+    model = tflite_file.read(path.read_bytes())
+    return sum(1 for graph in model.subgraphs for t in graph.tensors
+               if model.buffers[t.buffer].data is not None and t.quantization is not None
+               and t.quantization.scale is not None and len(t.quantization.scale) > 1)
+
+
+@pytest.mark.slow
+def test_export_takes_per_channel_from_the_card_and_an_option_overrides_it(preset, tmp_path,
+                                                                         capsys):
+    import shutil
+
+    folder = tmp_path / "per-channel-preset"
+    shutil.copytree(preset, folder)
+    zoo.update_card(folder, {"export_defaults": {"per_channel": True, "why": "a test"}})
+    common = ["--quantize", "int8", "--kinds", "step", "--format", "tflite",
+              "--eval-examples", "8", "--representative", "8"]
+    code, out, err = run_cli(capsys, "export", str(folder), "--out", str(tmp_path / "a"),
+                             *common)
+    assert code == 0, err
+    assert "int8 weights per channel (the preset card's export_defaults)" in out
+    assert _channel_scaled_weights(tmp_path / "a" / "step.int8.tflite") >= 2
+    metadata = json.loads((tmp_path / "a" / "metadata.json").read_text())
+    assert metadata["calibration"]["int8_weights"] == "per_channel"
+    code, out, err = run_cli(capsys, "export", str(folder), "--out", str(tmp_path / "b"),
+                             "--no-per-channel", *common)
+    assert code == 0 and "int8 weights per tensor" in out, err
+    assert _channel_scaled_weights(tmp_path / "b" / "step.int8.tflite") == 0
 
 
 def test_export_refuses_an_existing_folder_with_one_line(preset, tmp_path, capsys):

@@ -108,9 +108,12 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
     parser.add_argument("--allow-flex", action="store_true",
                         help="let TensorFlow (Flex) ops into the TFLite files "
                              "(default: builtin only)")
-    parser.add_argument("--per-channel", action="store_true",
+    parser.add_argument("--per-channel", action=argparse.BooleanOptionalAction,
+                        default=None,
                         help="quantize int8 weights per output channel (a float32 scale and "
-                             "an int64 zero point per channel: larger files) (default: per "
+                             "an int64 zero point per channel: larger files) or per tensor "
+                             "(default: the preset card's export_defaults, chosen on "
+                             "validation data where per tensor lost the metric, else per "
                              "tensor; int16x8 weights are always per channel)")
     parser.add_argument("--lstm-op", choices=LSTM_OPS, default="loop",
                         help="how LSTM layers appear in the TFLite sequence files: loop (Keras "
@@ -152,20 +155,34 @@ def _preset_source(model: str, preset, out: str) -> dict:
     return {"folder": Path(folder).as_posix()}
 
 
+def export_defaults(card: dict) -> dict:
+    """The export options a preset's card asks for (``export_defaults``, e.g. ``{"per_channel":
+    true, "why": "..."}``: chosen on validation data when it was trained); an explicit option
+    of ``rnnzoo export`` overrides them."""
+    defaults = card.get("export_defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ValueError(f"card export_defaults must be an object, got {defaults!r}")
+    return defaults
+
+
 def export_preset(model: str, out: str, *, formats: list[str], quantize: list[str],
                   kinds: list[str], int8_io: bool = False, batch_size: int | None = 1,
                   data: str | None = None, calibration_data: str | None = None,
                   split: str = "validation", eval_examples: int = 1000,
                   representative: int = 200, overwrite: bool = False, allow_flex: bool = False,
-                  per_channel: bool = False, float_layers: list[str] | None = None,
+                  per_channel: bool | None = None, float_layers: list[str] | None = None,
                   lstm_op: str = "loop",
                   latency: bool = True) -> tuple[dict, dict | None, str | None]:
     """Export preset ``model`` (name, folder, run folder or URL) to ``out`` as ``rnnzoo
-    export`` does: its task's calibration data, evaluation data and metric. Returns the report,
-    the calibration record (None without int8/int16x8) and its one-line description."""
+    export`` does: its task's calibration data, evaluation data and metric; ``per_channel``
+    None takes the card's ``export_defaults`` (`export_defaults`). Returns the report, the
+    calibration record (None without int8/int16x8) and its one-line description."""
     from tasks.common.data_paths import data_record
 
     preset = load_preset(model)
+    from_card = per_channel is None
+    if from_card:
+        per_channel = bool(export_defaults(preset.card).get("per_channel", False))
     task = task_of(preset)
     data_path = preset_data(preset, task, data)
     options = dict(preset.card.get("data_options", {}))
@@ -179,6 +196,12 @@ def export_preset(model: str, out: str, *, formats: list[str], quantize: list[st
         modes = " and ".join(q for q in quantize if q in CALIBRATED)
         calibration_line = (f"{modes} calibrated on {len(samples)} examples of the train "
                             f"split of {shown}")
+        if "int8" in quantize:
+            weights = "per channel" if per_channel else "per tensor"
+            calibration["int8_weights"] = weights.replace(" ", "_")
+            calibration_line += (f"; int8 weights {weights}"
+                                 + (" (the preset card's export_defaults)"
+                                    if from_card and per_channel else ""))
     dataset = preset_dataset(preset, task, data, split).take(eval_examples)
 
     metadata = {
