@@ -180,17 +180,27 @@ def test_int16x8_of_a_model_without_a_step_form_is_unrolled(tmp_path):
     assert np.max(np.abs(got - np.asarray(model(xs[8:])))) < 5e-3
 
 
+def _token_model(seed: int, *, bidirectional: bool) -> tuple[keras.Model, np.ndarray]:
+    """Embedding(12, 5) over int32 ids -> LSTM (8 units, every step; bidirectional: 6 units
+    each way, last output) -> Dense; and 24 id sequences of length T."""
+    keras.utils.set_random_seed(seed)
+    tokens = keras.Input((T if bidirectional else None,), dtype="int32", name="tokens")
+    embedded = keras.layers.Embedding(12, 5, name="embedding")(tokens)
+    if bidirectional:
+        hidden = recurrent("lstm", 6, bidirectional=True, name="both")(embedded)
+    else:
+        hidden = recurrent("lstm", 8, return_sequences=True, name="lstm")(embedded)
+    model = keras.Model(tokens, keras.layers.Dense(2 if bidirectional else 12, name="y")(hidden))
+    ids = np.random.default_rng(seed + 1).integers(0, 12, (24, T)).astype(np.int32)
+    return model, ids
+
+
 @pytest.mark.slow
 def test_int16x8_step_file_of_a_token_model(tmp_path):
     """An Embedding over int32 ids: the step file looks the ids up with one GATHER (Keras'
     negative-id mapping, LESS/ADD/SELECT on the ids, made the 16x8 quantizer ask for a range
     of the integer input and fail), and int16x8 stays within 2e-3 of Keras."""
-    keras.utils.set_random_seed(4)
-    tokens = keras.Input((None,), dtype="int32", name="tokens")
-    hidden = recurrent("lstm", 8, return_sequences=True, name="lstm")(
-        keras.layers.Embedding(12, 5, name="embedding")(tokens))
-    model = keras.Model(tokens, keras.layers.Dense(12, name="logits")(hidden))
-    ids = np.random.default_rng(5).integers(0, 12, (24, T)).astype(np.int32)
+    model, ids = _token_model(4, bidirectional=False)
     targets = {Variant("step", q): tmp_path / f"step.{q}.tflite" for q in ("fp32", "int16x8")}
     export.convert_variants(model, targets, representative=[i[None] for i in ids[:16]],
                             length=T)
@@ -210,12 +220,7 @@ def test_int16x8_of_a_token_model_without_a_step_form(tmp_path):
     quantizer failed on the integer input, as for step files). Measured on outputs up to
     0.02 of this random model: float32 4e-9, int16x8 4.5e-3, int8 4.4e-3 (both bound by the
     int8 embedding table's step here); tolerance 1e-2 for both."""
-    keras.utils.set_random_seed(6)
-    tokens = keras.Input((T,), dtype="int32", name="tokens")
-    both = recurrent("lstm", 6, bidirectional=True, name="both")(
-        keras.layers.Embedding(12, 5, name="embedding")(tokens))
-    model = keras.Model(tokens, keras.layers.Dense(2, name="y")(both))
-    ids = np.random.default_rng(7).integers(0, 12, (24, T)).astype(np.int32)
+    model, ids = _token_model(6, bidirectional=True)
     targets = {Variant("sequence", q): tmp_path / f"sequence.{q}.tflite"
                for q in ("fp32", "int8", "int16x8")}
     export.convert_variants(model, targets, representative=[i[None] for i in ids[:16]])
