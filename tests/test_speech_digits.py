@@ -191,7 +191,7 @@ def test_export_calibrates_apart_from_the_verification_data(trained, tmp_path, c
     assert f"int8 calibrated on 10 examples of the train split of {calibration}" in text
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["calibration"] == {"data": {"name": "fsdd-calibration"}, "split": "train",
-                                       "examples": 10}
+                                       "examples": 10, "int8_weights": "per_tensor"}
     assert metadata["data"] == {"name": "fsdd-clips"}  # absolute paths stay out
 
 
