@@ -21,9 +21,8 @@ recurrent layer that returns its last output) may go through any layer. A layer 
 sets ``returns_last_step = True`` (``zoo.timeseries.LastStep``: the last time step of its
 input) is the identity on one step, and its output has no time axis. Bidirectional layers,
 ``go_backwards`` and recurrent layers given an ``initial_state`` have no step form and raise
-`StepModelError` naming the layer. Every model input is taken to be a sequence. A plain
-``Embedding`` is replayed as one gather of its table (`_EmbeddingStep`: without Keras' mapping
-of negative ids, which int16x8 conversion cannot calibrate).
+`StepModelError` naming the layer. Every model input is taken to be a sequence. (TFLite
+conversion traces a plain ``Embedding`` as one gather of its table: `export.plain_lookups`.)
 
 The graph walk uses Keras' functional internals (``_nodes_by_depth``, ``node.arguments``),
 as ``keras.Model.call`` does; tests cover it for the Keras version pinned in constraints.txt.
@@ -40,7 +39,7 @@ import keras
 
 from export.float_layers import training_only
 from zoo.errors import RnnzooError
-from zoo.layers import RecurrentStack, gather_rows
+from zoo.layers import RecurrentStack
 
 STATE_PREFIX = "state_"
 
@@ -125,22 +124,6 @@ def _state_names(cell, count: int, index: int) -> list[str]:
     else:
         kinds = ["h"] + [f"s{j}" for j in range(1, count)]
     return [f"{STATE_PREFIX}{kind}_{index}" for kind in kinds]
-
-
-class _EmbeddingStep(keras.layers.Layer):
-    """A Keras ``Embedding`` lookup as one plain gather of its table. Keras' own lookup first
-    maps negative ids to ``id + vocabulary`` (LESS, ADD, SELECT on the int32 ids), and the
-    converter's 16x8 quantizer then asks for a calibrated range of the integer id input and
-    fails ("Max and min for dynamic tensors should be recorded during calibration", as
-    tensorflow/model-optimization#1090); a step file's ids are never negative."""
-
-    def __init__(self, embedding: keras.layers.Embedding, **kwargs):
-        super().__init__(**kwargs)
-        self.embedding = embedding
-
-    def call(self, ids):
-        return keras.ops.cast(gather_rows(self.embedding.embeddings, ids),
-                              self.embedding.compute_dtype)
 
 
 class _CellStep(keras.layers.Layer):
@@ -283,9 +266,6 @@ class _Replay:
                 op = keras.layers.Concatenate(axis=-1, name=f"{op.name}_step")
             if isinstance(op, keras.layers.TimeDistributed):
                 op = op.layer
-        if (type(op) is keras.layers.Embedding and op.quantization_mode is None
-                and not op.lora_enabled):
-            op = _EmbeddingStep(op, name=f"{op.name}_step")
         outputs = op(*args, **kwargs)
         flat = keras.tree.flatten(outputs)
         return flat, [has_time] * len(flat)
