@@ -21,10 +21,7 @@ from __future__ import annotations
 from tensorflow.lite.python import schema_py_generated as fb
 
 from export.step_loop import _FLOAT32, _INT32, _Graph, _opcode, _signature_maps, _write_step
-from export.tflite_file import builtin_code, read, write
-
-_SUBGRAPH_OPS = {fb.BuiltinOperator.WHILE, fb.BuiltinOperator.IF,
-                 fb.BuiltinOperator.CALL_ONCE}
+from export.tflite_file import SUBGRAPH_OPS, builtin_code, read, write
 
 
 def _copy_subgraph(dst: fb.ModelT, src: fb.ModelT) -> fb.SubGraphT:
@@ -46,7 +43,7 @@ def _copy_subgraph(dst: fb.ModelT, src: fb.ModelT) -> fb.SubGraphT:
     for op in graph.operators:
         code = src.operatorCodes[op.opcodeIndex]
         builtin = builtin_code(src, op)
-        if code.customCode or builtin in _SUBGRAPH_OPS:
+        if code.customCode or builtin in SUBGRAPH_OPS:
             raise ValueError("a loop step model may use builtin ops without subgraphs only")
         op.opcodeIndex = _opcode(dst, builtin, code.version)
         copy.operators.append(op)

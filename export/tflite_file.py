@@ -34,6 +34,11 @@ DATA_MOVEMENT = frozenset({
 })
 
 
+# Builtin ops that run other subgraphs (control flow).
+SUBGRAPH_OPS = frozenset({fb.BuiltinOperator.WHILE, fb.BuiltinOperator.IF,
+                          fb.BuiltinOperator.CALL_ONCE})
+
+
 def builtin_code(model: fb.ModelT, op) -> int:
     """The builtin operator code of ``op`` (files write it to ``builtinCode`` or, for codes
     under 127, to the older ``deprecatedBuiltinCode``: the larger of the two is the code)."""

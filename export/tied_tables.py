@@ -20,7 +20,7 @@ import copy
 import numpy as np
 from tensorflow.lite.python import schema_py_generated as fb
 
-from export.tflite_file import builtin_code
+from export.tflite_file import SUBGRAPH_OPS, builtin_code
 
 
 def _constant(model: fb.ModelT, tensor) -> np.ndarray | None:
@@ -64,8 +64,7 @@ def _requantize(model: fb.ModelT, graph, index: int, old: tuple[float, int], new
             if current not in list(op.inputs):
                 continue
             code = builtin_code(model, op)
-            if code in (fb.BuiltinOperator.WHILE, fb.BuiltinOperator.IF,
-                        fb.BuiltinOperator.CALL_ONCE):
+            if code in SUBGRAPH_OPS:
                 return False
             if code in PASS_THROUGH and list(op.inputs)[0] == current:
                 out = op.outputs[0]

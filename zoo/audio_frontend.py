@@ -45,6 +45,7 @@ def num_frames(samples: int, n_fft: int, hop_length: int) -> int:
 # (smallest half-precision value 6e-8), and K itself must fit (largest 65504)
 FP16_SAFE_SCALE = 2.0 ** 15
 
+
 @keras.saving.register_keras_serializable(package="rnnzoo")
 class MelSpectrogram(keras.layers.Layer):
     """Waveform ``[batch, samples]`` -> mel power or log-mel ``[batch, frames, n_mels]``.
