@@ -18,7 +18,7 @@ import keras
 from zoo.crf import CRF, CRFTagger, iob_constraints
 from zoo.layers import recurrent
 from zoo.registry import register
-from zoo.word_dropout import WordDropout
+from zoo.word_dropout import drop_words
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
@@ -55,14 +55,8 @@ def ner_bilstm_crf(words: list[str], characters: list[str], tags: list[str], *,
     _check(words, characters, tags)
     word_ids = keras.Input((max_length,), dtype="int32", name="words")
     char_ids = keras.Input((max_length, max_word_length), dtype="int32", name="chars")
-    embedding_ids = word_ids
-    if word_dropout:
-        if "<unk>" not in words:
-            raise ValueError("word_dropout needs an <unk> token in words")
-        embedding_ids = WordDropout(word_dropout, words.index("<unk>"),
-                                    name="word_dropout")(word_ids)
-    embedded = keras.layers.Embedding(len(words), word_dim,
-                                      name="word_embedding")(embedding_ids)
+    embedded = keras.layers.Embedding(len(words), word_dim, name="word_embedding")(
+        drop_words(word_ids, word_dropout, words))
     chars = keras.layers.Embedding(len(characters), char_dim, name="char_embedding")(char_ids)
     chars = keras.layers.Conv2D(char_filters, (1, char_kernel), padding="same",
                                 activation="tanh", name="char_cnn")(chars)

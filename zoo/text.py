@@ -28,7 +28,7 @@ import keras
 
 from zoo.layers import recurrent
 from zoo.registry import register
-from zoo.word_dropout import WordDropout
+from zoo.word_dropout import drop_words
 
 KINDS = ("lstm", "gru")
 
@@ -92,12 +92,8 @@ def _check(vocabulary, kind: str, max_length: int) -> None:
 def _shared(vocabulary, kind: str, embedding_dim: int, units: int, max_length: int,
             embedding_dropout: float, merge_mode, mask: bool, word_dropout: float = 0.0):
     ids = keras.Input((max_length,), dtype="int32", name="tokens")
-    embedding_ids = ids
-    if word_dropout:
-        embedding_ids = WordDropout(word_dropout, vocabulary.index("<unk>"),
-                                    name="word_dropout")(ids)
     x = keras.layers.Embedding(len(vocabulary), embedding_dim, mask_zero=mask,
-                               name="embedding")(embedding_ids)
+                               name="embedding")(drop_words(ids, word_dropout, vocabulary))
     if embedding_dropout:
         x = keras.layers.SpatialDropout1D(embedding_dropout, name="embedding_dropout")(x)
     encoded = recurrent(kind, units, bidirectional=True, merge_mode=merge_mode,

@@ -43,3 +43,13 @@ class WordDropout(keras.layers.Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "unknown_id": self.unknown_id,
                 "seed": self.seed}
+
+
+def drop_words(ids, rate: float, vocabulary: list[str], name: str = "word_dropout"):
+    """``ids`` (a Keras tensor) through a `WordDropout` toward ``vocabulary``'s ``<unk>``;
+    ``ids`` itself when ``rate`` is 0."""
+    if not rate:
+        return ids
+    if "<unk>" not in vocabulary:
+        raise ValueError("word dropout needs an <unk> token in the vocabulary")
+    return WordDropout(rate, vocabulary.index("<unk>"), name=name)(ids)
