@@ -144,6 +144,13 @@ def windows(path, split: str, *, max_length: int = DEFAULT_MAX_LENGTH,
     return inputs, targets
 
 
+def log_prior(targets: np.ndarray, size: int) -> list[float]:
+    """Log frequencies of the ids ``0 .. size - 1`` among ``targets`` (add-one smoothed,
+    rounded to 4 decimals): the language model's initial softmax bias."""
+    counts = np.bincount(np.asarray(targets).ravel(), minlength=size)[:size] + 1.0
+    return [round(float(v), 4) for v in np.log(counts / counts.sum())]
+
+
 def load(path, split: str = "train", *, max_length: int = DEFAULT_MAX_LENGTH,
          min_count: int = MIN_COUNT, max_vocabulary: int = MAX_VOCABULARY,
          output_vocabulary: int = OUTPUT_VOCABULARY, vocabulary: list[str] | None = None):
@@ -206,13 +213,15 @@ def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
     options = TASK.data_options(args)
     words = training_vocabulary(args.data, min_count=options.get("min_count", MIN_COUNT),
                                 max_vocabulary=options.get("max_vocabulary", MAX_VOCABULARY))
+    size = min(len(words), options.get("output_vocabulary", OUTPUT_VOCABULARY))
+    max_length = options.get("max_length", DEFAULT_MAX_LENGTH)
+    _, targets = windows(args.data, "train", max_length=max_length, output_vocabulary=size,
+                         vocabulary=list(words.tokens))
     return f"wordlm-bi{args.kind}", {
-        "vocabulary": list(words.tokens),
-        "max_length": options.get("max_length", DEFAULT_MAX_LENGTH),
+        "vocabulary": list(words.tokens), "max_length": max_length,
         "embedding_dim": args.embedding_dim, "units": args.units, "dropout": args.dropout,
-        "embedding_dropout": args.embedding_dropout,
-        "output_vocabulary": min(len(words), options.get("output_vocabulary",
-                                                         OUTPUT_VOCABULARY))}
+        "embedding_dropout": args.embedding_dropout, "output_vocabulary": size,
+        "output_prior": log_prior(targets, size)}
 
 
 def _config_data_options(builder: str, config: dict) -> dict:
