@@ -24,8 +24,9 @@ returning sequences) or the kept output, as Keras' masked loop; the merged outpu
 the mask on to the layers after it. With ``return_state`` the loop's final states are rest
 inputs too (``<layer>__<direction>_h``, ...). Refused (`LoopFormError`, the export then falls
 back to an unrolled int8 graph): ``initial_state``, ``stateful``, a lone ``go_backwards``
-layer,
-recurrent layers inside other layers (`zoo.layers.RecurrentStack`), and an open time axis.
+layer, recurrent layers inside other layers (`zoo.layers.RecurrentStack`), an open time axis,
+and a recurrent layer that reads a batch of another size (after a layer with ``folds_batch``,
+such as `zoo.ner.WordsAsBatch`, and before one with ``unfolds_batch``).
 """
 
 from __future__ import annotations
@@ -293,6 +294,7 @@ class _Cutter:
     """Replays a functional graph with its recurrent layers cut out (see `loop_form`)."""
 
     def __init__(self):
+        self.folded: set[int] = set()  # ids of values whose batch is not the model's
         self.loops: list[Loop] = []
         self.loop_inputs: dict[str, object] = {}   # rest inputs made for loop outputs
         self.loop_outputs: dict[str, object] = {}  # rest outputs: what each loop reads
@@ -379,14 +381,26 @@ class _Cutter:
             tensors = {id(t): values[id(t)] for t in node.arguments.keras_tensors}
             args, kwargs = node.arguments.fill_in(tensors)
             kwargs.pop("training", None)
+            folded = any(id(values[id(t)]) in self.folded
+                         for t in node.arguments.keras_tensors)
             if isinstance(op, (keras.layers.Bidirectional, keras.layers.RNN)):
+                if folded:
+                    raise LoopFormError(
+                        f"layer {op.name!r} reads a batch of another size than the model's "
+                        f"(an earlier layer folds another axis into the batch)")
                 outputs = self.cut(op, args[0], kwargs)
             elif isinstance(op, keras.Model) and hasattr(op, "_nodes_by_depth"):
                 outputs = self.run(op, keras.tree.flatten(args))
             else:
                 outputs = op(*args, **kwargs)
+            if getattr(op, "folds_batch", False):
+                folded = True
+            elif getattr(op, "unfolds_batch", False):
+                folded = False
             for ref, value in zip(node.outputs, keras.tree.flatten(outputs)):
                 values[id(ref)] = value
+                if folded:
+                    self.folded.add(id(value))
         return [values[id(t)] for t in graph.outputs]
 
 

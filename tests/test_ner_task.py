@@ -128,3 +128,64 @@ def test_the_preset_holds_its_vocabularies_as_assets(trained):
     assert list(CharVocabulary.load(preset.assets / "characters.json").tokens) == config[
         "characters"]
     assert (preset.assets / "labels.txt").read_text().split() == config["tags"]
+
+
+def _char_feature_model(max_word_length: int):
+    import keras
+
+    model = zoo.build("ner-bilstm-crf", words=["<pad>", "<start>", "<end>", "<unk>", "x"],
+                      characters=["<pad>", "<unk>", "a", "b", "c"], tags=["O", "B-X", "I-X"],
+                      max_length=3, max_word_length=max_word_length, word_dim=4, char_dim=3,
+                      char_encoder="bilstm", char_units=5, units=4)
+    return model, keras.Model(model.inputs, model.get_layer("char_features").output)
+
+
+def test_the_character_bilstm_reads_only_the_real_characters():
+    import numpy as np
+
+    short, short_features = _char_feature_model(4)
+    long, long_features = _char_feature_model(9)
+    long.set_weights(short.get_weights())  # no weight depends on the word length
+    words = np.array([[4, 4, 0]], np.int32)
+    chars = np.zeros((1, 3, 9), np.int32)
+    chars[0, 0, :3] = [2, 3, 4]
+    chars[0, 1, :4] = [4, 4, 2, 3]
+    a = np.asarray(short_features({"words": words, "chars": chars[..., :4]}))
+    b = np.asarray(long_features({"words": words, "chars": chars}))
+    assert a.shape == (1, 3, 10)
+    # the same word with 1 or 6 padding characters gives the same feature; an empty slot 0
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    assert np.abs(a[0, 0]).max() > 1e-3 and np.abs(a[0, 2]).max() == 0.0
+    assert not np.allclose(a[0, 0], a[0, 1])
+    # its loop runs over B * T words: the loop form refuses it (int8 then unrolls)
+    from export.loop_form import LoopFormError, loop_form
+
+    with pytest.raises(LoopFormError, match="'char_bilstm' reads a batch of another size"):
+        loop_form(short)
+    with pytest.raises(ValueError, match="char_encoder must be one of cnn, bilstm"):
+        zoo.build("ner-bilstm-crf", words=["<pad>", "<start>", "<end>", "<unk>", "x"],
+                  characters=["<pad>", "<unk>", "a"], tags=["O", "B-X", "I-X"],
+                  char_encoder="gru")
+
+
+@pytest.mark.slow
+def test_a_character_bilstm_tagger_trains_and_exports(folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    i = TINY.index("--char-filters")
+    tiny = TINY[:i] + TINY[i + 2:]
+    code, _, err = run_cli(capsys, "train", "ner", "--data", folder, "--out", run, *tiny,
+                           "--char-encoder", "bilstm", "--char-units", "8")
+    assert code == 0, err
+    code, text, err = run_cli(capsys, "evaluate", run, "--json")
+    assert code == 0, err
+    keras_f1 = json.loads(text)["metrics"]["f1"]
+    assert keras_f1 >= 80.0  # tagging everything O scores 0
+    out = tmp_path / "export"
+    code, _, err = run_cli(capsys, "export", run, "--out", out, "--quantize", "fp32,int8",
+                           "--kinds", "sequence", "--representative", "8")
+    assert code == 0, err
+    code, text, err = run_cli(capsys, "evaluate", out, "--data", folder, "--json")
+    assert code == 0, err
+    scores = {row["model"].split("/")[-1]: row["metrics"]["f1"] for row in json.loads(text)}
+    assert scores["sequence.fp32.tflite"] == pytest.approx(keras_f1, abs=1e-6)
+    assert abs(scores["sequence.int8.tflite"] - keras_f1) <= 5.0

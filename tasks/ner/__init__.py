@@ -43,8 +43,13 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                        help="word embedding width (default: 100)")
     model.add_argument("--char-dim", type=int, default=30,
                        help="character embedding width (default: 30)")
+    model.add_argument("--char-encoder", choices=("cnn", "bilstm"), default="cnn",
+                       help="character feature of each word: a CNN with max pooling (Ma & "
+                            "Hovy) or a BiLSTM's final states (Lample et al.) (default: cnn)")
     model.add_argument("--char-filters", type=int, default=50,
                        help="character CNN filters (default: 50)")
+    model.add_argument("--char-units", type=int, default=25,
+                       help="character BiLSTM units in each direction (default: 25)")
     model.add_argument("--dropout", type=float, default=0.5,
                        help="dropout before and after the BiLSTM (default: 0.5)")
     model.add_argument("--word-dropout", type=float, default=0.0,
@@ -60,7 +65,8 @@ def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
         **vocab, "max_length": options.get("max_length", MAX_LENGTH),
         "max_word_length": options.get("max_word_length", MAX_WORD_LENGTH),
         "word_dim": args.word_dim, "char_dim": args.char_dim,
-        "char_filters": args.char_filters, "units": args.units, "dropout": args.dropout,
+        "char_encoder": args.char_encoder, "char_filters": args.char_filters,
+        "char_units": args.char_units, "units": args.units, "dropout": args.dropout,
         "word_dropout": args.word_dropout}
 
 
