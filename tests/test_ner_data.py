@@ -131,3 +131,19 @@ def test_tokens_and_entity_spans_point_into_the_text():
     assert all(text[a:b] == t for t, a, b in tokens)
     assert entities(["B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC", "O", "I-MISC"]) == [
         ("PER", 0, 2), ("LOC", 4, 6), ("MISC", 7, 8)]
+
+
+def test_training_with_validation_adds_its_sentences_and_words(tmp_path):
+    from tasks.ner.data import vocabularies
+
+    valid = "Vienna NNP B-NP B-LOC\nVienna NNP B-NP B-LOC\n"
+    folder = write_folder(tmp_path / "d", valid=valid)
+    assert len(list(load(folder, "train", min_count=1))) == 2
+    assert "vienna" not in vocabularies(folder, min_count=1)["words"]
+    both = load(folder, "train", min_count=1, with_validation=True)
+    assert len(list(both)) == 3
+    words = vocabularies(folder, min_count=1, with_validation=True)["words"]
+    assert "vienna" in words and "peter" in words
+    # the other splits are untouched, and calibration reads the training split proper
+    assert len(list(load(folder, "test", min_count=1, with_validation=True))) == 2
+    assert len(representative(folder, 10, min_count=1, with_validation=True)) == 2

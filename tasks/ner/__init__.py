@@ -20,7 +20,8 @@ from tasks.ner.data import load, representative, vocabularies
 from tasks.ner.encoding import CHAR_MIN_COUNT, MAX_LENGTH, MAX_WORD_LENGTH, MIN_COUNT
 from tasks.ner.metric import metric
 
-DATA_OPTIONS = ("max_length", "max_word_length", "min_count", "char_min_count")
+DATA_OPTIONS = ("max_length", "max_word_length", "min_count", "char_min_count",
+                "with_validation")
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +37,12 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
                            f"{MIN_COUNT})")
     data.add_argument("--char-min-count", type=int, default=None,
                       help=f"characters seen fewer times are <unk> (default: {CHAR_MIN_COUNT})")
+    data.add_argument("--train-with-validation", dest="with_validation", action="store_true",
+                      default=None,
+                      help="train on the training and validation sentences (vocabularies "
+                           "too): the refit of a recipe validation has chosen; use with "
+                           "--patience 0 and the chosen --epochs, since the validation "
+                           "figures then score sentences the model trained on")
     model = parser.add_argument_group("ner model (ner-bilstm-crf)")
     model.add_argument("--units", type=int, default=100,
                        help="LSTM units in each direction (default: 100)")
@@ -60,7 +67,8 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
     options = TASK.data_options(args)
     vocab = vocabularies(args.data, min_count=options.get("min_count", MIN_COUNT),
-                         char_min_count=options.get("char_min_count", CHAR_MIN_COUNT))
+                         char_min_count=options.get("char_min_count", CHAR_MIN_COUNT),
+                         with_validation=bool(options.get("with_validation")))
     return "ner-bilstm-crf", {
         **vocab, "max_length": options.get("max_length", MAX_LENGTH),
         "max_word_length": options.get("max_word_length", MAX_WORD_LENGTH),
