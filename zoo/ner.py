@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import keras
 
+from zoo.attention import PaddingMask
 from zoo.crf import CRF, CRFTagger, iob_constraints
 from zoo.layers import recurrent
 from zoo.registry import register
@@ -64,14 +65,6 @@ class BatchAsWords(keras.layers.Layer):
         return {**super().get_config(), "words": self.words}
 
 
-@keras.saving.register_keras_serializable(package="rnnzoo")
-class IsCharacter(keras.layers.Layer):
-    """``ids != 0`` as bool (the Keras mask of the real characters)."""
-
-    def call(self, ids):
-        return keras.ops.not_equal(ids, 0)
-
-
 CHAR_ENCODERS = ("cnn", "bilstm")
 
 
@@ -85,7 +78,7 @@ def _char_features(char_ids, embedded, encoder: str, filters: int, kernel: int,
         return keras.layers.Reshape((max_length, filters), name="char_features")(x)
     # the final states of both directions over the word's real characters (the mask: a
     # padded word reads the same as an unpadded one; an empty slot gives zeros)
-    mask = WordsAsBatch(name="char_mask_per_word")(IsCharacter(name="char_mask")(char_ids))
+    mask = WordsAsBatch(name="char_mask_per_word")(PaddingMask(name="char_mask")(char_ids))
     x = WordsAsBatch(name="chars_per_word")(embedded)
     x = recurrent("lstm", units, bidirectional=True, name="char_bilstm")(x, mask=mask)
     return BatchAsWords(max_length, name="char_features")(x)
