@@ -38,6 +38,11 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
                         help="with --from a preset of another task: the k-th layer taken from "
                              "it, counted from the top, learns at D**k times the learning rate "
                              "(ULMFiT's discriminative rates: 0.38) (default: 1)")
+    parser.add_argument("--adversarial", type=float, default=0.0, metavar="EPS",
+                        help="text models: also train on word embeddings pushed the way that "
+                             "raises the loss most, by EPS times their norm (Miyato et al. "
+                             "2017's adversarial training; doubles the cost of a step) "
+                             "(default: 0, off)")
     parser.add_argument("--epochs", type=int, help="maximum epochs (default: the task's)")
     parser.add_argument("--batch-size", type=int,
                         help="examples per replica and step (default: the task's)")
@@ -136,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         schedule=args.schedule, clipnorm=args.clipnorm or None,
         early_stopping_patience=patience or None, resume=args.resume, seed=args.seed,
         strategy=strategy, verbose=_verbosity(args), selection=selection,
-        layer_schedule=layer_schedule)
+        layer_schedule=layer_schedule, adversarial=args.adversarial)
 
     model = result.model
     model.rnnzoo_builder, model.rnnzoo_config = builder, builder_config
@@ -151,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
         "metrics": {"keras": figures},
         "training": {"epochs": result.epochs_completed, "optimizer_steps": result.optimizer_steps,
                      "seconds": round(result.seconds, 1), "seed": args.seed,
-                     "fine_tuned_from": args.from_preset},
+                     "fine_tuned_from": args.from_preset,
+                     **({"adversarial": args.adversarial} if args.adversarial else {})},
         "training_command": _training_command(
             sys.argv[1:] if sys.argv[1:2] == ["train"] else [
                 "train", args.task, "--out", str(out_dir)], record),

@@ -62,6 +62,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tasks.common.adversarial import AdversarialEmbeddings
 from tasks.common.atomic_files import write_json_atomic
 from tasks.common.callbacks import (
     METADATA,
@@ -151,7 +152,8 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
         verbose: int | str = "auto", tensorboard: bool = True, deterministic: bool = False,
         callbacks: Sequence[keras.callbacks.Callback] = (),
         selection: Selection | None = None,
-        layer_schedule: LayerSchedule | None = None) -> FitResult:
+        layer_schedule: LayerSchedule | None = None,
+        adversarial: float = 0.0) -> FitResult:
     """Train the model that ``build_model()`` returns and write a run folder in ``out_dir``.
 
     Args:
@@ -184,6 +186,9 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
             this validation figure, computed at every epoch end, instead of val_loss.
         layer_schedule: gradual unfreezing and discriminative learning rates of pretrained
             layers (`tasks.common.finetune`); None: every layer at the same rate throughout.
+        adversarial: > 0: also train on adversarially perturbed word embeddings, within this
+            fraction of their norm (`tasks.common.adversarial`; models with one token-id
+            input and a layer named ``embedding``); the returned model is the plain one.
 
     Returns:
         a `FitResult`; its `FitResult.summary_line` is also printed on stdout.
@@ -211,6 +216,8 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
 
     with strategy.scope():
         model = build_model()
+        if adversarial:
+            model = AdversarialEmbeddings(model, adversarial)
         optimizer = _compile(
             model, train, loss=loss, metrics=metrics, clipnorm=clipnorm,
             learning_rate=make_schedule(schedule, learning_rate, total_steps, warmup_steps))
@@ -241,7 +248,10 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
         stopped_early = bool(run.state.get("stopped_early", run.es_state.get("stopped_epoch")))
         if not run.state.get("finished"):
             backup.save_final(model, stopped_early=stopped_early)
-    return _result(model, backup.state, stopped_early, run.work_dir, selection)
+    result = _result(model, backup.state, stopped_early, run.work_dir, selection)
+    if isinstance(model, AdversarialEmbeddings):
+        result.model = model.inner
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
