@@ -24,14 +24,6 @@ from zoo.word_dropout import drop_words
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
-class NotPadding(keras.layers.Layer):
-    """``ids != 0`` as float32 (the mask of real tokens)."""
-
-    def call(self, ids):
-        return keras.ops.cast(keras.ops.not_equal(ids, 0), "float32")
-
-
-@keras.saving.register_keras_serializable(package="rnnzoo")
 class WordsAsBatch(keras.layers.Layer):
     """``[B, T, C, ...]`` -> ``[B * T, C, ...]``: each word's characters as one sequence of
     the batch, so one recurrent layer reads every word."""
@@ -127,7 +119,7 @@ def ner_bilstm_crf(words: list[str], characters: list[str], tags: list[str], *,
     x = recurrent("lstm", units, bidirectional=True, return_sequences=True, name="bilstm")(x)
     x = keras.layers.Dropout(dropout, name="output_dropout")(x)
     emissions = keras.layers.Dense(len(tags), name="emissions")(x)
-    mask = NotPadding(name="mask")(word_ids)
+    mask = PaddingMask(as_float=True, name="mask")(word_ids)
     allowed, allowed_start = iob_constraints(tags)
     decoded = CRF(len(tags), allowed=allowed, allowed_start=allowed_start,
                   name="crf")([emissions, mask])
