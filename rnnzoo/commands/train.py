@@ -128,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
     if task.config_data_options is not None:
         data_options.update(task.config_data_options(builder, builder_config))
     train = task.load(data, "train", **data_options)
+    training_record = None
+    if task.training_set is not None:
+        train, training_record = task.training_set(args, train, data_options)
     validation = task.load(data, "validation", **data_options)
     patience = defaults["patience"] if args.patience is None else args.patience
     selection = None
@@ -157,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
         "training": {"epochs": result.epochs_completed, "optimizer_steps": result.optimizer_steps,
                      "seconds": round(result.seconds, 1), "seed": args.seed,
                      "fine_tuned_from": args.from_preset,
-                     **({"adversarial": args.adversarial} if args.adversarial else {})},
+                     **({"adversarial": args.adversarial} if args.adversarial else {}),
+                     **(training_record or {})},
         "training_command": _training_command(
             sys.argv[1:] if sys.argv[1:2] == ["train"] else [
                 "train", args.task, "--out", str(out_dir)], record),

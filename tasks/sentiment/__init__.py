@@ -18,6 +18,12 @@ from tasks.common.task import Task
 from tasks.common.tokenizer_assets import tokenizer_assets
 from tasks.common.vocabulary import Vocabulary
 from tasks.sentiment.data import read_labelled
+from tasks.sentiment.distill import (
+    LabelOrProbabilityCrossentropy,
+    distillation_set,
+    teacher_probabilities,
+    unlabeled_sentences,
+)
 from tasks.sentiment.encoding import (
     DEFAULT_MAX_LENGTH,
     PUNCTUATION,
@@ -107,6 +113,15 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--word-dropout", type=float, default=0.0,
                        help="in training, each token id becomes <unk> with this probability "
                             "(default: 0)")
+    distil = parser.add_argument_group(
+        "distillation (tasks.sentiment.distill: also train on unlabeled sentences, the "
+        "teachers' mean probabilities as their targets)")
+    distil.add_argument("--teacher", action="append", default=[], metavar="PRESET",
+                        help="a trained sentiment preset (name or folder) whose predictions "
+                             "label --unlabeled; repeat it for an ensemble")
+    distil.add_argument("--unlabeled", metavar="PATH",
+                        help="the unlabeled text: a sentiment data folder (polarity review "
+                             "and UCI training sentences) or a text file, one sentence a line")
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
@@ -138,6 +153,31 @@ def _builder_config_from(args: argparse.Namespace, source) -> tuple[str, dict]:
         "pooling": args.pooling, "word_dropout": args.word_dropout}
 
 
+def _training_set(args: argparse.Namespace, train, data_options: dict):
+    """The training split, followed by the ``--unlabeled`` sentences with the ``--teacher``
+    presets' mean probabilities as targets when they are given (`tasks.sentiment.distill`)."""
+    if not args.teacher:
+        if args.unlabeled:
+            raise ValueError("--unlabeled needs --teacher PRESET (who labels the sentences)")
+        return train, None
+    if not args.unlabeled:
+        raise ValueError("--teacher needs --unlabeled PATH (the sentences it labels)")
+    import zoo
+
+    teachers = [zoo.load(name) for name in args.teacher]
+    texts = unlabeled_sentences(args.unlabeled)
+    print(f"distillation: {len(teachers)} teacher(s) label {len(texts):,} unlabeled "
+          f"sentences of {args.unlabeled}", file=sys.stderr, flush=True)
+    probabilities = teacher_probabilities(teachers, texts)
+    words = Vocabulary(data_options["vocabulary"], punctuation=PUNCTUATION)
+    dataset = distillation_set(train, texts, probabilities, words, data_options["max_length"])
+    return dataset, {"distillation": {"teachers": list(args.teacher),
+                                      "unlabeled": args.unlabeled,
+                                      "unlabeled_sentences": len(texts),
+                                      "positive_share": round(float(
+                                          (probabilities[:, 1] > 0.5).mean()), 4)}}
+
+
 def _config_data_options(builder: str, config: dict) -> dict:
     return {"vocabulary": list(config["vocabulary"]), "max_length": config["max_length"]}
 
@@ -167,7 +207,7 @@ TASK = Task(
     load=load,
     metric=classification_metric,
     representative=representative,
-    loss="sparse_categorical_crossentropy",
+    loss=LabelOrProbabilityCrossentropy(),
     primary_metric="accuracy",
     lower_is_better=False,
     add_options=_add_options,
@@ -184,4 +224,5 @@ TASK = Task(
     config_data_options=_config_data_options,
     builder_config_from=_builder_config_from,
     preset_assets=_preset_assets,
+    training_set=_training_set,
 )

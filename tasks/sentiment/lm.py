@@ -67,6 +67,14 @@ def _key(text: str) -> str:
     return normalized_text(text, punctuation="drop")
 
 
+def held_out_keys(sources: dict[str, list[Path]]) -> set[str]:
+    """The `_key` of every SST-2 dev and test sentence among ``sources`` (`_sources`): text
+    that must never be trained on."""
+    return {_key(text) for folder in sources["sst2"]
+            for name in (SST_FILES["validation"], SST_FILES["test"])
+            if (folder / name).is_file() for text in read_tab_file(folder / name).texts}
+
+
 def corpus(path, split: str) -> list[str]:
     """The documents (texts) of ``split`` of the language-model data at ``path`` (see the
     module docstring); lines equal to an SST-2 dev or test sentence are left out."""
@@ -81,9 +89,7 @@ def corpus(path, split: str) -> list[str]:
     if not any(sources.values()):
         raise TextInputError(path, "no language-model text: expected SST-2, UCI or polarity "
                                    "data in the folder or its subfolders, or a text file")
-    held_out = {_key(text) for folder in sources["sst2"]
-                for name in (SST_FILES["validation"], SST_FILES["test"])
-                if (folder / name).is_file() for text in read_tab_file(folder / name).texts}
+    held_out = held_out_keys(sources)
     documents, dropped = [], 0
     if split == "train":
         for folder in sources["sst2"]:

@@ -1,0 +1,107 @@
+"""Distillation on unlabeled text: ``rnnzoo train sentiment --teacher PRESET ... --unlabeled
+PATH`` trains on the labelled training split plus unlabeled sentences whose targets are the
+teachers' mean probabilities (Hinton et al. 2015's knowledge distillation from an ensemble,
+used as self-training on in-domain text). One student reaches about the accuracy of the
+ensemble it learned from, at the size and speed of one model.
+
+Unlabeled text (``--unlabeled``): a folder of sentiment datasets (``../shared/data/sentiment``,
+labels ignored) gives the sentences of the polarity reviews and the UCI sentences of their
+training splits (`tasks.sentiment.data`); a text file gives its non-empty lines. Sentences
+equal to an SST-2 dev or test sentence are left out (the language model's rule, `lm.corpus`),
+and so are sentences of fewer than `MIN_WORDS` words.
+
+Targets: the labelled examples as one-hot rows, the unlabeled ones as the teachers' mean
+``[negative, positive]`` probabilities; `LabelOrProbabilityCrossentropy` takes either (the
+validation split keeps its integer labels).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from tasks.common.text_lines import TextInputError, read_text_lines
+from tasks.sentiment.data import polarity_reviews, read_tab_file, uci_split
+from tasks.sentiment.encoding import PUNCTUATION, encode_texts
+from tasks.sentiment.lm import _key, _sources, held_out_keys
+
+MIN_WORDS = 3
+CLASSES = 2
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class LabelOrProbabilityCrossentropy(keras.losses.Loss):
+    """Cross-entropy against integer labels ``[batch]`` (sparse) or probability rows
+    ``[batch, classes]`` (soft targets), told apart by the targets' rank."""
+
+    def __init__(self, name: str = "label_or_probability_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        if len(y_true.shape) == len(y_pred.shape):
+            return keras.losses.categorical_crossentropy(y_true, y_pred)
+        return keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
+
+
+def unlabeled_sentences(path: str | Path) -> list[str]:
+    """The unlabeled sentences at ``path`` (see the module docstring); a note on stderr
+    counts those left out."""
+    path = Path(path)
+    if path.is_file():
+        texts = [line for _, line in read_text_lines(path, kind="text")]
+        held_out: set[str] = set()
+    elif path.is_dir():
+        sources = _sources(path)
+        if not (sources["polarity"] or sources["uci"]):
+            raise TextInputError(path, "no unlabeled text: expected polarity reviews or UCI "
+                                       "sentences in the folder or its subfolders, or a text "
+                                       "file")
+        held_out = held_out_keys(sources)
+        texts = []
+        for archive in sources["polarity"]:
+            for review in polarity_reviews(archive, ("train",), join="\n").texts:
+                texts += review.split("\n")
+        for folder in sources["uci"]:
+            for file in sorted(folder.glob("*_labelled.txt")):
+                texts += [t for i, t in enumerate(read_tab_file(file).texts)
+                          if uci_split(i) == "train"]
+    else:
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    kept = [t for t in texts if len(t.split()) >= MIN_WORDS and _key(t) not in held_out]
+    if len(kept) < len(texts):
+        print(f"note: {len(texts) - len(kept)} of {len(texts)} unlabeled sentence(s) left out "
+              f"(fewer than {MIN_WORDS} words, or an SST-2 dev/test sentence)", file=sys.stderr)
+    if not kept:
+        raise TextInputError(path, "no unlabeled sentences left")
+    return kept
+
+
+def teacher_probabilities(teachers, texts: list[str], batch_size: int = 512) -> np.ndarray:
+    """The mean ``[len(texts), 2]`` probabilities of ``teachers`` (loaded sentiment presets),
+    each reading ``texts`` with its own vocabulary and length."""
+    from tasks.common.vocabulary import Vocabulary
+
+    total = np.zeros((len(texts), CLASSES), np.float64)
+    for teacher in teachers:
+        if teacher.card.get("task") != "sentiment":
+            raise ValueError(f"--teacher {teacher.name}: a teacher is a sentiment preset, not "
+                             f"a {teacher.card.get('task')!r} one")
+        config = teacher.config["config"]
+        words = Vocabulary(config["vocabulary"], punctuation=PUNCTUATION)
+        ids, _ = encode_texts(texts, words, config["max_length"])
+        total += teacher.model.predict(ids, batch_size=batch_size, verbose=0)
+    return (total / len(teachers)).astype(np.float32)
+
+
+def distillation_set(train, texts: list[str], probabilities: np.ndarray, vocabulary,
+                     max_length: int):
+    """``train`` (unbatched ``(ids, label)``) with one-hot targets, followed by ``texts``
+    encoded with ``vocabulary`` and their ``probabilities`` as targets."""
+    import tensorflow as tf
+
+    ids, _ = encode_texts(texts, vocabulary, max_length)
+    labelled = train.map(lambda x, y: (x, tf.one_hot(y, CLASSES, dtype=tf.float32)))
+    return labelled.concatenate(tf.data.Dataset.from_tensor_slices((ids, probabilities)))

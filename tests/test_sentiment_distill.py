@@ -1,0 +1,121 @@
+"""Distillation of sentiment teachers on unlabeled text (`tasks.sentiment.distill`): the loss
+that takes labels or probabilities, the unlabeled sentences and what is left out of them, the
+teachers' mean, and ``rnnzoo train sentiment --teacher ... --unlabeled ...`` end to end."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from rnnzoo.cli import main
+from tasks.common.text_lines import TextInputError
+from tasks.sentiment.distill import (
+    LabelOrProbabilityCrossentropy,
+    teacher_probabilities,
+    unlabeled_sentences,
+)
+from tests.test_sentiment_task import run_cli, synthetic_sst
+
+TINY = ["--units", "8", "--embedding-dim", "8", "--max-length", "12", "--min-count", "1",
+        "--batch-size", "16", "--learning-rate", "1e-2", "--quiet"]
+
+
+def test_the_loss_is_sparse_for_labels_and_categorical_for_probabilities():
+    predicted = np.array([[0.8, 0.2], [0.3, 0.7], [0.5, 0.5]], np.float32)
+    loss = LabelOrProbabilityCrossentropy()
+    labels = np.array([0, 1, 1])
+    assert float(loss(labels, predicted)) == pytest.approx(
+        -np.mean(np.log([0.8, 0.7, 0.5])), rel=1e-5)
+    targets = np.array([[0.9, 0.1], [0.2, 0.8], [1.0, 0.0]], np.float32)
+    assert float(loss(targets, predicted)) == pytest.approx(
+        -np.mean((targets * np.log(predicted)).sum(1)), rel=1e-5)
+
+
+def test_unlabeled_text_file_keeps_lines_of_three_words_or_more(tmp_path, capsys):
+    text = tmp_path / "text.txt"
+    text.write_text("a fine film indeed\n\ntoo short\nnot bad at all .\n", encoding="utf-8")
+    assert unlabeled_sentences(text) == ["a fine film indeed", "not bad at all ."]
+    assert "1 of 3 unlabeled sentence(s) left out" in capsys.readouterr().err
+
+
+def test_unlabeled_folder_reads_uci_training_sentences_and_never_sst2_dev_or_test(tmp_path):
+    folder = tmp_path / "sentiment"
+    sst = synthetic_sst(folder / "sst2")
+    held_out = (sst / "test.tsv").read_text().splitlines()[0].split("\t")[0]
+    uci = folder / "uci"
+    uci.mkdir()
+    lines = [f"uci sentence number {i}\t{i % 2}" for i in range(20)]
+    lines[0] = f"{held_out}\t1"  # a training line that is an SST-2 test sentence
+    (uci / "imdb_labelled.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sentences = unlabeled_sentences(folder)
+    # UCI split by position: i % 10 == 8 validation, 9 test, the rest train
+    assert sentences == [f"uci sentence number {i}" for i in range(1, 20) if i % 10 < 8]
+
+
+def test_unlabeled_text_errors_name_the_path(tmp_path):
+    with pytest.raises(TextInputError, match="no unlabeled text"):
+        unlabeled_sentences(tmp_path)
+    with pytest.raises(FileNotFoundError, match="missing"):
+        unlabeled_sentences(tmp_path / "missing")
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"a good film here\nnot \xff utf-8 at all\n")
+    with pytest.raises(TextInputError, match="bad.txt:2"):
+        unlabeled_sentences(bad)
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("distill")
+    sst = synthetic_sst(folder / "sst2")
+    run = folder / "teacher"
+    assert main(["train", "sentiment", "--data", str(sst), "--out", str(run), "--epochs", "6",
+                 *TINY]) == 0
+    return run
+
+
+def test_teacher_probabilities_are_the_teachers_mean(teacher, tmp_path):
+    one = zoo.load(teacher)
+    other = zoo.load(teacher)
+    for weights in other.model.get_layer("sentiment").weights:
+        weights.assign(np.zeros(weights.shape, "float32"))  # predicts 0.5, 0.5
+    texts = ["w1 great w2 .", "w3 awful ."]
+    alone = teacher_probabilities([one], texts)
+    assert alone[0, 1] > 0.5 > alone[1, 1]
+    np.testing.assert_allclose(teacher_probabilities([one, other], texts),
+                               (alone + 0.5) / 2, atol=1e-6)
+
+
+def test_a_student_learns_from_teacher_labelled_sentences_alone(teacher, tmp_path):
+    """The student's labelled split has random labels, so what it knows of the sentiment
+    words comes from the same sentences labelled by the teacher."""
+    sst = synthetic_sst(tmp_path / "sst2", seed=1)
+    texts = [line.split("\t")[0] for line in (sst / "train.tsv").read_text().splitlines()]
+    unlabeled = tmp_path / "unlabeled.txt"
+    unlabeled.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    labels = np.random.default_rng(0).integers(0, 2, len(texts))
+    (sst / "train.tsv").write_text("".join(f"{t}\t{y}\n" for t, y in zip(texts, labels)))
+    student = tmp_path / "student"
+    assert main(["train", "sentiment", "--data", str(sst), "--out", str(student), "--epochs",
+                 "6", "--teacher", str(teacher), "--unlabeled", str(unlabeled), *TINY]) == 0
+    card = zoo.load(student).card
+    assert card["training"]["distillation"]["teachers"] == [str(teacher)]
+    assert card["training"]["distillation"]["unlabeled_sentences"] == len(texts)
+    # chance is 0.5 (and what the random labels alone teach); demand 0.9
+    assert card["metrics"]["keras"]["accuracy"] >= 0.9
+
+
+def test_teacher_and_unlabeled_need_each_other(teacher, tmp_path, capsys):
+    sst = synthetic_sst(tmp_path / "sst2")
+    code, _, err = run_cli(capsys, "train", "sentiment", "--data", sst, "--out",
+                           tmp_path / "a", "--teacher", teacher, *TINY)
+    assert code == 2 and "--teacher needs --unlabeled" in err
+    code, _, err = run_cli(capsys, "train", "sentiment", "--data", sst, "--out",
+                           tmp_path / "b", "--unlabeled", sst / "train.tsv", *TINY)
+    assert code == 2 and "--unlabeled needs --teacher" in err
+    code, _, err = run_cli(capsys, "train", "sentiment", "--data", sst, "--out",
+                           tmp_path / "c", "--teacher", "adding-gru", "--unlabeled",
+                           sst / "train.tsv", *TINY)
+    assert code == 2 and "a teacher is a sentiment preset" in err
+    keras.backend.clear_session()
