@@ -119,3 +119,23 @@ def test_teacher_and_unlabeled_need_each_other(teacher, tmp_path, capsys):
                            sst / "train.tsv", *TINY)
     assert code == 2 and "a teacher is a sentiment preset" in err
     keras.backend.clear_session()
+
+
+def test_the_distillation_set_mixes_one_hot_labels_and_probabilities_in_one_order():
+    import tensorflow as tf
+
+    from tasks.common.vocabulary import Vocabulary
+    from tasks.sentiment.distill import distillation_set
+    from tasks.sentiment.encoding import PUNCTUATION
+
+    words = Vocabulary(["<pad>", "<start>", "<end>", "<unk>", "good", "bad", "film"],
+                       punctuation=PUNCTUATION)
+    train = tf.data.Dataset.from_tensor_slices(
+        (np.array([[4, 6, 0], [5, 6, 0]], np.int32), np.array([1, 0], np.int32)))
+    probabilities = np.array([[0.3, 0.7], [0.9, 0.1]], np.float32)
+    rows = list(distillation_set(train, ["good good film", "bad"], probabilities, words, 3,
+                                 seed=0).as_numpy_iterator())
+    found = {tuple(ids): tuple(target) for ids, target in rows}
+    assert found == {(4, 6, 0): (0.0, 1.0), (5, 6, 0): (1.0, 0.0),
+                     (4, 4, 6): pytest.approx((0.3, 0.7)), (5, 0, 0): pytest.approx((0.9, 0.1))}
+    assert [tuple(ids) for ids, _ in rows] != [(4, 6, 0), (5, 6, 0), (4, 4, 6), (5, 0, 0)]

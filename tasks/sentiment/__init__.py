@@ -170,7 +170,8 @@ def _training_set(args: argparse.Namespace, train, data_options: dict):
           f"sentences of {args.unlabeled}", file=sys.stderr, flush=True)
     probabilities = teacher_probabilities(teachers, texts)
     words = Vocabulary(data_options["vocabulary"], punctuation=PUNCTUATION)
-    dataset = distillation_set(train, texts, probabilities, words, data_options["max_length"])
+    dataset = distillation_set(train, texts, probabilities, words, data_options["max_length"],
+                               seed=args.seed)
     return dataset, {"distillation": {"teachers": list(args.teacher),
                                       "unlabeled": args.unlabeled,
                                       "unlabeled_sentences": len(texts),

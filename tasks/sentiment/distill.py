@@ -97,11 +97,17 @@ def teacher_probabilities(teachers, texts: list[str], batch_size: int = 512) -> 
 
 
 def distillation_set(train, texts: list[str], probabilities: np.ndarray, vocabulary,
-                     max_length: int):
-    """``train`` (unbatched ``(ids, label)``) with one-hot targets, followed by ``texts``
-    encoded with ``vocabulary`` and their ``probabilities`` as targets."""
+                     max_length: int, seed: int = 0):
+    """``train`` (unbatched ``(ids, label)``) with one-hot targets and ``texts`` encoded with
+    ``vocabulary`` with their ``probabilities`` as targets, in one order shuffled with
+    ``seed`` (the training pipeline's shuffle buffer is smaller than the unlabeled text, and
+    would otherwise serve the labelled examples first in every epoch)."""
     import tensorflow as tf
 
-    ids, _ = encode_texts(texts, vocabulary, max_length)
-    labelled = train.map(lambda x, y: (x, tf.one_hot(y, CLASSES, dtype=tf.float32)))
-    return labelled.concatenate(tf.data.Dataset.from_tensor_slices((ids, probabilities)))
+    labelled = list(train.as_numpy_iterator())
+    ids = np.concatenate([np.stack([x for x, _ in labelled]),
+                          encode_texts(texts, vocabulary, max_length)[0]])
+    targets = np.concatenate([np.eye(CLASSES, dtype=np.float32)[[y for _, y in labelled]],
+                              probabilities.astype(np.float32)])
+    order = np.random.default_rng(seed).permutation(len(ids))
+    return tf.data.Dataset.from_tensor_slices((ids[order], targets[order]))
