@@ -98,16 +98,23 @@ def teacher_probabilities(teachers, texts: list[str], batch_size: int = 512) -> 
 
 def distillation_set(train, texts: list[str], probabilities: np.ndarray, vocabulary,
                      max_length: int, seed: int = 0):
-    """``train`` (unbatched ``(ids, label)``) with one-hot targets and ``texts`` encoded with
-    ``vocabulary`` with their ``probabilities`` as targets, in one order shuffled with
-    ``seed`` (the training pipeline's shuffle buffer is smaller than the unlabeled text, and
-    would otherwise serve the labelled examples first in every epoch)."""
+    """``train`` (unbatched ``(ids, label)``) with one-hot targets, then ``texts`` encoded
+    with ``vocabulary`` with their ``probabilities`` as targets, each part shuffled with
+    ``seed``.
+
+    Labelled examples first: the training pipeline shuffles through a buffer (10,000
+    examples, `tasks.common.fit`) smaller than the unlabeled text, so every epoch begins with
+    the labelled examples mixed with the first teacher-labelled ones and ends on
+    teacher-labelled sentences alone. Measured against one full shuffle (SST-2 dev, the
+    preset's recipe): see docs/design-notes.md, "Distillation"."""
     import tensorflow as tf
 
+    rng = np.random.default_rng(seed)
     labelled = list(train.as_numpy_iterator())
+    labelled = [labelled[i] for i in rng.permutation(len(labelled))]
+    order = rng.permutation(len(texts))
     ids = np.concatenate([np.stack([x for x, _ in labelled]),
-                          encode_texts(texts, vocabulary, max_length)[0]])
+                          encode_texts([texts[i] for i in order], vocabulary, max_length)[0]])
     targets = np.concatenate([np.eye(CLASSES, dtype=np.float32)[[y for _, y in labelled]],
-                              probabilities.astype(np.float32)])
-    order = np.random.default_rng(seed).permutation(len(ids))
-    return tf.data.Dataset.from_tensor_slices((ids[order], targets[order]))
+                              probabilities[order].astype(np.float32)])
+    return tf.data.Dataset.from_tensor_slices((ids, targets))
