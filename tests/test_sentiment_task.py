@@ -198,6 +198,12 @@ def test_bench_measures_tokens_per_second_and_reads_the_pretraining_gain(trained
     zoo.update_card(trained, {"pretraining": {"with_lm": {"dev_accuracy": 0.82},
                                               "without_lm": {"dev_accuracy": 0.8}}})
     assert bench.pretraining(zoo.load(trained))["gain_dev_accuracy"] == pytest.approx(0.02)
+    assert bench.pretraining(zoo.load(trained))["distillation_gain_dev_accuracy"] is None
+    zoo.update_card(trained, {"pretraining": {"with_lm": {"dev_accuracy": 0.82},
+                                              "without_lm": {"dev_accuracy": 0.8},
+                                              "distillation": {"dev_accuracy": 0.83}}})
+    result = bench.pretraining(zoo.load(trained))
+    assert result["distillation_gain_dev_accuracy"] == pytest.approx(0.01)
 
 
 def test_the_language_model_starts_from_the_unigram_prior_and_learns_past_it(tmp_path,

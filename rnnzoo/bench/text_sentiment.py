@@ -106,7 +106,10 @@ def pretraining(preset) -> dict:
     with_lm = recorded.get("with_lm", {}).get("dev_accuracy")
     without = recorded.get("without_lm", {}).get("dev_accuracy")
     gain = None if with_lm is None or without is None else with_lm - without
-    return {"recorded": True, **recorded, "gain_dev_accuracy": gain}
+    distilled = recorded.get("distillation", {}).get("dev_accuracy")
+    distillation_gain = None if distilled is None or with_lm is None else distilled - with_lm
+    return {"recorded": True, **recorded, "gain_dev_accuracy": gain,
+            "distillation_gain_dev_accuracy": distillation_gain}
 
 
 def run(quick: bool = False) -> dict:
@@ -149,6 +152,11 @@ def table(result: dict) -> str:
         without = _f(p["without_lm"].get("dev_accuracy"), ".4f")
         lines.append(f"LM pretraining: dev accuracy {with_lm} fine-tuned from the word LM, "
                      f"{without} from scratch: gain {_f(p['gain_dev_accuracy'], '+.4f')}")
+        if p.get("distillation_gain_dev_accuracy") is not None:
+            lines.append(f"distillation: dev accuracy "
+                         f"{_f(p['distillation']['dev_accuracy'], '.4f')} distilled from the "
+                         f"teachers, gain over the word LM alone "
+                         f"{_f(p['distillation_gain_dev_accuracy'], '+.4f')}")
     else:
         lines.append(f"LM pretraining: {p['note']}")
     return "\n".join(lines)
