@@ -138,3 +138,9 @@ def test_the_distillation_set_puts_one_hot_labels_before_teacher_probabilities()
     assert set(rows[:2]) == {((4, 6, 0), (0.0, 1.0)), ((5, 6, 0), (1.0, 0.0))}
     assert dict(rows[2:]) == {(4, 4, 6): pytest.approx((0.3, 0.7)),
                               (5, 0, 0): pytest.approx((0.9, 0.1))}
+
+
+def test_unlabeled_text_leaves_out_the_given_validation_and_test_texts(tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("A fine film, indeed.\nnot bad at all .\n", encoding="utf-8")
+    assert unlabeled_sentences(text, held_out=["a fine film indeed"]) == ["not bad at all ."]

@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     train = task.load(data, "train", **data_options)
     training_record = None
     if task.training_set is not None:
-        train, training_record = task.training_set(args, train, data_options)
+        train, training_record = task.training_set(args, data, train, data_options)
     validation = task.load(data, "validation", **data_options)
     patience = defaults["patience"] if args.patience is None else args.patience
     selection = None

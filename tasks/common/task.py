@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 
 ModelFn = Callable[[Any], np.ndarray]
+# (args, data, training split, data options) -> (training dataset, card record or None)
+TrainingSet = Callable[[argparse.Namespace, Any, Any, dict], tuple[Any, dict | None]]
 
 
 def given_options(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
@@ -91,10 +93,10 @@ class Task:
             bytes}`` that ``rnnzoo train`` writes into the preset's ``assets/`` (and export
             copies beside the exported files): what an app needs besides the graph (a
             tokenizer, a vocabulary). None when the task has none.
-        training_set: ``training_set(args, train, data_options)`` -> ``(dataset, record)``:
-            the training data ``rnnzoo train`` fits on, made from the loaded training split
-            ``train`` (e.g. extended with teacher-labelled text), and what the card records of
-            it (None: nothing). None: the split as loaded.
+        training_set: ``training_set(args, data, train, data_options)`` -> ``(dataset,
+            record)``: the training data ``rnnzoo train`` fits on, made from the loaded
+            training split ``train`` of ``data`` (e.g. extended with teacher-labelled text),
+            and what the card records of it (None: nothing). None: the split as loaded.
     """
 
     name: str
@@ -119,7 +121,7 @@ class Task:
     builder_config_from: Callable[[argparse.Namespace, Any], tuple[str, dict]] | None = None
     metric_option_names: tuple[str, ...] = ()
     preset_assets: Callable[[str, dict], dict] | None = None
-    training_set: Callable[[argparse.Namespace, Any, dict], tuple[Any, dict | None]] | None = None
+    training_set: TrainingSet | None = None
 
     def metric_with(self, data_options: dict | None = None) -> Callable[[ModelFn, Any], dict]:
         """``metric`` with the data options it takes (``metric_option_names``) bound."""

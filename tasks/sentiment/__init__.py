@@ -153,9 +153,10 @@ def _builder_config_from(args: argparse.Namespace, source) -> tuple[str, dict]:
         "pooling": args.pooling, "word_dropout": args.word_dropout}
 
 
-def _training_set(args: argparse.Namespace, train, data_options: dict):
+def _training_set(args: argparse.Namespace, data, train, data_options: dict):
     """The training split, followed by the ``--unlabeled`` sentences with the ``--teacher``
-    presets' mean probabilities as targets when they are given (`tasks.sentiment.distill`)."""
+    presets' mean probabilities as targets when they are given (`tasks.sentiment.distill`);
+    none of them is a validation or test text of ``data``."""
     if not args.teacher:
         if args.unlabeled:
             raise ValueError("--unlabeled needs --teacher PRESET (who labels the sentences)")
@@ -165,7 +166,8 @@ def _training_set(args: argparse.Namespace, train, data_options: dict):
     import zoo
 
     teachers = [zoo.load(name) for name in args.teacher]
-    texts = unlabeled_sentences(args.unlabeled)
+    texts = unlabeled_sentences(args.unlabeled, held_out=[
+        text for split in ("validation", "test") for text in read_labelled(data, split).texts])
     print(f"distillation: {len(teachers)} teacher(s) label {len(texts):,} unlabeled "
           f"sentences of {args.unlabeled}", file=sys.stderr, flush=True)
     probabilities = teacher_probabilities(teachers, texts)

@@ -7,8 +7,9 @@ ensemble it learned from, at the size and speed of one model.
 Unlabeled text (``--unlabeled``): a folder of sentiment datasets (``../shared/data/sentiment``,
 labels ignored) gives the sentences of the polarity reviews and the UCI sentences of their
 training splits (`tasks.sentiment.data`); a text file gives its non-empty lines. Sentences
-equal to an SST-2 dev or test sentence are left out (the language model's rule, `lm.corpus`),
-and so are sentences of fewer than `MIN_WORDS` words.
+equal to a validation or test text of the labelled data, or to an SST-2 dev or test sentence
+in the folder (the language model's rule, `lm.corpus`), are left out, and so are sentences of
+fewer than `MIN_WORDS` words.
 
 Targets: the labelled examples as one-hot rows, the unlabeled ones as the teachers' mean
 ``[negative, positive]`` probabilities; `LabelOrProbabilityCrossentropy` takes either (the
@@ -46,20 +47,21 @@ class LabelOrProbabilityCrossentropy(keras.losses.Loss):
         return keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
 
 
-def unlabeled_sentences(path: str | Path) -> list[str]:
-    """The unlabeled sentences at ``path`` (see the module docstring); a note on stderr
-    counts those left out."""
+def unlabeled_sentences(path: str | Path, held_out: list[str] = ()) -> list[str]:
+    """The unlabeled sentences at ``path`` (see the module docstring), without those equal
+    to a ``held_out`` text (the labelled data's validation and test texts; punctuation and
+    case ignored); a note on stderr counts those left out."""
     path = Path(path)
+    held_out = {_key(text) for text in held_out}
     if path.is_file():
         texts = [line for _, line in read_text_lines(path, kind="text")]
-        held_out: set[str] = set()
     elif path.is_dir():
         sources = _sources(path)
         if not (sources["polarity"] or sources["uci"]):
             raise TextInputError(path, "no unlabeled text: expected polarity reviews or UCI "
                                        "sentences in the folder or its subfolders, or a text "
                                        "file")
-        held_out = held_out_keys(sources)
+        held_out |= held_out_keys(sources)
         texts = []
         for archive in sources["polarity"]:
             for review in polarity_reviews(archive, ("train",), join="\n").texts:
@@ -73,7 +75,7 @@ def unlabeled_sentences(path: str | Path) -> list[str]:
     kept = [t for t in texts if len(t.split()) >= MIN_WORDS and _key(t) not in held_out]
     if len(kept) < len(texts):
         print(f"note: {len(texts) - len(kept)} of {len(texts)} unlabeled sentence(s) left out "
-              f"(fewer than {MIN_WORDS} words, or an SST-2 dev/test sentence)", file=sys.stderr)
+              f"(fewer than {MIN_WORDS} words, or a validation or test text)", file=sys.stderr)
     if not kept:
         raise TextInputError(path, "no unlabeled sentences left")
     return kept
