@@ -44,8 +44,26 @@ def _parents(layer) -> list:
     return parents
 
 
+def nested_layers(model) -> dict[str, keras.layers.Layer]:
+    """Every layer of ``model`` by name, nested ones too (inside a sub-model or a wrapper
+    such as ``TimeDistributed``, whose inner layers the step model replays by their own
+    names); the outer of two same-named layers wins."""
+    found: dict[str, keras.layers.Layer] = {}
+    for layer in getattr(model, "layers", []):
+        found.setdefault(layer.name, layer)
+        inner = getattr(layer, "layer", None)
+        for child in ([inner] if isinstance(inner, keras.layers.Layer) else []) + [layer]:
+            if child is not layer:
+                found.setdefault(child.name, child)
+            for name, nested in nested_layers(child).items():
+                found.setdefault(name, nested)
+    return found
+
+
 def float_layers(model: keras.Model) -> list[str]:
-    """Names of the layers of ``model`` that full-int8 files keep in float (may be empty)."""
+    """Names of the layers of ``model`` that full-int8 files keep in float (may be empty):
+    nested layers that set the flag too (a frame normalization inside the
+    ``TimeDistributed`` CNN of a video model)."""
     kept: set[str] = set()
     names: list[str] = []
     for layer in getattr(model, "layers", []):
@@ -55,4 +73,7 @@ def float_layers(model: keras.Model) -> list[str]:
                                                 or training_only(layer))):
             kept.add(layer.name)
             names.append(layer.name)
+    top = {layer.name for layer in getattr(model, "layers", [])}
+    names += [name for name, layer in nested_layers(model).items()
+              if name not in top and _keeps_float(layer)]
     return names

@@ -23,7 +23,7 @@ import numpy as np
 
 from export.artifact import CALIBRATED, LSTM_OPS, Variant
 from export.calibration import check_representative
-from export.float_layers import float_layers as default_float_layers
+from export.float_layers import float_layers as default_float_layers, nested_layers
 from export.fused_lstm import FusedLSTMError, fused_refusal
 from export.loop_form import LoopForm, LoopFormError, loop_form
 from export.step import StepModelError, StepSpec, recurrent_layers, step_model, step_spec
@@ -105,7 +105,7 @@ def model_facts(model: keras.Model, *, name: str | None = None,
     """
     label = name or model.name
     keep_float = default_float_layers(model) if float_layers is None else list(float_layers)
-    unknown = sorted(set(keep_float) - {layer.name for layer in model.layers})
+    unknown = sorted(set(keep_float) - set(nested_layers(model)))
     if unknown:
         raise ValueError(f"model {label!r}: float_layers names no layer of the model: "
                          f"{', '.join(unknown)}")

@@ -81,7 +81,7 @@ from export.artifact import CALIBRATED, Artifact, Variant
 from export.calibration import step_calibration
 from export.child import ConversionError, run_jobs
 from export.files import write_file_atomic
-from export.float_layers import training_only
+from export.float_layers import nested_layers, training_only
 from export.fused_lstm import FUSED_OP, check_fused, fused_lstms
 from export.loop_graph import splice_loops
 from export.plain_lookups import plain_embedding_lookups
@@ -299,7 +299,8 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
                      "graph, which holds the ops of every time step (its size grows with the "
                      f"sequence length; fixed at {plan.unrolled_length} steps){why}")
     if variant.quantize in CALIBRATED and float_tensors:
-        shown = [n for n in facts.float_layers if not training_only(facts.model.get_layer(n))]
+        layers = nested_layers(facts.model)
+        shown = [n for n in facts.float_layers if not training_only(layers[n])]
         notes.append(f"kept in float: {', '.join(shown)} (front ends, normalization and "
                      "output scaling that do not fit 8 bits)")
     obj = tflite_file.read(data)
