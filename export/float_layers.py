@@ -47,17 +47,10 @@ def _parents(layer) -> list:
 def nested_layers(model) -> dict[str, keras.layers.Layer]:
     """Every layer of ``model`` by name, nested ones too (inside a sub-model or a wrapper
     such as ``TimeDistributed``, whose inner layers the step model replays by their own
-    names); the outer of two same-named layers wins."""
-    found: dict[str, keras.layers.Layer] = {}
-    for layer in getattr(model, "layers", []):
-        found.setdefault(layer.name, layer)
-        inner = getattr(layer, "layer", None)
-        for child in ([inner] if isinstance(inner, keras.layers.Layer) else []) + [layer]:
-            if child is not layer:
-                found.setdefault(child.name, child)
-            for name, nested in nested_layers(child).items():
-                found.setdefault(name, nested)
-    return found
+    names); a top-level layer wins over a nested one of the same name."""
+    nested = model._flatten_layers(include_self=False, recursive=True)
+    return {**{layer.name: layer for layer in nested},
+            **{layer.name: layer for layer in model.layers}}
 
 
 def float_layers(model: keras.Model) -> list[str]:
