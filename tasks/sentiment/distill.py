@@ -25,9 +25,8 @@ import keras
 import numpy as np
 
 from tasks.common.text_lines import TextInputError, read_text_lines
-from tasks.sentiment.data import polarity_reviews, read_tab_file, uci_split
 from tasks.sentiment.encoding import PUNCTUATION, encode_texts
-from tasks.sentiment.lm import _key, _sources, held_out_keys
+from tasks.sentiment.lm import _key, _sources, held_out_keys, unlabeled_texts
 
 MIN_WORDS = 3
 CLASSES = 2
@@ -62,14 +61,8 @@ def unlabeled_sentences(path: str | Path, held_out: list[str] = ()) -> list[str]
                                        "sentences in the folder or its subfolders, or a text "
                                        "file")
         held_out |= held_out_keys(sources)
-        texts = []
-        for archive in sources["polarity"]:
-            for review in polarity_reviews(archive, ("train",), join="\n").texts:
-                texts += review.split("\n")
-        for folder in sources["uci"]:
-            for file in sorted(folder.glob("*_labelled.txt")):
-                texts += [t for i, t in enumerate(read_tab_file(file).texts)
-                          if uci_split(i) == "train"]
+        sentences, reviews = unlabeled_texts(sources, "train")
+        texts = [sentence for review in reviews for sentence in review] + sentences
     else:
         raise FileNotFoundError(f"{path}: no such file or folder")
     kept = [t for t in texts if len(t.split()) >= MIN_WORDS and _key(t) not in held_out]

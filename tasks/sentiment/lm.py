@@ -75,6 +75,18 @@ def held_out_keys(sources: dict[str, list[Path]]) -> set[str]:
             if (folder / name).is_file() for text in read_tab_file(folder / name).texts}
 
 
+def unlabeled_texts(sources: dict[str, list[Path]], split: str,
+                    ) -> tuple[list[str], list[list[str]]]:
+    """The UCI sentences of ``split`` among ``sources`` (`_sources`), and its polarity
+    reviews, each the list of its sentences (labels ignored, nothing left out)."""
+    sentences = [text for folder in sources["uci"]
+                 for file in sorted(folder.glob("*_labelled.txt"))
+                 for i, text in enumerate(read_tab_file(file).texts) if uci_split(i) == split]
+    reviews = [review.split("\n") for archive in sources["polarity"]
+               for review in polarity_reviews(archive, (split,), join="\n").texts]
+    return sentences, reviews
+
+
 def corpus(path, split: str) -> list[str]:
     """The documents (texts) of ``split`` of the language-model data at ``path`` (see the
     module docstring); lines equal to an SST-2 dev or test sentence are left out."""
@@ -94,25 +106,14 @@ def corpus(path, split: str) -> list[str]:
     if split == "train":
         for folder in sources["sst2"]:
             documents += read_tab_file(folder / SST_FILES["train"]).texts
-    for folder in sources["uci"]:
-        for file in sorted(folder.glob("*_labelled.txt")):
-            texts = read_tab_file(file).texts
-            for i, text in enumerate(texts):
-                if uci_split(i) != split:
-                    continue
-                if _key(text) in held_out:
-                    dropped += 1
-                else:
-                    documents.append(text)
-    for archive in sources["polarity"]:
-        for review in polarity_reviews(archive, (split,), join="\n").texts:
-            kept = []
-            for sentence in review.split("\n"):
-                if _key(sentence) in held_out:
-                    dropped += 1
-                else:
-                    kept.append(sentence)
-            documents.append(" ".join(kept))
+    sentences, reviews = unlabeled_texts(sources, split)
+    kept = [text for text in sentences if _key(text) not in held_out]
+    dropped += len(sentences) - len(kept)
+    documents += kept
+    for review in reviews:
+        kept = [sentence for sentence in review if _key(sentence) not in held_out]
+        dropped += len(review) - len(kept)
+        documents.append(" ".join(kept))
     if dropped:
         print(f"note: {dropped} line(s) equal to SST-2 dev/test sentences left out of the "
               f"language-model text", file=sys.stderr)
