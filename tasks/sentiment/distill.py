@@ -25,6 +25,7 @@ import keras
 import numpy as np
 
 from tasks.common.text_lines import TextInputError, read_text_lines
+from tasks.common.vocabulary import Vocabulary
 from tasks.sentiment.encoding import PUNCTUATION, encode_texts
 from tasks.sentiment.lm import _key, _sources, held_out_keys, unlabeled_texts
 
@@ -77,8 +78,6 @@ def unlabeled_sentences(path: str | Path, held_out: list[str] = ()) -> list[str]
 def teacher_probabilities(teachers, texts: list[str], batch_size: int = 512) -> np.ndarray:
     """The mean ``[len(texts), 2]`` probabilities of ``teachers`` (loaded sentiment presets),
     each reading ``texts`` with its own vocabulary and length."""
-    from tasks.common.vocabulary import Vocabulary
-
     total = np.zeros((len(texts), CLASSES), np.float64)
     for teacher in teachers:
         if teacher.card.get("task") != "sentiment":
