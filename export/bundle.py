@@ -142,6 +142,7 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
                  overwrite: bool = False, name: str | None = None,
                  latency: bool = True, per_channel: bool = False,
                  float_layers: list[str] | None = None, lstm_op: str = "loop",
+                 float_cell_state: bool = False,
                  folder_metadata: dict | None = None) -> dict:
     """Export ``model`` into the folder ``out``, verify every artifact, write the report.
 
@@ -168,7 +169,8 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
         overwrite: replace an existing export folder (never anything else).
         name: the model's name in errors and the report (default: ``model.name``).
         latency: measure one-thread batch-1 latencies.
-        allow_flex, batch_size, per_channel, float_layers: as `export.to_tflite`.
+        allow_flex, batch_size, per_channel, float_layers, float_cell_state: as
+            `export.to_tflite`.
         lstm_op: ``"fused"`` makes every TFLite sequence file with TFLite's fused
             ``UNIDIRECTIONAL_SEQUENCE_LSTM`` op for each LSTM layer (`export.fused_lstm`; no
             WHILE loop; the file keeps its state in TFLite variables, which the runner and
@@ -209,7 +211,8 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
                             representative=representative, dataset=dataset, metric=metric,
                             metric_name=metric_name, metadata=metadata, assets=assets,
                             allow_flex=allow_flex, per_channel=per_channel,
-                            overwrite=overwrite, name=name, latency=latency,
+                            float_cell_state=float_cell_state, overwrite=overwrite,
+                            name=name, latency=latency,
                             folder_metadata=folder_metadata)
     facts = model_facts(model, name=name, float_layers=float_layers)
     notes: list[str] = []
@@ -228,7 +231,8 @@ def export_model(model: keras.Model, out: str | os.PathLike, *,
                 model, {v: temp / v.filename for v in variants}, representative=representative,
                 allow_flex=allow_flex, batch_size=batch_size,
                 metadata={**common, "assets": _text_assets(Path(assets) if assets else None)},
-                per_channel=per_channel, facts=facts, lstm_op=lstm_op)
+                per_channel=per_channel, facts=facts, lstm_op=lstm_op,
+                float_cell_state=float_cell_state)
         layers = {"layer_data": facts.layer_data} if facts.layer_data else {}
         document = write_metadata(temp, common, formats=formats, artifacts=artifacts,
                                   assets=assets, notes=notes, **layers,

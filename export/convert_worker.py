@@ -80,25 +80,31 @@ def layer_tensors(names: list[str], layers: list[str]) -> list[str]:
     return sorted({n for n in names if pattern.search(n.split(";", 1)[0])})
 
 
-def _quantize_keeping_float(converter, job: dict) -> tuple[bytes, list[str]]:
-    """Full int8 with the ops of ``job["float_layers"]`` left in float (see export.float_layers).
+def _quantize_keeping_float(converter, job: dict) -> tuple[bytes, list[str], list[str]]:
+    """Full int8 with the ops of ``job["float_layers"]`` left in float (see export.float_layers),
+    and with ``job["float_cell_state"]`` each LSTM's cell-state update too
+    (`export.cell_state`).
 
     The converter only calibrates; the quantizer then runs with those ops on its deny list,
     with the same per-channel and input/output settings as the converter's own int8 path.
+    Returns the file and the tensors denied for the layers and for the cell state.
     """
     import tensorflow as tf
     from tensorflow.lite.python import convert as lite_convert
 
     from export import tflite_file
+    from export.cell_state import cell_state_tensors
 
     converter._experimental_calibrate_only = True
     calibrated = converter.convert()
-    denied = layer_tensors(tflite_file.tensor_names(calibrated), job["float_layers"])
+    denied = layer_tensors(tflite_file.tensor_names(calibrated), job.get("float_layers") or [])
+    cells = cell_state_tensors(calibrated) if job.get("float_cell_state") else []
     io = tf.int8 if job.get("io_dtype") == "int8" else tf.float32
     model = lite_convert.mlir_quantize(
         calibrated, disable_per_channel=not job.get("per_channel", True),
-        input_data_type=io, output_data_type=io, denylisted_nodes=denied)
-    return model, denied
+        input_data_type=io, output_data_type=io,
+        denylisted_nodes=sorted(set(denied) | set(cells)))
+    return model, denied, cells
 
 
 def _unsupported_ops(error: Exception) -> list[dict]:
@@ -123,8 +129,10 @@ def convert(loaded, job: dict) -> dict:
     try:
         converter = _converter(loaded, job)
         denied: list[str] = []
-        if job["quantize"] == "int8" and job.get("float_layers"):
-            model, denied = _quantize_keeping_float(converter, job)
+        cells: list[str] = []
+        if job["quantize"] == "int8" and (job.get("float_layers")
+                                          or job.get("float_cell_state")):
+            model, denied, cells = _quantize_keeping_float(converter, job)
         else:
             model = converter.convert()
     except Exception as error:  # noqa: BLE001 - every converter failure becomes a result
@@ -134,7 +142,8 @@ def convert(loaded, job: dict) -> dict:
                 "message": message[0] if message else type(error).__name__,
                 "detail": traceback.format_exc(limit=3)[-4000:]}
     Path(job["output"]).write_bytes(model)
-    return {"ok": True, "bytes": len(model), "float_tensors": len(denied)}
+    return {"ok": True, "bytes": len(model), "float_tensors": len(denied),
+            "cell_state_tensors": len(cells)}
 
 
 def main(argv: list[str]) -> int:

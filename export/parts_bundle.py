@@ -48,7 +48,8 @@ def _savedmodel(model: keras.Model, parts: Parts, folder: Path) -> Path:
 
 
 def _convert(parts: Parts, temp: Path, quantize: list[str], representative, *,
-             metadata: dict, allow_flex: bool, per_channel: bool) -> list[Artifact]:
+             metadata: dict, allow_flex: bool, per_channel: bool,
+             float_cell_state: bool = False) -> list[Artifact]:
     samples = None
     if any(q in CALIBRATED for q in quantize):
         if representative is None:
@@ -63,6 +64,7 @@ def _convert(parts: Parts, temp: Path, quantize: list[str], representative, *,
         artifacts += convert_variants(
             model, targets, representative=samples[kind] if samples else None,
             allow_flex=allow_flex, batch_size=None, per_channel=channels,
+            float_cell_state=float_cell_state,
             metadata={**metadata, "parts": _parts_metadata(parts)})
     return artifacts
 
@@ -104,7 +106,8 @@ def export_parts(model: keras.Model, parts: Parts, out: str | os.PathLike, *,
                  dataset: Iterable | None = None, metric: Callable | None = None,
                  metric_name: str | None = None, metadata: dict | None = None,
                  assets: str | os.PathLike | None = None, allow_flex: bool = False,
-                 per_channel: bool = False, overwrite: bool = False, name: str | None = None,
+                 per_channel: bool = False, float_cell_state: bool = False,
+                 overwrite: bool = False, name: str | None = None,
                  latency: bool = True, folder_metadata: dict | None = None) -> dict:
     """Export ``model`` as its ``parts`` into the folder ``out`` (see the module docstring);
     arguments as `export.export_model`. Returns the report, or without ``dataset`` and
@@ -119,7 +122,8 @@ def export_parts(model: keras.Model, parts: Parts, out: str | os.PathLike, *,
                                       format="savedmodel"))
         if "tflite" in formats:
             artifacts += _convert(parts, temp, quantize, representative, metadata=common,
-                                  allow_flex=allow_flex, per_channel=per_channel)
+                                  allow_flex=allow_flex, per_channel=per_channel,
+                                  float_cell_state=float_cell_state)
         document = write_metadata(temp, common, formats=formats, artifacts=artifacts,
                                   assets=assets, notes=[], parts=_parts_metadata(parts),
                                   **(folder_metadata or {}))

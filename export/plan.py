@@ -180,6 +180,8 @@ class TFLitePlan:
     sequences: dict[str, np.ndarray] | None
     allow_flex: bool = False
     per_channel: bool = False
+    # int8 jobs keep each LSTM's cell-state update in float (`export.cell_state`)
+    float_cell_state: bool = False
     # the LSTM layer calls traced as the fused op (filled in when the FUSED job is traced)
     fused_calls: list[str] = field(default_factory=list)
 
@@ -227,7 +229,7 @@ def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,
                 representative: Iterable | None = None, batch_size: int | None = 1,
                 length: int | None = None, allow_flex: bool = False,
                 per_channel: bool = False, method: str | None = None,
-                lstm_op: str = "loop") -> TFLitePlan:
+                lstm_op: str = "loop", float_cell_state: bool = False) -> TFLitePlan:
     """The jobs that make the files of ``targets`` (variant -> path); arguments as
     `export.to_tflite`. Raises before any conversion: `StepModelError` for a step file of a
     model without a step form, `ValueError` for bad representative data, an unrolled file
@@ -304,4 +306,5 @@ def plan_tflite(facts: ModelFacts, targets: dict[Variant, Path], *,
         files.append(PlannedFile(variant, Path(path).expanduser().absolute(), job, how, parts))
     return TFLitePlan(facts=facts, files=files, batch_size=batch_size, length=length,
                       loop_length=length, unrolled_length=unrolled_length, sequences=sequences,
-                      allow_flex=allow_flex, per_channel=per_channel)
+                      allow_flex=allow_flex, per_channel=per_channel,
+                      float_cell_state=float_cell_state)

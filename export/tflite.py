@@ -113,7 +113,8 @@ def to_tflite(model: keras.Model, path: str | os.PathLike, *, quantize: str = "f
               length: int | None = None, metadata: dict | None = None,
               keep_tensor_names: bool = False, name: str | None = None,
               per_channel: bool = False, float_layers: list[str] | None = None,
-              method: str | None = None, lstm_op: str = "loop") -> Artifact:
+              method: str | None = None, lstm_op: str = "loop",
+              float_cell_state: bool = False) -> Artifact:
     """Convert ``model`` to one TFLite file at ``path`` and return its `Artifact`.
 
     Args:
@@ -146,6 +147,10 @@ def to_tflite(model: keras.Model, path: str | os.PathLike, *, quantize: str = "f
             ``UNIDIRECTIONAL_SEQUENCE_LSTM`` op (`export.fused_lstm`; sequence files only,
             LSTM layers only, a fixed batch size). The fused op keeps its state in TFLite
             variables: call ``interpreter.reset_all_variables()`` before each sequence.
+        float_cell_state: int8 files keep each LSTM's cell-state update (``f * c + i * g``
+            and its tanh) in float, the matmuls int8 (`export.cell_state`): the long-range
+            memory is not rounded to 8 bits at every step; the file is no longer
+            integer-only. Not for fused-LSTM files, whose op keeps a 16-bit cell state.
 
     Returns:
         The file's `Artifact` (path, kind, quantize, method, notes, metadata).
@@ -167,7 +172,8 @@ def to_tflite(model: keras.Model, path: str | os.PathLike, *, quantize: str = "f
                             allow_flex=allow_flex, batch_size=batch_size, length=length,
                             metadata=metadata, keep_tensor_names=keep_tensor_names, name=name,
                             per_channel=per_channel, float_layers=float_layers,
-                            method=method, lstm_op=lstm_op)[0]
+                            method=method, lstm_op=lstm_op,
+                            float_cell_state=float_cell_state)[0]
 
 
 def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
@@ -177,7 +183,7 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
                      name: str | None = None, timeout: float | None = None,
                      per_channel: bool = False, float_layers: list[str] | None = None,
                      facts: ModelFacts | None = None, method: str | None = None,
-                     lstm_op: str = "loop") -> list[Artifact]:
+                     lstm_op: str = "loop", float_cell_state: bool = False) -> list[Artifact]:
     """Make every ``Variant`` of ``targets`` (variant -> output path) in one converter child
     process; return their artifacts in the same order. Arguments as `to_tflite`; ``facts``:
     the model's `ModelFacts` when the caller has them already (else worked out here, with
@@ -189,11 +195,12 @@ def convert_variants(model: keras.Model, targets: dict[Variant, Path], *,
     facts = facts or model_facts(model, name=name, float_layers=float_layers)
     plan = plan_tflite(facts, targets, representative=representative, batch_size=batch_size,
                        length=length, allow_flex=allow_flex, per_channel=per_channel,
-                       method=method, lstm_op=lstm_op)
+                       method=method, lstm_op=lstm_op, float_cell_state=float_cell_state)
     with tempfile.TemporaryDirectory(prefix="rnnzoo-tflite-") as work:
         outputs = convert(plan, Path(work), timeout=timeout)
-    finished = [finish(plan, planned, *outputs[planned.job], metadata=metadata,
-                       keep_tensor_names=keep_tensor_names,
+    finished = [finish(plan, planned, *outputs[planned.job][:2],
+                       sum(outputs[job][2] for job in (planned.job, *planned.parts)),
+                       metadata=metadata, keep_tensor_names=keep_tensor_names,
                        parts=[outputs[job][0] for job in planned.parts])
                 for planned in plan.files]
     for artifact, data in finished:
@@ -210,9 +217,10 @@ def _calibration_key(job) -> str | None:
 
 
 def convert(plan: TFLitePlan, work: Path, *,
-            timeout: float | None = None) -> dict[Job, tuple[bytes, int]]:
+            timeout: float | None = None) -> dict[Job, tuple[bytes, int, int]]:
     """Run every job of ``plan`` in one converter child (`export.convert_worker`) and return,
-    per job, the converted bytes and the number of tensors left in float for ``float_layers``.
+    per job, the converted bytes and the numbers of tensors left in float for ``float_layers``
+    and for the LSTM cell states (``plan.float_cell_state``).
 
     The functions the jobs need are traced into one SavedModel in ``work``, with the
     representative data (sequences, or the step model's calibration samples) beside it.
@@ -245,6 +253,8 @@ def convert(plan: TFLitePlan, work: Path, *,
             # fused LSTM: the older quantizer; the MLIR one made an untrained LSTM's int8
             # output constant (same MSE on adding-lstm; docs/design-notes.md)
             spec["legacy_quantizer"] = job.signature == FUSED
+            spec["float_cell_state"] = (plan.float_cell_state and job.quantize == "int8"
+                                        and job.signature != FUSED)
         specs.append(spec)
     _trace(plan, work / "traced")
     labels = [f"model {facts.label!r} "
@@ -256,11 +266,13 @@ def convert(plan: TFLitePlan, work: Path, *,
     for job, spec, result, label in zip(plan.jobs, specs, results, labels):
         if not result.get("ok"):
             raise _failure(result, label, facts.model, plan.allow_flex)
-        outputs[job] = (Path(spec["output"]).read_bytes(), result.get("float_tensors", 0))
+        outputs[job] = (Path(spec["output"]).read_bytes(), result.get("float_tensors", 0),
+                        result.get("cell_state_tensors", 0))
     return outputs
 
 
-def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: int, *,
+def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: int,
+           cell_state_tensors: int = 0, *,
            metadata: dict | None = None, keep_tensor_names: bool = False,
            parts: list[bytes] = ()) -> tuple[Artifact, bytes]:
     """The file ``planned`` from its job's converted bytes: looped over the steps for the
@@ -303,6 +315,10 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
         shown = [n for n in facts.float_layers if not training_only(layers[n])]
         notes.append(f"kept in float: {', '.join(shown)} (front ends, normalization and "
                      "output scaling that do not fit 8 bits)")
+    if cell_state_tensors:
+        notes.append(f"LSTM cell state kept in float ({cell_state_tensors // 4} cell "
+                     "update(s): f * c + i * g and its tanh); the matmuls are int8, the file "
+                     "is not integer-only")
     obj = tflite_file.read(data)
     if not keep_tensor_names:
         tflite_file.strip_tensor_names(obj)
@@ -318,6 +334,8 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
             "model_outputs": output_names(facts.model), **_io_spec(obj)}
     if planned.method == "fused":
         info["variable_state"] = True  # reset_all_variables() before each sequence
+    if cell_state_tensors:
+        info["float_cell_state"] = True  # not integer-only: the LSTM cell states are float
     if variant.kind == STEP:
         info["states"] = dict(spec.states)
         info["sequence_outputs"] = list(spec.sequence_outputs)

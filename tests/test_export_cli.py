@@ -106,6 +106,28 @@ def test_export_takes_per_channel_from_the_card_and_an_option_overrides_it(prese
     assert _channel_scaled_weights(tmp_path / "b" / "step.int8.tflite") == 0
 
 
+@pytest.mark.slow
+def test_export_takes_float_cell_state_from_the_card_and_an_option_overrides_it(
+        preset, tmp_path, capsys):
+    import shutil
+
+    folder = tmp_path / "cell-state-preset"
+    shutil.copytree(preset, folder)
+    zoo.update_card(folder, {"export_defaults": {"float_cell_state": True, "why": "a test"}})
+    common = ["--quantize", "int8", "--kinds", "step", "--format", "tflite",
+              "--eval-examples", "8", "--representative", "8"]
+    code, out, err = run_cli(capsys, "export", str(folder), "--out", str(tmp_path / "a"),
+                             *common)
+    assert code == 0, err
+    assert "LSTM cell states in float (the preset card's export_defaults)" in out
+    assert "LSTM cell state kept in float (1 cell update(s)" in out
+    metadata = json.loads((tmp_path / "a" / "metadata.json").read_text())
+    assert metadata["calibration"]["float_cell_state"] is True
+    code, out, err = run_cli(capsys, "export", str(folder), "--out", str(tmp_path / "b"),
+                             "--no-float-cell-state", *common)
+    assert code == 0 and "cell state" not in out, err
+
+
 def test_export_refuses_an_existing_folder_with_one_line(preset, tmp_path, capsys):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("x")

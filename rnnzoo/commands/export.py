@@ -115,6 +115,15 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
                              "(default: the preset card's export_defaults, chosen on "
                              "validation data where per tensor lost the metric, else per "
                              "tensor; int16x8 weights are always per channel)")
+    parser.add_argument("--float-cell-state", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="int8 files keep each LSTM's cell-state update (f*c + i*g and "
+                             "its tanh) in float, the matmuls int8: the long-range memory is "
+                             "not rounded to 8 bits at every step, at the same size and "
+                             "about the same speed, but the file is no longer integer-only "
+                             "(default: the preset card's export_defaults, chosen on "
+                             "validation data where int8 lost the metric, else off; fused "
+                             "LSTM files keep a 16-bit cell state either way)")
     parser.add_argument("--lstm-op", choices=LSTM_OPS, default="loop",
                         help="how LSTM layers appear in the TFLite sequence files: loop (Keras "
                              "3's WHILE loop; int8 as an int8 step model run by a WHILE loop) or "
@@ -171,18 +180,22 @@ def export_preset(model: str, out: str, *, formats: list[str], quantize: list[st
                   split: str = "validation", eval_examples: int = 1000,
                   representative: int = 200, overwrite: bool = False, allow_flex: bool = False,
                   per_channel: bool | None = None, float_layers: list[str] | None = None,
-                  lstm_op: str = "loop",
+                  lstm_op: str = "loop", float_cell_state: bool | None = None,
                   latency: bool = True) -> tuple[dict, dict | None, str | None]:
     """Export preset ``model`` (name, folder, run folder or URL) to ``out`` as ``rnnzoo
     export`` does: its task's calibration data, evaluation data and metric; ``per_channel``
-    None takes the card's ``export_defaults`` (`export_defaults`). Returns the report, the
-    calibration record (None without int8/int16x8) and its one-line description."""
+    and ``float_cell_state`` None take the card's ``export_defaults`` (`export_defaults`).
+    Returns the report, the calibration record (None without int8/int16x8) and its one-line
+    description."""
     from tasks.common.data_paths import data_record
 
     preset = load_preset(model)
     from_card = per_channel is None
     if from_card:
         per_channel = bool(export_defaults(preset.card).get("per_channel", False))
+    cell_from_card = float_cell_state is None
+    if cell_from_card:
+        float_cell_state = bool(export_defaults(preset.card).get("float_cell_state", False))
     task = task_of(preset)
     data_path = preset_data(preset, task, data)
     options = dict(preset.card.get("data_options", {}))
@@ -202,6 +215,11 @@ def export_preset(model: str, out: str, *, formats: list[str], quantize: list[st
             calibration_line += (f"; int8 weights {weights}"
                                  + (" (the preset card's export_defaults)"
                                     if from_card and per_channel else ""))
+            if float_cell_state:
+                calibration["float_cell_state"] = True
+                calibration_line += ("; LSTM cell states in float"
+                                     + (" (the preset card's export_defaults)"
+                                        if cell_from_card else ""))
     dataset = preset_dataset(preset, task, data, split).take(eval_examples)
 
     metadata = {
@@ -219,7 +237,8 @@ def export_preset(model: str, out: str, *, formats: list[str], quantize: list[st
         dataset=dataset, metric=task.metric_with(options), metric_name=task.primary_metric,
         metadata=metadata, assets=preset.assets, allow_flex=allow_flex,
         batch_size=batch_size, overwrite=overwrite, name=preset.name,
-        per_channel=per_channel, float_layers=float_layers, lstm_op=lstm_op, latency=latency,
+        per_channel=per_channel, float_layers=float_layers, lstm_op=lstm_op,
+        float_cell_state=float_cell_state, latency=latency,
         # metadata.json only: a text model's config repeats its vocabulary, which the files
         # already carry in data_options and assets
         folder_metadata={"builder_config": preset.config.get("config", {})})
@@ -241,7 +260,8 @@ def run(args: argparse.Namespace) -> int:
         calibration_data=args.calibration_data, split=args.split,
         eval_examples=args.eval_examples, representative=args.representative,
         overwrite=args.overwrite, allow_flex=args.allow_flex, per_channel=args.per_channel,
-        float_layers=_float_layers(args.float_layers), lstm_op=args.lstm_op)
+        float_layers=_float_layers(args.float_layers), lstm_op=args.lstm_op,
+        float_cell_state=args.float_cell_state)
     if args.json:
         print_json({"out": str(args.out), "report": report, "calibration": calibration})
         return 0
