@@ -83,49 +83,47 @@ def _channel_scaled_weights(path: Path) -> int:
                and t.quantization.scale is not None and len(t.quantization.scale) > 1)
 
 
+def _export_with_card_defaults(preset, tmp_path, capsys, defaults: dict, override: str):
+    """Export a copy of ``preset`` whose card has ``export_defaults`` (int8 step files only)
+    to ``a``, and again with the option ``override`` to ``b``; returns both CLI results."""
+    import shutil
+
+    folder = tmp_path / "preset-with-defaults"
+    shutil.copytree(preset, folder)
+    zoo.update_card(folder, {"export_defaults": {**defaults, "why": "a test"}})
+    common = ["--quantize", "int8", "--kinds", "step", "--format", "tflite",
+              "--eval-examples", "8", "--representative", "8"]
+    first = run_cli(capsys, "export", str(folder), "--out", str(tmp_path / "a"), *common)
+    second = run_cli(capsys, "export", str(folder), "--out", str(tmp_path / "b"), override,
+                     *common)
+    return first, second
+
+
 @pytest.mark.slow
 def test_export_takes_per_channel_from_the_card_and_an_option_overrides_it(preset, tmp_path,
                                                                          capsys):
-    import shutil
-
-    folder = tmp_path / "per-channel-preset"
-    shutil.copytree(preset, folder)
-    zoo.update_card(folder, {"export_defaults": {"per_channel": True, "why": "a test"}})
-    common = ["--quantize", "int8", "--kinds", "step", "--format", "tflite",
-              "--eval-examples", "8", "--representative", "8"]
-    code, out, err = run_cli(capsys, "export", str(folder), "--out", str(tmp_path / "a"),
-                             *common)
+    (code, out, err), (code_b, out_b, err_b) = _export_with_card_defaults(
+        preset, tmp_path, capsys, {"per_channel": True}, "--no-per-channel")
     assert code == 0, err
     assert "int8 weights per channel (the preset card's export_defaults)" in out
     assert _channel_scaled_weights(tmp_path / "a" / "step.int8.tflite") >= 2
     metadata = json.loads((tmp_path / "a" / "metadata.json").read_text())
     assert metadata["calibration"]["int8_weights"] == "per_channel"
-    code, out, err = run_cli(capsys, "export", str(folder), "--out", str(tmp_path / "b"),
-                             "--no-per-channel", *common)
-    assert code == 0 and "int8 weights per tensor" in out, err
+    assert code_b == 0 and "int8 weights per tensor" in out_b, err_b
     assert _channel_scaled_weights(tmp_path / "b" / "step.int8.tflite") == 0
 
 
 @pytest.mark.slow
 def test_export_takes_float_cell_state_from_the_card_and_an_option_overrides_it(
         preset, tmp_path, capsys):
-    import shutil
-
-    folder = tmp_path / "cell-state-preset"
-    shutil.copytree(preset, folder)
-    zoo.update_card(folder, {"export_defaults": {"float_cell_state": True, "why": "a test"}})
-    common = ["--quantize", "int8", "--kinds", "step", "--format", "tflite",
-              "--eval-examples", "8", "--representative", "8"]
-    code, out, err = run_cli(capsys, "export", str(folder), "--out", str(tmp_path / "a"),
-                             *common)
+    (code, out, err), (code_b, out_b, err_b) = _export_with_card_defaults(
+        preset, tmp_path, capsys, {"float_cell_state": True}, "--no-float-cell-state")
     assert code == 0, err
     assert "LSTM cell states in float (the preset card's export_defaults)" in out
     assert "LSTM cell state kept in float (1 cell update(s)" in out
     metadata = json.loads((tmp_path / "a" / "metadata.json").read_text())
     assert metadata["calibration"]["float_cell_state"] is True
-    code, out, err = run_cli(capsys, "export", str(folder), "--out", str(tmp_path / "b"),
-                             "--no-float-cell-state", *common)
-    assert code == 0 and "cell state" not in out, err
+    assert code_b == 0 and "cell state" not in out_b, err_b
 
 
 def test_export_refuses_an_existing_folder_with_one_line(preset, tmp_path, capsys):
