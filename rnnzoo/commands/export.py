@@ -174,6 +174,17 @@ def export_defaults(card: dict) -> dict:
     return defaults
 
 
+FROM_CARD = " (the preset card's export_defaults)"
+
+
+def _option_or_card(value: bool | None, defaults: dict, key: str) -> tuple[bool, bool]:
+    """An export option's value (``None``: the card's ``export_defaults[key]``, else False)
+    and whether it came from the card."""
+    if value is None:
+        return bool(defaults.get(key, False)), True
+    return value, False
+
+
 def export_preset(model: str, out: str, *, formats: list[str], quantize: list[str],
                   kinds: list[str], int8_io: bool = False, batch_size: int | None = 1,
                   data: str | None = None, calibration_data: str | None = None,
@@ -190,12 +201,10 @@ def export_preset(model: str, out: str, *, formats: list[str], quantize: list[st
     from tasks.common.data_paths import data_record
 
     preset = load_preset(model)
-    from_card = per_channel is None
-    if from_card:
-        per_channel = bool(export_defaults(preset.card).get("per_channel", False))
-    cell_from_card = float_cell_state is None
-    if cell_from_card:
-        float_cell_state = bool(export_defaults(preset.card).get("float_cell_state", False))
+    defaults = export_defaults(preset.card)
+    per_channel, from_card = _option_or_card(per_channel, defaults, "per_channel")
+    float_cell_state, cell_from_card = _option_or_card(float_cell_state, defaults,
+                                                       "float_cell_state")
     task = task_of(preset)
     data_path = preset_data(preset, task, data)
     options = dict(preset.card.get("data_options", {}))
@@ -213,13 +222,11 @@ def export_preset(model: str, out: str, *, formats: list[str], quantize: list[st
             weights = "per channel" if per_channel else "per tensor"
             calibration["int8_weights"] = weights.replace(" ", "_")
             calibration_line += (f"; int8 weights {weights}"
-                                 + (" (the preset card's export_defaults)"
-                                    if from_card and per_channel else ""))
+                                 + (FROM_CARD if from_card and per_channel else ""))
             if float_cell_state:
                 calibration["float_cell_state"] = True
                 calibration_line += ("; LSTM cell states in float"
-                                     + (" (the preset card's export_defaults)"
-                                        if cell_from_card else ""))
+                                     + (FROM_CARD if cell_from_card else ""))
     dataset = preset_dataset(preset, task, data, split).take(eval_examples)
 
     metadata = {
