@@ -105,6 +105,11 @@ def test_fit_returns_the_plain_model(tmp_path):
     assert not isinstance(result.model, AdversarialEmbeddings)
     assert result.model.name == "sentiment_bigru"
     assert result.optimizer_steps == 8
+    # ``loss`` is the clean loss (as ``val_loss``); the perturbed one is logged beside it and,
+    # the perturbation going up the gradient, is the larger
+    assert len(result.history["adversarial_loss"]) == 2
+    assert all(a > c for a, c in zip(result.history["adversarial_loss"],
+                                      result.history["loss"]))
 
 
 @pytest.mark.parametrize("epsilon", [0.0, -0.1, 1.5])

@@ -6,7 +6,9 @@ Each training step also scores the batch with its embeddings pushed, within a sm
 the direction that raises the loss most (the loss gradient with respect to the embedding
 outputs, a first-order approximation), and trains on the sum of both losses. Only the
 training step changes: `AdversarialEmbeddings` wraps the model for `fit` and the model itself
-(what is saved, exported and evaluated) is untouched.
+(what is saved, exported and evaluated) is untouched. The logs' ``loss`` is the clean loss (the
+one ``val_loss`` measures, so the two compare), ``adversarial_loss`` the perturbed one; the step
+descends their sum.
 
 The radius is relative: ``epsilon`` times the L2 norm of the example's embedding sequence
 over its real tokens (id not 0), so the model cannot shrink the perturbation by growing its
@@ -54,6 +56,11 @@ class AdversarialEmbeddings(keras.Model):
         outputs = model.outputs[0] if len(model.outputs) == 1 else model.outputs
         object.__setattr__(self, "_embed", keras.Model(ids, layer.output))
         object.__setattr__(self, "_read", keras.Model([ids, layer.output], outputs))
+        self._adversarial_tracker = keras.metrics.Mean(name="adversarial_loss")
+
+    @property
+    def metrics(self):
+        return [*super().metrics, self._adversarial_tracker]
 
     def call(self, inputs, training=None):
         return self.inner(inputs, training=training)
@@ -83,7 +90,9 @@ class AdversarialEmbeddings(keras.Model):
                 sample_weight=sample_weight, training=True)
             loss = clean + adversarial
             self._loss_tracker.update_state(clean, sample_weight=tf.shape(x)[0])
+            self._adversarial_tracker.update_state(adversarial, sample_weight=tf.shape(x)[0])
             loss = self.optimizer.scale_loss(loss)
         weights = self.trainable_weights
         self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
-        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        return {**logs, "adversarial_loss": self._adversarial_tracker.result()}
