@@ -132,6 +132,22 @@ def test_language_model_text_never_holds_sst_dev_or_test_sentences(tmp_path, cap
                                   targets[:, 1:, 1])
 
 
+
+def test_language_model_text_is_read_once_until_its_files_change(tmp_path, capsys):
+    write_sst(tmp_path / "sst2", dev=["second line\t1"])
+    (tmp_path / "pl").mkdir()
+    write_polarity(tmp_path / "pl" / "review_polarity.tar.gz")
+    first = corpus(tmp_path, "train")
+    assert "left out of the language-model text" in capsys.readouterr().err
+    first.append("changed by the caller")
+    assert corpus(tmp_path, "train") == first[:-1]  # a copy, from the cache
+    assert capsys.readouterr().err == ""  # not read (nor noted) again
+    train = tmp_path / "sst2" / "train.tsv"
+    train.write_text(train.read_text(encoding="utf-8") + "a brand new line\t1\n",
+                     encoding="utf-8")
+    assert "a brand new line" in corpus(tmp_path, "train")
+
+
 TRICKY = ["A gripping, funny film!", "Don’t  it's 5-year-old   t-shirt", "ﬁne ＡＢＣ résumé ß",
           "--hello-- 'quoted' under_score", "tab\there\x07bell", "3.5 stars ... ?!", "",
           "Ünïcödé ÉCOLE naïve", "emoji 🙂 and 中文字"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -87,16 +88,39 @@ def unlabeled_texts(sources: dict[str, list[Path]], split: str,
     return sentences, reviews
 
 
+def _source_files(path: Path) -> list[Path]:
+    """The files `corpus` reads for the data at ``path``."""
+    if path.is_file():
+        return [path]
+    sources = _sources(path)
+    return sorted([*(folder / name for folder in sources["sst2"] for name in SST_FILES.values()
+                     if (folder / name).is_file()),
+                   *(file for folder in sources["uci"] for file in folder.glob("*_labelled.txt")),
+                   *sources["polarity"]])
+
+
 def corpus(path, split: str) -> list[str]:
     """The documents (texts) of ``split`` of the language-model data at ``path`` (see the
-    module docstring); lines equal to an SST-2 dev or test sentence are left out."""
+    module docstring); lines equal to an SST-2 dev or test sentence are left out.
+
+    Read once per split while the files are unchanged (the vocabulary, the output prior and
+    the training windows all read the training text)."""
     check_split(split)
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in _source_files(path))
+    return list(_corpus(str(path.resolve()), split, stamp))
+
+
+@lru_cache(maxsize=8)
+def _corpus(path: str, split: str, stamp: tuple) -> tuple[str, ...]:
+    """`corpus` of the resolved ``path``; ``stamp`` (its files' times and sizes) keys the
+    cache."""
     path = Path(path)
     if path.is_file():
         lines = read_text_lines(path, kind="text")
-        return [line for i, (_, line) in enumerate(lines) if uci_split(i) == split]
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path}: no such file or folder")
+        return tuple(line for i, (_, line) in enumerate(lines) if uci_split(i) == split)
     sources = _sources(path)
     if not any(sources.values()):
         raise TextInputError(path, "no language-model text: expected SST-2, UCI or polarity "
@@ -117,7 +141,7 @@ def corpus(path, split: str) -> list[str]:
     if dropped:
         print(f"note: {dropped} line(s) equal to SST-2 dev/test sentences left out of the "
               f"language-model text", file=sys.stderr)
-    return documents
+    return tuple(documents)
 
 
 def training_vocabulary(path, *, min_count: int = MIN_COUNT,
