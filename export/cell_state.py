@@ -24,6 +24,9 @@ from collections import defaultdict
 from export import tflite_file
 from export.tflite_file import fb
 
+# Tensors named per cell update by `cell_state_tensors`: f * c, i * g, their sum, its tanh.
+TENSORS_PER_CELL = 4
+
 
 def _graph_cells(model: fb.ModelT, graph) -> list[list[int]]:
     """Tensor indices of each cell-state update in ``graph``: [f*c, i*g, c_t, tanh(c_t)]."""

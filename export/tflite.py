@@ -79,6 +79,7 @@ import tensorflow as tf
 from export import tflite_file
 from export.artifact import CALIBRATED, Artifact, Variant
 from export.calibration import step_calibration
+from export.cell_state import TENSORS_PER_CELL
 from export.child import ConversionError, run_jobs
 from export.files import write_file_atomic
 from export.float_layers import nested_layers, training_only
@@ -316,7 +317,8 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
         notes.append(f"kept in float: {', '.join(shown)} (front ends, normalization and "
                      "output scaling that do not fit 8 bits)")
     if cell_state_tensors:
-        notes.append(f"LSTM cell state kept in float ({cell_state_tensors // 4} cell "
+        cells = cell_state_tensors // TENSORS_PER_CELL
+        notes.append(f"LSTM cell state kept in float ({cells} cell "
                      "update(s): f * c + i * g and its tanh); the matmuls are int8, the file "
                      "is not integer-only")
     obj = tflite_file.read(data)
