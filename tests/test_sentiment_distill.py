@@ -87,6 +87,22 @@ def test_teacher_probabilities_are_the_teachers_mean(teacher, tmp_path):
                                (alone + 0.5) / 2, atol=1e-6)
 
 
+def test_teacher_probabilities_are_cached_per_teacher_and_text(teacher, capsys):
+    one = zoo.load(teacher)
+    texts = ["w2 great w1 .", "w3 w3 awful .", "w2 w1 w3 ."]  # not labelled by other tests
+    first = teacher_probabilities([one], texts)
+    assert "labelled" in capsys.readouterr().err
+    again = teacher_probabilities([one], texts)
+    assert "cached" in capsys.readouterr().err
+    np.testing.assert_array_equal(again, first)
+    teacher_probabilities([one], texts[:2])  # other sentences: labelled again
+    assert "labelled" in capsys.readouterr().err
+    for weights in one.model.get_layer("sentiment").weights:  # another model: labelled again
+        weights.assign(np.zeros(weights.shape, "float32"))
+    np.testing.assert_allclose(teacher_probabilities([one], texts), 0.5, atol=1e-6)
+    assert "labelled" in capsys.readouterr().err
+
+
 def test_a_student_learns_from_teacher_labelled_sentences_alone(teacher, tmp_path):
     """The student's labelled split has random labels, so what it knows of the sentiment
     words comes from the same sentences labelled by the teacher."""

@@ -35,3 +35,11 @@ def savez_atomic(path: Path, arrays: Sequence[np.ndarray]) -> None:
     with temporary.open("wb") as handle:
         np.savez(handle, *arrays)
     os.replace(temporary, path)
+
+
+def save_npy_atomic(path: Path, array: np.ndarray) -> None:
+    """``np.save`` of ``array`` to ``path`` atomically."""
+    temporary = path.with_name(".partial-" + path.name)
+    with temporary.open("wb") as handle:
+        np.save(handle, array, allow_pickle=False)
+    os.replace(temporary, path)

@@ -14,10 +14,15 @@ fewer than `MIN_WORDS` words.
 Targets: the labelled examples as one-hot rows, the unlabeled ones as the teachers' mean
 ``[negative, positive]`` probabilities; `LabelOrProbabilityCrossentropy` takes either (the
 validation split keeps its integer labels).
+
+Each teacher's probabilities are cached (``<cache>/teachers/<key>.npy``, `zoo.download.
+cache_home`; the key is the sha256 of the teacher's config, weights and the sentences), so
+students of other seeds or settings from the same teachers and text skip the labelling.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -31,6 +36,7 @@ from tasks.sentiment.lm import _key, _sources, held_out_keys, unlabeled_texts
 
 MIN_WORDS = 3
 CLASSES = 2
+CACHE_DIR = "teachers"
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
@@ -75,18 +81,61 @@ def unlabeled_sentences(path: str | Path, held_out: list[str] = ()) -> list[str]
     return kept
 
 
-def teacher_probabilities(teachers, texts: list[str], batch_size: int = 512) -> np.ndarray:
+def _cache_path(teacher, texts_digest: str) -> Path:
+    """Where ``teacher``'s probabilities for the sentences of ``texts_digest`` are cached:
+    keyed by its config and the weights of its model as loaded (not its files)."""
+    import json
+
+    from zoo.download import cache_home
+
+    key = hashlib.sha256(json.dumps(teacher.config, sort_keys=True).encode("utf-8"))
+    for weights in teacher.model.weights:
+        key.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weights)).tobytes())
+    key.update(texts_digest.encode("ascii"))
+    return cache_home() / CACHE_DIR / f"{key.hexdigest()}.npy"
+
+
+def _cached(path: Path, rows: int) -> np.ndarray | None:
+    """The probabilities cached at ``path`` when they are readable and ``[rows, 2]``."""
+    try:
+        cached = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return cached if cached.shape == (rows, CLASSES) else None
+
+
+def _label(teacher, texts: list[str], batch_size: int) -> np.ndarray:
+    if teacher.card.get("task") != "sentiment":
+        raise ValueError(f"--teacher {teacher.name}: a teacher is a sentiment preset, not "
+                         f"a {teacher.card.get('task')!r} one")
+    config = teacher.config["config"]
+    words = Vocabulary(config["vocabulary"], punctuation=PUNCTUATION)
+    ids, _ = encode_texts(texts, words, config["max_length"])
+    return teacher.model.predict(ids, batch_size=batch_size, verbose=0)
+
+
+def teacher_probabilities(teachers, texts: list[str], batch_size: int = 512,
+                          cache: bool = True) -> np.ndarray:
     """The mean ``[len(texts), 2]`` probabilities of ``teachers`` (loaded sentiment presets),
-    each reading ``texts`` with its own vocabulary and length."""
+    each reading ``texts`` with its own vocabulary and length; each teacher's probabilities
+    are cached (module docstring) unless ``cache`` is False. Progress goes to stderr."""
+    from tasks.common.atomic_files import save_npy_atomic
+
+    digest = hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()
     total = np.zeros((len(texts), CLASSES), np.float64)
-    for teacher in teachers:
-        if teacher.card.get("task") != "sentiment":
-            raise ValueError(f"--teacher {teacher.name}: a teacher is a sentiment preset, not "
-                             f"a {teacher.card.get('task')!r} one")
-        config = teacher.config["config"]
-        words = Vocabulary(config["vocabulary"], punctuation=PUNCTUATION)
-        ids, _ = encode_texts(texts, words, config["max_length"])
-        total += teacher.model.predict(ids, batch_size=batch_size, verbose=0)
+    for i, teacher in enumerate(teachers, 1):
+        path = _cache_path(teacher, digest) if cache else None
+        probabilities = _cached(path, len(texts)) if path is not None else None
+        source = "cached"
+        if probabilities is None:
+            probabilities = _label(teacher, texts, batch_size).astype(np.float32)
+            source = "labelled"
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                save_npy_atomic(path, probabilities)
+        print(f"  teacher {i}/{len(teachers)} {teacher.name}: {source}", file=sys.stderr,
+              flush=True)
+        total += probabilities
     return (total / len(teachers)).astype(np.float32)
 
 
