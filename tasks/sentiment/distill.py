@@ -133,7 +133,7 @@ def teacher_probabilities(teachers, texts: list[str], batch_size: int = 512,
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 save_npy_atomic(path, probabilities)
-        print(f"  teacher {i}/{len(teachers)} {teacher.name}: {source}", file=sys.stderr,
+        print(f"  teacher {i}/{len(teachers)} {teacher.path}: {source}", file=sys.stderr,
               flush=True)
         total += probabilities
     return (total / len(teachers)).astype(np.float32)
