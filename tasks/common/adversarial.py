@@ -94,5 +94,5 @@ class AdversarialEmbeddings(keras.Model):
             loss = self.optimizer.scale_loss(loss)
         weights = self.trainable_weights
         self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
-        logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
-        return {**logs, "adversarial_loss": self._adversarial_tracker.result()}
+        # the logs hold every metric of `metrics`, the adversarial tracker included
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
