@@ -132,7 +132,6 @@ def test_language_model_text_never_holds_sst_dev_or_test_sentences(tmp_path, cap
                                   targets[:, 1:, 1])
 
 
-
 def test_language_model_text_is_read_once_until_its_files_change(tmp_path, capsys):
     write_sst(tmp_path / "sst2", dev=["second line\t1"])
     (tmp_path / "pl").mkdir()

@@ -109,7 +109,8 @@ def corpus(path, split: str) -> list[str]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
-    stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in _source_files(path))
+    stamp = tuple((str(f), s.st_mtime_ns, s.st_size)
+                  for f in _source_files(path) for s in [f.stat()])
     return list(_corpus(str(path.resolve()), split, stamp))
 
 
