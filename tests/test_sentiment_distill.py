@@ -160,3 +160,22 @@ def test_unlabeled_text_leaves_out_the_given_validation_and_test_texts(tmp_path)
     text = tmp_path / "text.txt"
     text.write_text("A fine film, indeed.\nnot bad at all .\n", encoding="utf-8")
     assert unlabeled_sentences(text, held_out=["a fine film indeed"]) == ["not bad at all ."]
+
+
+def test_texts_trained_on_with_labels_are_not_labelled_by_the_teachers(teacher, tmp_path):
+    from tests.test_sentiment_also_train import synthetic_uci
+
+    sst = synthetic_sst(tmp_path / "sst2", seed=3)
+    uci = synthetic_uci(tmp_path / "uci", n=50)
+    uci_lines = (uci / "reviews_labelled.txt").read_text().splitlines()
+    unlabeled = tmp_path / "unlabeled.txt"
+    unlabeled.write_text("".join(f"{line.split(chr(9))[0]}\n" for line in uci_lines)
+                         + "w1 w2 great w3 .\nw4 awful w5 w6 .\n", encoding="utf-8")
+    run = tmp_path / "student"
+    assert main(["train", "sentiment", "--data", str(sst), "--out", str(run), "--epochs", "1",
+                 "--teacher", str(teacher), "--unlabeled", str(unlabeled),
+                 "--also-train", str(uci), *TINY]) == 0
+    training = zoo.load(run).card["training"]
+    assert training["also_train"]["texts"] == 40  # 50 lines, 5 validation, 5 test
+    # of the 52 lines, the 40 labelled ones are left out: their 10 others and the 2 new ones
+    assert training["distillation"]["unlabeled_sentences"] == 12

@@ -17,6 +17,7 @@ from tasks.common.metrics import classification_metric
 from tasks.common.task import Task
 from tasks.common.tokenizer_assets import tokenizer_assets
 from tasks.common.vocabulary import Vocabulary
+from tasks.sentiment.also_train import also_train_set
 from tasks.sentiment.data import read_labelled
 from tasks.sentiment.distill import (
     LabelOrProbabilityCrossentropy,
@@ -113,6 +114,10 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--word-dropout", type=float, default=0.0,
                        help="in training, each token id becomes <unk> with this probability "
                             "(default: 0)")
+    data.add_argument("--also-train", action="append", default=[], metavar="DATASET",
+                      help="also train on the training split of another labelled sentiment "
+                           "dataset (a UCI folder, the polarity archive, an SST-2 folder); "
+                           "validation and test stay those of --data; repeatable")
     distil = parser.add_argument_group(
         "distillation (tasks.sentiment.distill: also train on unlabeled sentences, the "
         "teachers' mean probabilities as their targets)")
@@ -154,31 +159,43 @@ def _builder_config_from(args: argparse.Namespace, source) -> tuple[str, dict]:
 
 
 def _training_set(args: argparse.Namespace, data, train, data_options: dict):
-    """The training split, followed by the ``--unlabeled`` sentences with the ``--teacher``
+    """The training split, then the ``--also-train`` datasets' training texts
+    (`tasks.sentiment.also_train`), then the ``--unlabeled`` sentences with the ``--teacher``
     presets' mean probabilities as targets when they are given (`tasks.sentiment.distill`);
     none of them is a validation or test text of ``data``."""
-    if not args.teacher:
-        if args.unlabeled:
-            raise ValueError("--unlabeled needs --teacher PRESET (who labels the sentences)")
-        return train, None
-    if not args.unlabeled:
+    if args.teacher and not args.unlabeled:
         raise ValueError("--teacher needs --unlabeled PATH (the sentences it labels)")
+    if args.unlabeled and not args.teacher:
+        raise ValueError("--unlabeled needs --teacher PRESET (who labels the sentences)")
+    if not (args.teacher or args.also_train):
+        return train, None
+    held_out = [text for split in ("validation", "test")
+                for text in read_labelled(data, split).texts]
+    words = Vocabulary(data_options["vocabulary"], punctuation=PUNCTUATION)
+    record = {}
+    if args.also_train:
+        train, extra_texts = also_train_set(train, args.also_train, held_out, words,
+                                            data_options["max_length"])
+        print(f"training: {len(extra_texts):,} more labelled text(s) from "
+              f"{', '.join(args.also_train)}", file=sys.stderr, flush=True)
+        record["also_train"] = {"data": list(args.also_train), "texts": len(extra_texts)}
+        held_out += extra_texts
+    if not args.teacher:
+        return train, record
     import zoo
 
     teachers = [zoo.load(name) for name in args.teacher]
-    texts = unlabeled_sentences(args.unlabeled, held_out=[
-        text for split in ("validation", "test") for text in read_labelled(data, split).texts])
+    texts = unlabeled_sentences(args.unlabeled, held_out=held_out)
     print(f"distillation: {len(teachers)} teacher(s) label {len(texts):,} unlabeled "
           f"sentences of {args.unlabeled}", file=sys.stderr, flush=True)
     probabilities = teacher_probabilities(teachers, texts)
-    words = Vocabulary(data_options["vocabulary"], punctuation=PUNCTUATION)
     dataset = distillation_set(train, texts, probabilities, words, data_options["max_length"],
                                seed=args.seed)
-    return dataset, {"distillation": {"teachers": list(args.teacher),
-                                      "unlabeled": args.unlabeled,
-                                      "unlabeled_sentences": len(texts),
-                                      "positive_share": round(float(
-                                          (probabilities[:, 1] > 0.5).mean()), 4)}}
+    record["distillation"] = {"teachers": list(args.teacher), "unlabeled": args.unlabeled,
+                              "unlabeled_sentences": len(texts),
+                              "positive_share": round(float(
+                                  (probabilities[:, 1] > 0.5).mean()), 4)}
+    return dataset, record
 
 
 def _config_data_options(builder: str, config: dict) -> dict:

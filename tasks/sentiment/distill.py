@@ -55,8 +55,9 @@ class LabelOrProbabilityCrossentropy(keras.losses.Loss):
 
 def unlabeled_sentences(path: str | Path, held_out: list[str] = ()) -> list[str]:
     """The unlabeled sentences at ``path`` (see the module docstring), without those equal
-    to a ``held_out`` text (the labelled data's validation and test texts; punctuation and
-    case ignored); a note on stderr counts those left out."""
+    to a ``held_out`` text (the labelled data's validation and test texts, and the texts
+    trained on with labels; punctuation and case ignored); a note on stderr counts those
+    left out."""
     path = Path(path)
     held_out = {_key(text) for text in held_out}
     if path.is_file():
@@ -75,7 +76,8 @@ def unlabeled_sentences(path: str | Path, held_out: list[str] = ()) -> list[str]
     kept = [t for t in texts if len(t.split()) >= MIN_WORDS and _key(t) not in held_out]
     if len(kept) < len(texts):
         print(f"note: {len(texts) - len(kept)} of {len(texts)} unlabeled sentence(s) left out "
-              f"(fewer than {MIN_WORDS} words, or a validation or test text)", file=sys.stderr)
+              f"(fewer than {MIN_WORDS} words, or a labelled, validation or test text)",
+              file=sys.stderr)
     if not kept:
         raise TextInputError(path, "no unlabeled sentences left")
     return kept
