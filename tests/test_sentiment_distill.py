@@ -179,3 +179,39 @@ def test_texts_trained_on_with_labels_are_not_labelled_by_the_teachers(teacher, 
     assert training["also_train"]["texts"] == 40  # 50 lines, 5 validation, 5 test
     # of the 52 lines, the 40 labelled ones are left out: their 10 others and the 2 new ones
     assert training["distillation"]["unlabeled_sentences"] == 12
+
+
+def test_the_review_prior_moves_the_odds_towards_the_review_label_by_the_ratio():
+    from tasks.sentiment.distill import with_review_prior
+
+    p = np.array([[0.5, 0.5], [0.8, 0.2], [0.3, 0.7], [0.4, 0.6]], np.float32)
+    moved = with_review_prior(p, np.array([1, 1, 0, -1]), 3.0)
+    odds = moved[:, 1] / moved[:, 0]
+    np.testing.assert_allclose(odds, [3.0, 0.25 * 3, (0.7 / 0.3) / 3, 1.5], rtol=1e-5)
+    np.testing.assert_allclose(moved.sum(axis=1), 1, rtol=1e-6)
+    np.testing.assert_allclose(with_review_prior(p, np.array([1, 0, 1, 0]), 1.0), p, rtol=1e-6)
+    with pytest.raises(ValueError, match="1 or more"):
+        with_review_prior(p, np.array([1, 0, 1, 0]), 0.5)
+
+
+def test_unlabeled_review_sentences_carry_their_review_label(tmp_path):
+    import io
+    import tarfile
+
+    from tasks.sentiment.distill import unlabeled_with_review_labels
+
+    folder = tmp_path / "sentiment"
+    folder.mkdir()
+    with tarfile.open(folder / "review_polarity.tar.gz", "w:gz") as tar:
+        for name, text in (("pos/cv001_1.txt", "a truly great film .\nthe plot is thin .\n"),
+                           ("neg/cv002_2.txt", "a dull and tired film .\n"),
+                           ("pos/cv850_3.txt", "validation review , not read here .\n")):
+            data = text.encode()
+            info = tarfile.TarInfo(f"txt_sentoken/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    (folder / "x_labelled.txt").write_text("fine sentence from uci\t1\n", encoding="utf-8")
+    texts, labels = unlabeled_with_review_labels(folder, held_out=["The plot is thin!"])
+    assert dict(zip(texts, labels.tolist())) == {
+        "a dull and tired film .": 0, "a truly great film .": 1,
+        "fine sentence from uci": -1}

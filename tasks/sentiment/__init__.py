@@ -23,7 +23,8 @@ from tasks.sentiment.distill import (
     LabelOrProbabilityCrossentropy,
     distillation_set,
     teacher_probabilities,
-    unlabeled_sentences,
+    unlabeled_with_review_labels,
+    with_review_prior,
 )
 from tasks.sentiment.encoding import (
     DEFAULT_MAX_LENGTH,
@@ -127,6 +128,11 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     distil.add_argument("--unlabeled", metavar="PATH",
                         help="the unlabeled text: a sentiment data folder (polarity review "
                              "and UCI training sentences) or a text file, one sentence a line")
+    distil.add_argument("--review-prior", type=float, default=1.0, metavar="RATIO",
+                        help="move the teachers' probabilities for a polarity review's "
+                             "sentences towards the review's label: its odds times RATIO "
+                             "(Bayes' rule with the review label as evidence; default 1: "
+                             "unchanged)")
 
 
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
@@ -167,6 +173,9 @@ def _training_set(args: argparse.Namespace, data, train, data_options: dict):
         raise ValueError("--teacher needs --unlabeled PATH (the sentences it labels)")
     if args.unlabeled and not args.teacher:
         raise ValueError("--unlabeled needs --teacher PRESET (who labels the sentences)")
+    if args.review_prior != 1 and not args.teacher:
+        raise ValueError("--review-prior needs --teacher and --unlabeled (it moves the "
+                         "teachers' probabilities)")
     if not (args.teacher or args.also_train):
         return train, None
     held_out = [text for split in ("validation", "test")
@@ -185,14 +194,17 @@ def _training_set(args: argparse.Namespace, data, train, data_options: dict):
     import zoo
 
     teachers = [zoo.load(name) for name in args.teacher]
-    texts = unlabeled_sentences(args.unlabeled, held_out=held_out)
+    texts, review_labels = unlabeled_with_review_labels(args.unlabeled, held_out=held_out)
     print(f"distillation: {len(teachers)} teacher(s) label {len(texts):,} unlabeled "
           f"sentences of {args.unlabeled}", file=sys.stderr, flush=True)
     probabilities = teacher_probabilities(teachers, texts)
+    if args.review_prior != 1:
+        probabilities = with_review_prior(probabilities, review_labels, args.review_prior)
     dataset = distillation_set(train, texts, probabilities, words, data_options["max_length"],
                                seed=args.seed)
     record["distillation"] = {"teachers": list(args.teacher), "unlabeled": args.unlabeled,
                               "unlabeled_sentences": len(texts),
+                              "review_prior": args.review_prior,
                               "positive_share": round(float(
                                   (probabilities[:, 1] > 0.5).mean()), 4)}
     return dataset, record

@@ -35,6 +35,7 @@ from tasks.sentiment.encoding import PUNCTUATION, encode_texts
 from tasks.sentiment.lm import _key, _sources, held_out_keys, unlabeled_texts
 
 MIN_WORDS = 3
+NO_REVIEW = -1
 CLASSES = 2
 CACHE_DIR = "teachers"
 
@@ -58,10 +59,18 @@ def unlabeled_sentences(path: str | Path, held_out: list[str] = ()) -> list[str]
     to a ``held_out`` text (the labelled data's validation and test texts, and the texts
     trained on with labels; punctuation and case ignored); a note on stderr counts those
     left out."""
+    return unlabeled_with_review_labels(path, held_out)[0]
+
+
+def unlabeled_with_review_labels(path: str | Path, held_out: list[str] = (),
+                                 ) -> tuple[list[str], np.ndarray]:
+    """`unlabeled_sentences` and, for each, the label of the polarity review it was taken
+    from (1 positive, 0 negative; -1 for a sentence of no review)."""
     path = Path(path)
     held_out = {_key(text) for text in held_out}
     if path.is_file():
         texts = [line for _, line in read_text_lines(path, kind="text")]
+        labels = [NO_REVIEW] * len(texts)
     elif path.is_dir():
         sources = _sources(path)
         if not (sources["polarity"] or sources["uci"]):
@@ -69,18 +78,37 @@ def unlabeled_sentences(path: str | Path, held_out: list[str] = ()) -> list[str]
                                        "sentences in the folder or its subfolders, or a text "
                                        "file")
         held_out |= held_out_keys(sources)
-        sentences, reviews = unlabeled_texts(sources, "train")
+        sentences, reviews, review_labels = unlabeled_texts(sources, "train")
         texts = [sentence for review in reviews for sentence in review] + sentences
+        labels = [label for review, label in zip(reviews, review_labels)
+                  for _ in review] + [NO_REVIEW] * len(sentences)
     else:
         raise FileNotFoundError(f"{path}: no such file or folder")
-    kept = [t for t in texts if len(t.split()) >= MIN_WORDS and _key(t) not in held_out]
+    kept = [i for i, t in enumerate(texts)
+            if len(t.split()) >= MIN_WORDS and _key(t) not in held_out]
     if len(kept) < len(texts):
         print(f"note: {len(texts) - len(kept)} of {len(texts)} unlabeled sentence(s) left out "
               f"(fewer than {MIN_WORDS} words, or a labelled, validation or test text)",
               file=sys.stderr)
     if not kept:
         raise TextInputError(path, "no unlabeled sentences left")
-    return kept
+    return [texts[i] for i in kept], np.asarray([labels[i] for i in kept], np.int32)
+
+
+def with_review_prior(probabilities: np.ndarray, review_labels: np.ndarray,
+                      ratio: float) -> np.ndarray:
+    """The teachers' ``[n, 2]`` probabilities moved towards the label of the review each
+    sentence comes from: the odds of that label multiplied by ``ratio`` (Bayes' rule with the
+    review's label as evidence whose likelihood ratio is ``ratio``; the sentences of no
+    review, -1, unchanged)."""
+    if not ratio >= 1:
+        raise ValueError(f"the review prior's ratio must be 1 or more, got {ratio!r}")
+    factor = np.where(review_labels == 1, ratio,
+                      np.where(review_labels == 0, 1 / ratio, 1.0)).astype(np.float64)
+    positive = probabilities[:, 1].astype(np.float64)
+    odds = positive / np.maximum(1 - positive, 1e-12) * factor
+    positive = odds / (1 + odds)
+    return np.stack([1 - positive, positive], axis=1).astype(np.float32)
 
 
 def _cache_path(teacher, texts_digest: str) -> Path:

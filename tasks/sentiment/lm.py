@@ -77,15 +77,16 @@ def held_out_keys(sources: dict[str, list[Path]]) -> set[str]:
 
 
 def unlabeled_texts(sources: dict[str, list[Path]], split: str,
-                    ) -> tuple[list[str], list[list[str]]]:
-    """The UCI sentences of ``split`` among ``sources`` (`_sources`), and its polarity
-    reviews, each the list of its sentences (labels ignored, nothing left out)."""
+                    ) -> tuple[list[str], list[list[str]], list[int]]:
+    """The UCI sentences of ``split`` among ``sources`` (`_sources`), its polarity reviews,
+    each the list of its sentences, and each review's label (1 positive); nothing left
+    out."""
     sentences = [text for folder in sources["uci"]
                  for file in sorted(folder.glob("*_labelled.txt"))
                  for i, text in enumerate(read_tab_file(file).texts) if uci_split(i) == split]
-    reviews = [review.split("\n") for archive in sources["polarity"]
-               for review in polarity_reviews(archive, (split,), join="\n").texts]
-    return sentences, reviews
+    reviews = [polarity_reviews(archive, (split,), join="\n") for archive in sources["polarity"]]
+    return (sentences, [text.split("\n") for data in reviews for text in data.texts],
+            [label for data in reviews for label in data.labels])
 
 
 def _source_files(path: Path) -> list[Path]:
@@ -131,7 +132,7 @@ def _corpus(path: str, split: str, stamp: tuple) -> tuple[str, ...]:
     if split == "train":
         for folder in sources["sst2"]:
             documents += read_tab_file(folder / SST_FILES["train"]).texts
-    sentences, reviews = unlabeled_texts(sources, split)
+    sentences, reviews, _ = unlabeled_texts(sources, split)
     kept = [text for text in sentences if _key(text) not in held_out]
     dropped += len(sentences) - len(kept)
     documents += kept
