@@ -215,3 +215,10 @@ def test_unlabeled_review_sentences_carry_their_review_label(tmp_path):
     assert dict(zip(texts, labels.tolist())) == {
         "a dull and tired film .": 0, "a truly great film .": 1,
         "fine sentence from uci": -1}
+
+
+def test_the_review_prior_needs_teachers(tmp_path, capsys):
+    sst = synthetic_sst(tmp_path / "sst2")
+    code, _, err = run_cli(capsys, "train", "sentiment", "--data", sst, "--out",
+                           tmp_path / "a", "--review-prior", "2", *TINY)
+    assert code == 2 and "--review-prior needs --teacher" in err
