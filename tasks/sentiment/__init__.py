@@ -105,6 +105,10 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--max-vocabulary", dest="max_vocabulary", type=int,
                       help=f"most tokens in the vocabulary, the 4 special ones included "
                            f"(default: {MAX_VOCABULARY})")
+    data.add_argument("--also-train", action="append", default=[], metavar="DATASET",
+                      help="also train on the training split of another labelled sentiment "
+                           "dataset (a UCI folder, the polarity archive, an SST-2 folder); "
+                           "validation and test stay those of --data; repeatable")
     model = parser.add_argument_group("sentiment model (with --from a word language model: "
                                       "its kind and sizes)")
     add_encoder_options(model, dropout=0.3, embedding_dropout=0.2)
@@ -115,10 +119,6 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--word-dropout", type=float, default=0.0,
                        help="in training, each token id becomes <unk> with this probability "
                             "(default: 0)")
-    data.add_argument("--also-train", action="append", default=[], metavar="DATASET",
-                      help="also train on the training split of another labelled sentiment "
-                           "dataset (a UCI folder, the polarity archive, an SST-2 folder); "
-                           "validation and test stay those of --data; repeatable")
     distil = parser.add_argument_group(
         "distillation (tasks.sentiment.distill: also train on unlabeled sentences, the "
         "teachers' mean probabilities as their targets)")
