@@ -102,7 +102,7 @@ def set_signature_key(model: fb.ModelT, key: str) -> fb.ModelT:
 
 def add_metadata(model: fb.ModelT, payload: dict, name: str = METADATA_NAME) -> fb.ModelT:
     """Store ``payload`` as JSON in the metadata entry ``name`` (replacing an older one)."""
-    data = json.dumps(payload, sort_keys=True).encode("utf-8")
+    data = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
     buffer = fb.BufferT()
     buffer.data = np.frombuffer(data, dtype=np.uint8)
     model.buffers.append(buffer)

@@ -486,3 +486,18 @@ def test_no_submodule_shadows_a_public_name():
         importlib.import_module(f"export.{module.name}")
     for name in export.__all__:
         assert not isinstance(getattr(export, name), types.ModuleType), name
+
+
+def test_embedded_metadata_is_compact_json_that_reads_back():
+    from tensorflow.lite.python import schema_py_generated as fb
+
+    from export.tflite_file import add_metadata
+    model = fb.ModelT()
+    model.buffers = [fb.BufferT()]
+    payload = {"task": "adding", "file": {"states": {"state_h_0": 64}, "shape": [1, 2]}}
+    add_metadata(model, payload)
+    data = bytes(model.buffers[model.metadata[0].buffer].data)
+    assert b": " not in data and b", " not in data  # no padding bytes in every file
+    builder = fb.flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    assert read_metadata(bytes(builder.Output())) == payload
