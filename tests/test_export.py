@@ -23,7 +23,7 @@ import zoo
 from export.artifact import Variant
 from export.step import StepModelError, step_model, step_spec
 from export.tflite import convert_variants
-from export.tflite_file import op_summary, read_metadata
+from export.tflite_file import add_metadata, op_summary, read_metadata, write
 from zoo.layers import recurrent, recurrent_stack
 
 T = 6
@@ -491,13 +491,10 @@ def test_no_submodule_shadows_a_public_name():
 def test_embedded_metadata_is_compact_json_that_reads_back():
     from tensorflow.lite.python import schema_py_generated as fb
 
-    from export.tflite_file import add_metadata
     model = fb.ModelT()
     model.buffers = [fb.BufferT()]
     payload = {"task": "adding", "file": {"states": {"state_h_0": 64}, "shape": [1, 2]}}
     add_metadata(model, payload)
     data = bytes(model.buffers[model.metadata[0].buffer].data)
     assert b": " not in data and b", " not in data  # no padding bytes in every file
-    builder = fb.flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    assert read_metadata(bytes(builder.Output())) == payload
+    assert read_metadata(write(model)) == payload
