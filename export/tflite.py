@@ -344,7 +344,10 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
     # the layers' arrays (a key model's parameters) at the file's precision (zoo.array_codec)
     layers = ({"layer_data": compact(facts.layer_data, variant.quantize)}
               if facts.layer_data else {})
-    tflite_file.add_metadata(obj, {**(metadata or {}), **layers, "file": info})
+    # the calibration record describes the calibrated files only (a float file was not)
+    shared = {key: value for key, value in (metadata or {}).items()
+              if key != "calibration" or variant.quantize in CALIBRATED}
+    tflite_file.add_metadata(obj, {**shared, **layers, "file": info})
     artifact = Artifact(path=planned.path, format="tflite", kind=variant.kind,
                         quantize=variant.quantize, io_dtype=variant.io_dtype,
                         method=planned.method, notes=notes, metadata=info)

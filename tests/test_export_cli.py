@@ -73,6 +73,19 @@ def test_export_metadata_names_the_calibration_and_the_preset_without_paths(expo
     assert "preset_path" not in metadata and "data_path" not in metadata
 
 
+@pytest.mark.slow
+def test_only_calibrated_files_carry_the_calibration_record(exported):
+    """A float32 file was not calibrated, so its embedded metadata does not say it was."""
+    from export.tflite_file import read_metadata
+
+    for kind in ("sequence", "step"):
+        int8 = read_metadata((exported / f"{kind}.int8.tflite").read_bytes())
+        fp32 = read_metadata((exported / f"{kind}.fp32.tflite").read_bytes())
+        assert int8["calibration"]["examples"] == 16
+        assert "calibration" not in fp32
+        assert fp32["task"] == int8["task"] == "adding"
+
+
 def _channel_scaled_weights(path: Path) -> int:
     """How many constant tensors of the file have more than one quantization scale."""
     from export import tflite_file
