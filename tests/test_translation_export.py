@@ -42,3 +42,12 @@ def test_training_throughput_counts_target_tokens():
     # the timed step sees 4 of the examples (the data repeats to fill the steps)
     assert figures["steps"] == 1 and 0 < figures["target_tokens_per_second"] * figures[
         "seconds"] <= tokens
+
+
+def test_a_preset_that_cannot_load_is_a_skipped_row_with_its_reason(monkeypatch):
+    monkeypatch.setattr(bench, "PRESETS", ("no-such-preset",))
+    result = bench.run(quick=True)
+    reason = result["no-such-preset"]["skipped"]
+    assert reason.startswith("UnknownNameError: ") and "no-such-preset" in reason
+    assert len(reason) <= 300
+    assert f"no-such-preset: skipped ({reason})" in bench.table(result)

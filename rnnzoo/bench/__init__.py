@@ -89,3 +89,9 @@ def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 2) -> f
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def skipped(error: BaseException, prefix: str = "") -> dict:
+    """A benchmark row that could not run (a preset not shipped, its data absent): the reason,
+    kept short enough for a table."""
+    return {"skipped": f"{prefix}{type(error).__name__}: {error}"[:300]}

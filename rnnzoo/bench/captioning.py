@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnzoo.bench import skipped
+
 PRESETS = ("captioning-shapes", "captioning-coco-mini")
 
 
@@ -133,11 +135,11 @@ def run(quick: bool = False) -> dict:
         try:
             result[name] = _bench_preset(name, quick)
         except Exception as error:  # noqa: BLE001 - a preset not shipped, data absent
-            result[name] = {"skipped": f"{type(error).__name__}: {error}"[:300]}
+            result[name] = skipped(error)
     try:
         result["training"] = _training_throughput(5 if quick else 30)
     except Exception as error:  # noqa: BLE001 - reported
-        result["training"] = {"skipped": f"{type(error).__name__}: {error}"[:300]}
+        result["training"] = skipped(error)
     return result
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnzoo.bench import skipped
+
 PRESETS = ("translate-en-de-multi30k", "translate-en-fr-tatoeba")
 QUICK_SENTENCES, LATENCY_SENTENCES = 40, 8
 
@@ -137,7 +139,7 @@ def run(quick: bool = False) -> dict:
                                                   train, steps=3 if quick else 10)
             result[name] = row
         except Exception as error:  # noqa: BLE001 - a preset not shipped, data absent
-            result[name] = {"skipped": f"{type(error).__name__}: {error}"[:300]}
+            result[name] = skipped(error)
     return result
 
 

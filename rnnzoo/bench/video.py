@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnzoo.bench import skipped
+
 PRESET = "video-actions-lrcn"
 BASELINES = ("convlstm", "frame-average")
 # Epochs of the baselines trained here (the preset's card says its own): enough to rank them
@@ -191,7 +193,7 @@ def run(quick: bool = False) -> dict:
     try:
         preset = zoo.load(PRESET)
     except Exception as error:  # noqa: BLE001 - the preset may not be shipped yet
-        return {"skipped": f"{PRESET}: {type(error).__name__}: {error}"}
+        return skipped(error, f"{PRESET}: ")
     source = _data(preset, quick)
     config = preset.config["config"]
     labels, size, frames = config["labels"], config.get("size", 64), config.get("frames") or 16
