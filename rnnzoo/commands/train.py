@@ -43,6 +43,11 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
                              "raises the loss most, by EPS times their norm (Miyato et al. "
                              "2017's adversarial training; doubles the cost of a step) "
                              "(default: 0, off)")
+    parser.add_argument("--ema", type=float, metavar="MOMENTUM",
+                        help="validate, select and keep the exponential moving average of the "
+                             "weights over the training steps with this momentum (e.g. 0.999: "
+                             "about the last 1,000 steps) instead of the last step's weights "
+                             "(default: off)")
     parser.add_argument("--epochs", type=int, help="maximum epochs (default: the task's)")
     parser.add_argument("--batch-size", type=int,
                         help="examples per replica and step (default: the task's)")
@@ -144,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         schedule=args.schedule, clipnorm=args.clipnorm or None,
         early_stopping_patience=patience or None, resume=args.resume, seed=args.seed,
         strategy=strategy, verbose=_verbosity(args), selection=selection,
-        layer_schedule=layer_schedule, adversarial=args.adversarial)
+        layer_schedule=layer_schedule, adversarial=args.adversarial, ema=args.ema)
 
     model = result.model
     model.rnnzoo_builder, model.rnnzoo_config = builder, builder_config
@@ -161,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
                      "seconds": round(result.seconds, 1), "seed": args.seed,
                      "fine_tuned_from": args.from_preset,
                      **({"adversarial": args.adversarial} if args.adversarial else {}),
+                     **({"ema": args.ema} if args.ema is not None else {}),
                      **(training_record or {})},
         "training_command": _training_command(
             sys.argv[1:] if sys.argv[1:2] == ["train"] else [

@@ -76,6 +76,7 @@ from tasks.common.optimizer import GlobalClipAdam
 from tasks.common.seeding import seed_everything
 from tasks.common.selection import Selection, SelectionCallback
 from tasks.common.strategy import get_strategy, worker_info
+from tasks.common.weight_average import average_callbacks, check_momentum
 from zoo.errors import RnnzooError
 
 SCHEDULES = ("cosine", "constant")
@@ -153,7 +154,7 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
         callbacks: Sequence[keras.callbacks.Callback] = (),
         selection: Selection | None = None,
         layer_schedule: LayerSchedule | None = None,
-        adversarial: float = 0.0) -> FitResult:
+        adversarial: float = 0.0, ema: float | None = None) -> FitResult:
     """Train the model that ``build_model()`` returns and write a run folder in ``out_dir``.
 
     Args:
@@ -189,12 +190,16 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
         adversarial: > 0: also train on adversarially perturbed word embeddings, within this
             fraction of their norm (`tasks.common.adversarial`; models with one token-id
             input and a layer named ``embedding``); the returned model is the plain one.
+        ema: keep an exponential moving average of the weights with this momentum (e.g.
+            0.999); the average is validated, checkpointed, chosen by early stopping and
+            returned (`tasks.common.weight_average`). None: the raw weights.
 
     Returns:
         a `FitResult`; its `FitResult.summary_line` is also printed on stdout.
     """
     _check_arguments(epochs, batch_size, learning_rate, schedule, warmup_steps, clipnorm,
                      early_stopping_patience, shuffle_buffer)
+    check_momentum(ema)
     if isinstance(strategy, str):
         strategy = get_strategy(strategy)
     run = _open_run(Path(out_dir), strategy, resume)
@@ -202,6 +207,7 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
     cached_train = train.cache()
     run_config = _run_config(cached_train, batch_size, strategy.num_replicas_in_sync, seed,
                              epochs)
+    run_config["ema"] = ema
     if run.state is not None:
         _check_resumable(run.state, run_config, run.backup_dir)
     finished = run.finished(epochs)
@@ -220,7 +226,8 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
             model = AdversarialEmbeddings(model, adversarial)
         optimizer = _compile(
             model, train, loss=loss, metrics=metrics, clipnorm=clipnorm,
-            learning_rate=make_schedule(schedule, learning_rate, total_steps, warmup_steps))
+            learning_rate=make_schedule(schedule, learning_rate, total_steps, warmup_steps),
+            ema=ema)
         if layer_schedule is not None and layer_schedule.active:
             optimizer.set_layer_rates(
                 layer_schedule.rates(model, run_config["steps_per_epoch"]))
@@ -233,7 +240,7 @@ def fit(build_model: Callable[[], keras.Model], train: tf.data.Dataset,
         run, run_config, monitor, mode, early_stopping_patience, es_weights)
     if not finished:
         run_callbacks = _callback_list(run, callbacks, early_stopping, checkpoint, backup,
-                                       tensorboard)
+                                       tensorboard, average=ema is not None)
         train_data, validation_data = _input_pipelines(
             cached_train, validation, run.start_epoch, epochs, run_config["global_batch"], seed,
             shuffle_buffer)
@@ -327,11 +334,13 @@ def _run_config(cached_train: tf.data.Dataset, batch_size: int, replicas: int, s
 
 
 def _compile(model: keras.Model, train: tf.data.Dataset, *, loss: Any, metrics: Sequence,
-             learning_rate: Any, clipnorm: float | None) -> GlobalClipAdam:
+             learning_rate: Any, clipnorm: float | None,
+             ema: float | None = None) -> GlobalClipAdam:
     """Compile ``model`` with a new `GlobalClipAdam` and create the model's and the
     optimizer's variables (a restore loads into them); returns the optimizer. Called in the
     strategy scope."""
-    optimizer = GlobalClipAdam(learning_rate=learning_rate, global_clipnorm=clipnorm)
+    optimizer = GlobalClipAdam(learning_rate=learning_rate, global_clipnorm=clipnorm,
+                               **({} if ema is None else {"use_ema": True, "ema_momentum": ema}))
     model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics) or None)
     if not model.built:
         inputs = next(iter(train.batch(1)))[0]
@@ -388,13 +397,15 @@ def _run_callbacks(run: _Run, run_config: dict[str, int], monitor: str, mode: st
 def _callback_list(run: _Run, extra: Sequence[keras.callbacks.Callback],
                    early_stopping: ResumableEarlyStopping | None,
                    checkpoint: AtomicModelCheckpoint, backup: RunBackup,
-                   tensorboard: bool) -> list[keras.callbacks.Callback]:
-    """The callbacks of ``model.fit``: ``extra`` first, the backup last. A resumed run's
-    history.csv loses the rows of epochs that were not committed."""
+                   tensorboard: bool, average: bool = False) -> list[keras.callbacks.Callback]:
+    """The callbacks of ``model.fit``: ``extra`` first, the backup last; with ``average``
+    the weight average is in the model from validation to just before the backup. A resumed
+    run's history.csv loses the rows of epochs that were not committed."""
     csv_path = run.work_dir / "history.csv"
     if run.state is not None:
         _truncate_csv(csv_path, run.start_epoch)  # rows of an epoch that was not committed
-    run_callbacks = [*extra, checkpoint]
+    use_average, use_training = average_callbacks() if average else (None, None)
+    run_callbacks = [*([use_average] if average else []), *extra, checkpoint]
     if early_stopping is not None:
         run_callbacks.append(early_stopping)
     run_callbacks.append(keras.callbacks.CSVLogger(str(csv_path), append=run.state is not None))
@@ -403,6 +414,8 @@ def _callback_list(run: _Run, extra: Sequence[keras.callbacks.Callback],
     elif tensorboard:
         _note("no TensorBoard logs: the tensorboard package is not installed "
               "(pip install tensorboard)")
+    if average:
+        run_callbacks.append(use_training)
     run_callbacks.append(backup)  # last: commits after the others have seen the epoch
     return run_callbacks
 
@@ -485,6 +498,11 @@ def _check_resumable(state: dict, config: dict, backup_dir: Path) -> None:
             f"{previous.get('global_batch')}) and this call gives {config['steps_per_epoch']} "
             f"({config['train_examples']} examples, global batch {config['global_batch']}); "
             "resume with the same data and batch size")
+    if previous.get("ema") != config["ema"]:
+        raise RnnzooError(
+            f"{backup_dir}: cannot resume: the run started with a weight average of momentum "
+            f"{previous.get('ema')} and this call asks for {config['ema']}; resume with the "
+            "same --ema")
     if previous.get("seed") not in (None, config["seed"]):
         _note(f"resuming with seed {config['seed']} (the run started with {previous['seed']}):"
               " the remaining epochs see a different data order")
