@@ -34,33 +34,36 @@ def _equal(a, b, atol=0.0):
     return len(a) == len(b) and all(np.allclose(x, y, rtol=0, atol=atol) for x, y in zip(a, b))
 
 
+def _plain_and_averaged(tmp_path, data, epochs, ema):
+    """Two runs of the same seed, without and with a weight average."""
+    train, validation = data
+    return [fit(build, train, validation, out_dir=tmp_path / name, epochs=epochs,
+                early_stopping_patience=None, ema=momentum, **COMMON)
+            for name, momentum in (("plain", None), ("averaged", ema))]
+
+
+def _validation_loss(model, validation) -> float:
+    x, y = next(iter(validation.batch(64)))
+    return float(keras.ops.mean(keras.losses.mean_squared_error(y, model.predict_on_batch(x))))
+
+
 def test_the_average_is_validated_and_returned_while_training_follows_the_raw_weights(
         tmp_path, data):
-    train, validation = data
-    raw = fit(build, train, validation, out_dir=tmp_path / "raw", epochs=3,
-              early_stopping_patience=None, **COMMON)
-    averaged = fit(build, train, validation, out_dir=tmp_path / "ema", epochs=3,
-                   early_stopping_patience=None, ema=0.9, **COMMON)
+    raw, averaged = _plain_and_averaged(tmp_path, data, epochs=3, ema=0.9)
     # Same raw trajectory: every epoch's training loss is the plain run's (the raw weights
     # were put back after each validation), while the validated weights are not.
     assert averaged.history["loss"] == pytest.approx(raw.history["loss"], rel=1e-6)
     assert all(abs(a - b) > 1e-6 for a, b in
                zip(averaged.history["val_loss"], raw.history["val_loss"]))
     # The returned model is the validated average (its last epoch's val_loss).
-    x, y = next(iter(validation.batch(64)))
-    returned = float(keras.ops.mean(keras.losses.mean_squared_error(
-        y, averaged.model.predict_on_batch(x))))
+    returned = _validation_loss(averaged.model, data[1])
     assert returned == pytest.approx(averaged.history["val_loss"][-1], rel=1e-4)
     assert not _equal(_weights(averaged.model), _weights(raw.model), atol=1e-5)
 
 
 def test_momentum_zero_is_the_plain_run(tmp_path, data):
     """An average of momentum 0 is the last step's weights: every figure is the plain run's."""
-    train, validation = data
-    plain = fit(build, train, validation, out_dir=tmp_path / "a", epochs=2,
-                early_stopping_patience=None, **COMMON)
-    zero = fit(build, train, validation, out_dir=tmp_path / "b", epochs=2,
-               early_stopping_patience=None, ema=0.0, **COMMON)
+    plain, zero = _plain_and_averaged(tmp_path, data, epochs=2, ema=0.0)
     assert zero.history["val_loss"] == pytest.approx(plain.history["val_loss"], rel=1e-6)
     assert _equal(_weights(zero.model), _weights(plain.model), atol=1e-6)
 
@@ -73,9 +76,7 @@ def test_checkpoint_and_early_stopping_keep_the_best_average(tmp_path, data):
     checkpoint = build()
     checkpoint.load_weights(str(tmp_path / "best.weights.h5"))
     assert _equal(_weights(checkpoint), _weights(result.model))
-    x, y = next(iter(validation.batch(64)))
-    loss = float(keras.ops.mean(keras.losses.mean_squared_error(
-        y, result.model.predict_on_batch(x))))
+    loss = _validation_loss(result.model, validation)
     assert loss == pytest.approx(result.history["val_loss"][best], rel=1e-4)
 
 
