@@ -71,6 +71,7 @@ def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
     (["evaluate", "/nonexistent/preset"], "nonexistent"),
     (["bench", "nope"], "unknown benchmark 'nope'"),
     (["predict", "adding-lstm", "x.wav"], "has no predict"),
+    (["train", "adding", "--out", "x", "--ema", "1"], "--ema must be in [0, 1), got 1.0"),
 ])
 def test_bad_input_exits_2_with_one_line_and_no_traceback(capsys, argv, message):
     code, _, err = run_cli(capsys, *argv)
@@ -174,3 +175,11 @@ def test_train_can_select_epochs_on_the_task_metric(tmp_path, capsys):
     assert summary["selected_on"] == "val_mse"  # the adding task's metric, lower is better
     chosen = summary["history"]["val_mse"]
     assert len(chosen) == 2 and f"best val_mse {min(chosen):.4g}" in stdout
+
+
+def test_train_with_a_weight_average_records_it_in_the_card(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "adding", *TINY, "--ema", "0.9", "--out", str(out)]) == 0
+    card = json.loads((out / "preset" / "card.json").read_text())
+    assert card["training"]["ema"] == 0.9
+    assert "--ema 0.9" in card["training_command"]

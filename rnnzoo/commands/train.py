@@ -92,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     from tasks.common.strategy import get_strategy
 
     task = tasks.get_task(args.task)
+    if args.ema is not None and not 0 <= args.ema < 1:
+        raise ValueError(f"--ema must be in [0, 1), got {args.ema}")
     if task.needs_data and not args.data and not args.from_preset:
         raise ValueError(f"task {task.name} needs --data PATH")
     strategy = get_strategy(args.strategy)  # before any other TensorFlow op (multi-worker)
