@@ -489,7 +489,8 @@ def _check_arguments(epochs, batch_size, learning_rate, schedule, warmup_steps, 
 
 
 def _check_resumable(state: dict, config: dict, backup_dir: Path) -> None:
-    """Refuse to resume a run whose steps per epoch differ (the step count would not add up)."""
+    """Refuse to resume a run whose steps per epoch differ (the step count would not add up)
+    or whose weight average differs (the optimizer's variables would not match)."""
     previous = state.get("config") or {}
     if previous.get("steps_per_epoch") not in (None, config["steps_per_epoch"]):
         raise RnnzooError(
