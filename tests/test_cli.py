@@ -182,3 +182,18 @@ def test_train_with_a_weight_average_records_it_in_the_card(tmp_path, capsys):
     assert main(["train", "adding", *TINY, "--ema", "0.9", "--out", str(out)]) == 0
     card = json.loads((out / "preset" / "card.json").read_text())
     assert card["training"]["ema"] == 0.9
+
+
+def test_info_abridges_long_config_lists(capsys):
+    """sentiment-sst2's config holds a 10,000-word vocabulary: one short line, not 100 KB."""
+    code, out, _ = run_cli(capsys, "info", "sentiment-sst2")
+    builder = next(line for line in out.splitlines() if line.lstrip().startswith("builder"))
+    assert code == 0 and "... 10,000 items" in builder and len(builder) < 400
+    assert "'max_length': 64" in builder  # the scalars stay
+
+
+def test_abridged_cuts_nested_lists_only_beyond_the_limit():
+    from rnnzoo.commands.listing import abridged
+
+    assert abridged({"a": list(range(8)), "b": [1, 2], "c": {"d": "x" * 3}}, items=3) == {
+        "a": [0, 1, 2, "... 8 items"], "b": [1, 2], "c": {"d": "xxx"}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from rnnzoo.commands.common import add_json_option, load_preset
 from rnnzoo.runtime import format_value, print_json, start_tensorflow
@@ -51,6 +52,19 @@ class ListCommand:
         return 0
 
 
+def abridged(value: Any, items: int = 6) -> Any:
+    """``value`` with every list or tuple longer than ``items`` cut to its first ``items``
+    and a count (a vocabulary of 10,000 words in a builder config is one short line)."""
+    if isinstance(value, dict):
+        return {key: abridged(item, items) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        shown = [abridged(item, items) for item in value[:items]]
+        if len(value) > items:
+            shown.append(f"... {len(value):,} items")
+        return shown
+    return value
+
+
 class InfoCommand:
     """``rnnzoo info PRESET [--json]``."""
 
@@ -72,7 +86,8 @@ class InfoCommand:
                         "parameters": preset.model.count_params(), "card": card})
             return 0
         print(f"{preset.name}  ({preset.path})")
-        print(f"  builder     {card.get('builder')}  {preset.config.get('config', {})}")
+        print(f"  builder     {card.get('builder')}  "
+              f"{abridged(preset.config.get('config', {}))}")
         print(f"  parameters  {preset.model.count_params():,}")
         print(f"  task        {card.get('task')}")
         print(f"  dataset     {card.get('dataset', '')}  [{card.get('split', '')}]")
