@@ -90,10 +90,10 @@ def run(args: argparse.Namespace) -> int:
     from tasks.common.data_paths import data_record, resolve_data
     from tasks.common.fit import fit
     from tasks.common.strategy import get_strategy
+    from tasks.common.weight_average import check_momentum
 
     task = tasks.get_task(args.task)
-    if args.ema is not None and not 0 <= args.ema < 1:
-        raise ValueError(f"--ema must be in [0, 1), got {args.ema}")
+    check_momentum(args.ema, "--ema")  # before the data is read
     if task.needs_data and not args.data and not args.from_preset:
         raise ValueError(f"task {task.name} needs --data PATH")
     strategy = get_strategy(args.strategy)  # before any other TensorFlow op (multi-worker)

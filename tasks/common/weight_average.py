@@ -81,7 +81,7 @@ def average_callbacks() -> tuple[UseAverage, UseTrainingWeights]:
     return UseAverage(state), UseTrainingWeights(state)
 
 
-def check_momentum(momentum: float | None) -> None:
-    """Refuse a momentum outside [0, 1)."""
+def check_momentum(momentum: float | None, name: str = "the weight average's momentum") -> None:
+    """Refuse a momentum outside [0, 1); the error calls it ``name`` (e.g. ``--ema``)."""
     if momentum is not None and not 0.0 <= momentum < 1.0:
-        raise ValueError(f"the weight average's momentum must be in [0, 1), got {momentum!r}")
+        raise ValueError(f"{name} must be in [0, 1), got {momentum!r}")
