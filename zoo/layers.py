@@ -12,6 +12,8 @@ import numbers
 
 import keras
 
+from zoo.checks import check_fraction
+
 KINDS = ("simple", "lstm", "gru")
 MERGE_MODES = ("concat", "sum", "ave", "mul")
 
@@ -67,8 +69,7 @@ def recurrent(
     _check_kind(kind)
     if units <= 0:
         raise ValueError(f"units must be positive, got {units}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    check_fraction(dropout, "dropout")
     if bidirectional and merge_mode is not None and merge_mode not in MERGE_MODES:
         raise ValueError(
             f"unknown merge_mode {merge_mode!r}; expected one of {', '.join(MERGE_MODES)}"
@@ -102,8 +103,7 @@ def conv_recurrent(
     if filters <= 0 or kernel_size <= 0:
         raise ValueError(f"filters and kernel_size must be positive, got {filters}, "
                          f"{kernel_size}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    check_fraction(dropout, "dropout")
     return keras.layers.ConvLSTM2D(filters, kernel_size, padding="same",
                                    return_sequences=return_sequences,
                                    return_state=return_state, dropout=dropout, name=name)

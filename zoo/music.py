@@ -30,6 +30,7 @@ from __future__ import annotations
 import keras
 
 from zoo.autoregressive import AutoregressiveBernoulli
+from zoo.checks import check_fraction
 from zoo.layers import recurrent
 from zoo.registry import register
 
@@ -61,9 +62,8 @@ def _recurrent_body(x, kind: str, units: int | list[int], *, dropout: float,
                     input_dropout: float, cell_range: float | None = None):
     """Stacked sequence-returning recurrent layers ``{kind}_{i}`` and an output dropout;
     ``cell_range``: the ``quantized_cell_range`` of LSTM layers (see `export.step`)."""
-    if not 0.0 <= dropout < 1.0 or not 0.0 <= input_dropout < 1.0:
-        raise ValueError(f"dropout and input_dropout must be in [0, 1), got {dropout}, "
-                         f"{input_dropout}")
+    check_fraction(dropout, "dropout")
+    check_fraction(input_dropout, "input_dropout")
     for i, width in enumerate(_units_list(units)):
         layer = recurrent(kind, width, return_sequences=True, name=f"{kind}_{i}",
                           dropout=input_dropout if i == 0 else dropout)

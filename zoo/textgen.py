@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import keras
 
+from zoo.checks import check_fraction
 from zoo.layers import recurrent
 from zoo.registry import register
 
@@ -36,8 +37,7 @@ def _char_model(kind: str, characters: list[str], units, embedding: int,
                          f"least one character), got {characters!r}")
     if isinstance(embedding, bool) or not isinstance(embedding, int) or embedding <= 0:
         raise ValueError(f"embedding must be a positive integer, got {embedding!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    check_fraction(dropout, "dropout")
     inputs = keras.Input(shape=(None,), dtype="int32", name=INPUT_NAME)
     x = keras.layers.Embedding(len(characters), embedding, name="embedding")(inputs)
     for i, width in enumerate(_units_list(units)):

@@ -42,6 +42,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from zoo.checks import check_fraction
 from zoo.layers import recurrent
 from zoo.registry import register
 
@@ -322,8 +323,7 @@ def _check(lookback, horizon, features, targets, quantiles, dropout, base, seaso
     if quantiles and (quantiles < 3 or quantiles % 2 == 0):
         raise ValueError(f"quantiles must be 0 (point forecasts) or an odd number >= 3, got "
                          f"{quantiles}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    check_fraction(dropout, "dropout")
     if base not in BASES:
         raise ValueError(f"unknown base {base!r}; expected one of {', '.join(BASES)}")
     if isinstance(season, bool) or not isinstance(season, (int, np.integer)) or season < 1:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import keras
 
 from zoo.attention import AdditiveScores, DropMask, LuongScores, MaskedSoftmax, PaddingMask
+from zoo.checks import check_fraction
 from zoo.layers import gather_rows, recurrent
 from zoo.registry import register
 
@@ -114,8 +115,7 @@ def _check(vocabulary_size: int, max_source_length: int, kind: str, attention: s
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if attention not in ATTENTIONS:
         raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}, got {attention!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    check_fraction(dropout, "dropout")
     bad = [f"{k}={v}" for k, v in sizes.items() if v < 1]
     if bad:
         raise ValueError(f"sizes must be positive: {', '.join(bad)}")

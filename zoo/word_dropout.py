@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import keras
 
+from zoo.checks import check_fraction
+
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
 class WordDropout(keras.layers.Layer):
@@ -22,8 +24,7 @@ class WordDropout(keras.layers.Layer):
 
     def __init__(self, rate: float, unknown_id: int, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= float(rate) < 1.0:
-            raise ValueError(f"WordDropout rate must be in [0, 1), got {rate}")
+        check_fraction(float(rate), "WordDropout rate")
         if int(unknown_id) <= 0:
             raise ValueError(f"WordDropout unknown_id must be a positive id (0 is padding), "
                              f"got {unknown_id}")

@@ -19,6 +19,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from zoo.checks import check_fraction
+
 
 class _Average:
     """The raw weights set aside while the model holds the optimizer's average."""
@@ -83,5 +85,5 @@ def average_callbacks() -> tuple[UseAverage, UseTrainingWeights]:
 
 def check_momentum(momentum: float | None, name: str = "the weight average's momentum") -> None:
     """Refuse a momentum outside [0, 1); the error calls it ``name`` (e.g. ``--ema``)."""
-    if momentum is not None and not 0.0 <= momentum < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {momentum!r}")
+    if momentum is not None:
+        check_fraction(momentum, name)

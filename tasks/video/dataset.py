@@ -50,6 +50,7 @@ from tasks.video.decode import (
     square,
 )
 from tasks.video.layout import LayoutError, class_names as folder_class_names, find_clips
+from zoo.checks import check_fraction
 
 AUTOTUNE = tf.data.AUTOTUNE
 TFDS_PREFIX = "tfds:"
@@ -182,8 +183,7 @@ def tfds_split(split: str, train_examples: int, validation_fraction: float) -> s
 
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-    if not 0 <= validation_fraction < 1:
-        raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction!r}")
+    check_fraction(validation_fraction, "validation_fraction")
     if split in ("test", "train+validation"):
         return "test" if split == "test" else "train"
     held = round(validation_fraction * train_examples)

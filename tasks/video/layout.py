@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.checks import check_fraction
 from zoo.errors import RnnzooError
 
 CLIP_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
@@ -89,8 +90,7 @@ def find_clips(root: str | os.PathLike, split: str, *,
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     for name, value in (("validation_fraction", validation_fraction),
                         ("test_fraction", test_fraction)):
-        if not 0 <= value < 1:
-            raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+        check_fraction(value, name)
     root = _root(root)
     on_disk = _clips_on_disk(root)
     lists = find_split_lists(root, split_list)
