@@ -4,7 +4,9 @@ Preset section (`rnnzoo.bench.export_presets`): each shipped preset (``--presets
 some) is exported as ``rnnzoo export`` does (its task's calibration and evaluation data and
 metric) to float32, fp16, dynamic, int8 and int16x8 TFLite, sequence and step files where it
 has them; per variant bytes, ratio to float32 (same kind), metric, one-thread latency; the
-recommended variant and pass/miss against issue 14's size and metric targets.
+recommended variant and pass/miss against issue 14's size and metric targets. A preset trained
+on its validation split too (a refit: ner-conll2003, speech-digits, speech-yesno) is scored on
+its test split, as ``rnnzoo export`` does (`rnnzoo.commands.common.scoring_split`).
 
 Adding section (the figures below, kept from before): the adding-problem LSTM, GRU and
 vanilla RNN, also with their SavedModel.
@@ -179,7 +181,7 @@ def _tiny(s: dict) -> tuple[list[dict], list[dict]]:
 def _presets(s: dict) -> tuple[list[dict], list[dict]]:
     """Every preset of ``s["presets"]``; the adding presets also in the adding section."""
     import zoo
-    from rnnzoo.commands.common import task_of
+    from rnnzoo.commands.common import scoring_split, task_of
     from rnnzoo.commands.export import export_preset
 
     results, rows = [], []
@@ -190,6 +192,7 @@ def _presets(s: dict) -> tuple[list[dict], list[dict]]:
             preset = zoo.load(name)
             task = task_of(preset)
             adding = task.name == "adding"
+            split = scoring_split(task, preset.card.get("data_options"), None)[0]
 
             def exporter(quantize: list[str], kinds: list[str], out: Path,
                          name: str = name, adding: bool = adding) -> dict:
@@ -206,6 +209,7 @@ def _presets(s: dict) -> tuple[list[dict], list[dict]]:
             rows.append({"preset": name, "error": f"{type(error).__name__}: {error}"})
             print(f"bench export: {name} failed: {error}", file=sys.stderr, flush=True)
             continue
+        row["split"] = split
         rows.append(row)
         print("\n".join([f"bench export: {name} done in {row['seconds']:.0f} s",
                          *format_rows([row])[1:]]), file=sys.stderr, flush=True)
@@ -220,7 +224,7 @@ def table(result: dict) -> str:
     s = result["settings"]
     lines = [f"export: {len(result.get('presets', []))} model(s), TFLite "
              f"{', '.join(s.get('quantize', []))}; metric on {s['eval_examples']} validation "
-             f"examples; latency median batch-1 ms, 1 thread (sequence: per sequence; step: per "
+             f"examples (test for presets trained on validation too); latency median batch-1 ms, 1 thread (sequence: per sequence; step: per "
              f"step; encoder: per input; decoder: per step)"]
     lines += format_rows(result.get("presets", []))
     lines += summary_lines(result.get("presets", []))

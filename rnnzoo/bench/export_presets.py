@@ -215,6 +215,7 @@ def format_rows(rows: list[dict]) -> list[str]:
         lines.append(f"{row['preset']} ({row['units'] or 'no recurrent'} units; {row['metric']}"
                      f" {'lower' if row['lower_is_better'] else 'higher'} is better, "
                      f"{row['tolerance']['text']}; Keras {row['keras']['metric']['value']:.5g}"
+                     f" on {row.get('split', 'validation')}"
                      f"{'' if keras_ms is None else f', model(x) {keras_ms:.1f} ms'}; "
                      f"{row.get('seconds', 0):.0f} s)")
         lines.append(f"  {'kind':<9}{'quantize':<9}{'bytes':>11}{'ratio':>7}{row['metric']:>14}"

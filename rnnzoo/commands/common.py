@@ -55,6 +55,24 @@ def preset_dataset(preset, task, data: str | None, split: str):
                      **preset.card.get("data_options", {}))
 
 
+def scoring_split(task, data_options: dict | None, split: str | None) -> tuple[str, str | None]:
+    """The split to score a model on and a note for the user, or None.
+
+    ``split`` None picks ``validation``, or ``test`` for a model that trained on its
+    validation split too (`Task.trained_on`: a refit such as ner-conll2003), whose figures
+    on validation would be on training data. A split the model trained on, named
+    explicitly, is kept with a note saying so."""
+    if split is None:
+        if not task.trained_on("validation", data_options):
+            return "validation", None
+        return "test", ("the model was trained on the validation split too (a refit), so it "
+                        "is scored on the test split instead")
+    if task.trained_on(split, data_options):
+        return split, (f"the model was trained on the {split} split: figures on it are on "
+                       "training data, not held-out data")
+    return split, None
+
+
 def task_in_argv(argv: list[str], command: str) -> str | None:
     """The task named right after ``command`` in ``argv``, if it is a known task."""
     if command not in argv:

@@ -15,7 +15,13 @@ import json
 import sys
 from pathlib import Path
 
-from rnnzoo.commands.common import add_json_option, load_preset, preset_dataset, task_of
+from rnnzoo.commands.common import (
+    add_json_option,
+    load_preset,
+    preset_dataset,
+    scoring_split,
+    task_of,
+)
 from rnnzoo.runtime import format_value, print_json
 
 
@@ -88,6 +94,7 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
             predict = runner_for_files(encoder, path)
             path = path.with_name(f"{encoder.name}+{path.name}")
         task = tasks.get_task(info["task"])
+        _note_training_split(path, task, info.get("data_options"), args.split)
         data = resolve_data(args.data, info, task)
         dataset = task.load(data, args.split, **info.get("data_options", {}))
         try:
@@ -112,6 +119,13 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
         text = ", ".join(f"{k} {format_value(v)}" for k, v in figures.items())
         print(f"{path} [{task.name}, {args.split}] {text}")
     return 1 if failed else 0
+
+
+def _note_training_split(model, task, data_options: dict | None, split: str) -> None:
+    """Say on stderr when ``split`` is part of the model's training data."""
+    note = scoring_split(task, data_options, split)[1]
+    if note:
+        print(f"rnnzoo evaluate: note: {model}: {note}", file=sys.stderr)
 
 
 def _metadata_beside(path: Path) -> dict:
@@ -170,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_exported(args, files)
     preset = load_preset(args.model)
     task = task_of(preset)
+    _note_training_split(preset.name, task, preset.card.get("data_options"), args.split)
     dataset = preset_dataset(preset, task, args.data, args.split)
     figures = task.metric_with(preset.card.get("data_options"))(preset.model.predict_on_batch,
                                                                 dataset)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from export.artifact import (
@@ -27,6 +28,7 @@ from rnnzoo.commands.common import (
     load_preset,
     preset_data,
     preset_dataset,
+    scoring_split,
     task_of,
 )
 from rnnzoo.runtime import print_json
@@ -96,8 +98,10 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
                              "whole sequences) (default: "
                              "that of --data, else of the card's dataset); keep it apart from "
                              "the data the files are verified on")
-    parser.add_argument("--split", default="validation",
-                        help="split the artifacts are verified on (default: validation)")
+    parser.add_argument("--split",
+                        help="split the artifacts are verified on (default: validation; test "
+                             "for a preset trained on its validation split too, such as "
+                             "ner-conll2003)")
     parser.add_argument("--eval-examples", type=int, default=1000,
                         help="examples of that split used for verification (default: 1000)")
     parser.add_argument("--representative", type=int, default=200,
@@ -188,7 +192,7 @@ def _option_or_card(value: bool | None, defaults: dict, key: str) -> tuple[bool,
 def export_preset(model: str, out: str, *, formats: list[str], quantize: list[str],
                   kinds: list[str], int8_io: bool = False, batch_size: int | None = 1,
                   data: str | None = None, calibration_data: str | None = None,
-                  split: str = "validation", eval_examples: int = 1000,
+                  split: str | None = None, eval_examples: int = 1000,
                   representative: int = 200, overwrite: bool = False, allow_flex: bool = False,
                   per_channel: bool | None = None, float_layers: list[str] | None = None,
                   lstm_op: str = "loop", float_cell_state: bool | None = None,
@@ -196,6 +200,8 @@ def export_preset(model: str, out: str, *, formats: list[str], quantize: list[st
     """Export preset ``model`` (name, folder, run folder or URL) to ``out`` as ``rnnzoo
     export`` does: its task's calibration data, evaluation data and metric; ``per_channel``
     and ``float_cell_state`` None take the card's ``export_defaults`` (`export_defaults`).
+    ``split`` None verifies on validation, or on test for a preset trained on its
+    validation split too (`rnnzoo.commands.common.scoring_split`; the choice is printed).
     Returns the report, the calibration record (None without int8/int16x8) and its one-line
     description."""
     from tasks.common.data_paths import data_record
@@ -227,6 +233,9 @@ def export_preset(model: str, out: str, *, formats: list[str], quantize: list[st
                 calibration["float_cell_state"] = True
                 calibration_line += ("; LSTM cell states in float"
                                      + (FROM_CARD if cell_from_card else ""))
+    split, note = scoring_split(task, options, split)
+    if note:
+        print(f"rnnzoo export: note: {preset.name}: {note}", file=sys.stderr)
     dataset = preset_dataset(preset, task, data, split).take(eval_examples)
 
     metadata = {

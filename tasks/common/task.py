@@ -97,6 +97,9 @@ class Task:
             record)``: the training data ``rnnzoo train`` fits on, made from the loaded
             training split ``train`` of ``data`` (e.g. extended with teacher-labelled text),
             and what the card records of it (None: nothing). None: the split as loaded.
+        refit_options: data options that, when true, put the validation split into the
+            training data (the refit of a recipe validation has chosen: NER's
+            ``with_validation``); see `trained_on`.
     """
 
     name: str
@@ -122,11 +125,20 @@ class Task:
     metric_option_names: tuple[str, ...] = ()
     preset_assets: Callable[[str, dict], dict] | None = None
     training_set: TrainingSet | None = None
+    refit_options: tuple[str, ...] = ()
 
     def metric_with(self, data_options: dict | None = None) -> Callable[[ModelFn, Any], dict]:
         """``metric`` with the data options it takes (``metric_option_names``) bound."""
         bound = {k: v for k, v in (data_options or {}).items() if k in self.metric_option_names}
         return functools.partial(self.metric, **bound) if bound else self.metric
+
+    def trained_on(self, split: str, data_options: dict | None = None) -> bool:
+        """Whether a model trained with ``data_options`` has seen ``split`` in training: the
+        training split always, the validation split when a `refit_options` entry is set."""
+        if split == "train":
+            return True
+        return split == "validation" and any((data_options or {}).get(name)
+                                             for name in self.refit_options)
 
     def data_options(self, args: argparse.Namespace) -> dict:
         """The data options given in parsed ``args`` (see `given_options`)."""

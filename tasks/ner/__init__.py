@@ -125,6 +125,7 @@ TASK = Task(
     lower_is_better=False,
     add_options=_add_options,
     data_option_names=DATA_OPTIONS,
+    refit_options=("with_validation",),
     builder_config=_builder_config,
     needs_data=True,
     data_license="CoNLL-2003 (Reuters RCV1 text): research use under the Reuters corpus "

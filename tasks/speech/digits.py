@@ -172,6 +172,7 @@ TASK = Task(
     add_options=_add_options,
     data_option_names=("holdout_speaker", "speeds", "pitches", "tempos", "strict",
                        "all_takes"),
+    refit_options=("all_takes",),
     builder_config=_builder_config,
     needs_data=True,
     data_license="CC BY-SA 4.0 (Free Spoken Digit Dataset, Jakobovski et al.)",

@@ -193,6 +193,7 @@ TASK = sequences.ctc_task(
     summary="OpenSLR yesno: CTC recognition of 8 yes/no words a file, WER",
     labels=LABELS, separator=" ", metric="wer", sample_rate=RATE, max_seconds=MAX_SECONDS,
     data_option_names=("speeds", "pitches", "strict", "recomposed", "all_files"),
+    refit_options=("all_files",),
     load=load,
     representative=representative,
     add_options=_add_options,
