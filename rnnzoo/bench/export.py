@@ -224,8 +224,9 @@ def table(result: dict) -> str:
     s = result["settings"]
     lines = [f"export: {len(result.get('presets', []))} model(s), TFLite "
              f"{', '.join(s.get('quantize', []))}; metric on {s['eval_examples']} validation "
-             f"examples (test for presets trained on validation too); latency median batch-1 ms, 1 thread (sequence: per sequence; step: per "
-             f"step; encoder: per input; decoder: per step)"]
+             f"examples (test for presets trained on validation too); latency median batch-1 "
+             f"ms, 1 thread (sequence: per sequence; step: per step; encoder: per input; "
+             f"decoder: per step)"]
     lines += format_rows(result.get("presets", []))
     lines += summary_lines(result.get("presets", []))
     if result["results"]:
