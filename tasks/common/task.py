@@ -134,8 +134,9 @@ class Task:
 
     def trained_on(self, split: str, data_options: dict | None = None) -> bool:
         """Whether a model trained with ``data_options`` has seen ``split`` in training: the
-        training split always, the validation split when a `refit_options` entry is set."""
-        if split == "train":
+        training split (and ``train+validation``) always, the validation split when a
+        `refit_options` entry is set."""
+        if split in ("train", "train+validation"):
             return True
         return split == "validation" and any((data_options or {}).get(name)
                                              for name in self.refit_options)
