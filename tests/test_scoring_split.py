@@ -25,9 +25,8 @@ def test_a_refit_scores_on_test_and_a_plain_model_on_validation():
 
 
 @pytest.mark.parametrize("options, split, trained", [
-    ({}, "train", True), ({}, "train+validation", True), ({}, "validation", False), ({"with_validation": True}, "validation",
-                                                    True),
-    ({"with_validation": True}, "test", False)])
+    ({}, "train", True), ({}, "train+validation", True), ({}, "validation", False),
+    ({"with_validation": True}, "validation", True), ({"with_validation": True}, "test", False)])
 def test_a_named_split_the_model_trained_on_gets_a_note(options, split, trained):
     assert tasks.get_task("ner").trained_on(split, options) is trained
     kept, note = scoring_split(tasks.get_task("ner"), options, split)
