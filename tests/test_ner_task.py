@@ -189,3 +189,14 @@ def test_a_character_bilstm_tagger_trains_and_exports(folder, tmp_path, capsys):
     scores = {row["model"].split("/")[-1]: row["metrics"]["f1"] for row in json.loads(text)}
     assert scores["sequence.fp32.tflite"] == pytest.approx(keras_f1, abs=1e-6)
     assert abs(scores["sequence.int8.tflite"] - keras_f1) <= 5.0
+
+
+def test_a_refit_says_its_validation_figures_are_on_training_data(folder, tmp_path, capsys):
+    tiny = [a if a != "12" else "1" for a in TINY]  # one epoch
+    code, _, err = run_cli(capsys, "train", "ner", "--data", folder, "--out", tmp_path / "refit",
+                           *tiny, "--train-with-validation", "--patience", "0")
+    assert code == 0 and "the validation split is part of the training data here" in err
+    code, _, err = run_cli(capsys, "evaluate", tmp_path / "refit", "--split", "validation")
+    assert code == 0 and "trained on the validation split" in err
+    code, _, err = run_cli(capsys, "evaluate", tmp_path / "refit", "--split", "test")
+    assert code == 0 and "trained on" not in err

@@ -139,6 +139,11 @@ def run(args: argparse.Namespace) -> int:
     if task.training_set is not None:
         train, training_record = task.training_set(args, data, train, data_options)
     validation = task.load(data, "validation", **data_options)
+    if task.trained_on("validation", data_options):
+        print("rnnzoo train: note: the validation split is part of the training data here (a "
+              "refit): early stopping, --select-on and the card's validation figures read "
+              "training data; score the preset with 'rnnzoo evaluate RUN --split test'",
+              file=sys.stderr)
     patience = defaults["patience"] if args.patience is None else args.patience
     selection = None
     if args.select_on == "metric":
