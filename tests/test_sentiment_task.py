@@ -277,3 +277,22 @@ def test_log_prior_is_smoothed_log_frequency():
     np.testing.assert_allclose(prior, [2 / 7, 4 / 7, 1 / 7], atol=1e-3)
     with pytest.raises(ValueError, match="output_prior must hold 6"):
         zoo.build("wordlm-bigru", vocabulary=WORDS, output_vocabulary=6, output_prior=[0.0])
+
+
+def test_train_with_validation_adds_the_dev_texts_to_training_only(data):
+    from tasks.sentiment import TASK, encoded, representative
+
+    sst = data / "sst2"
+    train, labels = encoded(sst, "train", max_length=16, min_count=1)
+    refit, refit_labels = encoded(sst, "train", max_length=16, min_count=1,
+                                  with_validation=True)
+    dev, dev_labels = encoded(sst, "validation", max_length=16, min_count=1)
+    assert np.array_equal(refit, np.concatenate([train, dev]))
+    assert np.array_equal(refit_labels, np.concatenate([labels, dev_labels]))
+    test_plain = encoded(sst, "test", max_length=16, min_count=1)[0]
+    test_refit = encoded(sst, "test", max_length=16, min_count=1, with_validation=True)[0]
+    assert np.array_equal(test_plain, test_refit)
+    calibration = representative(sst, 500, max_length=16, min_count=1, with_validation=True)
+    assert len(calibration) == len(train)  # calibration reads the training split proper
+    assert TASK.trained_on("validation", {"with_validation": True})
+    assert not TASK.trained_on("validation", {"with_validation": False})

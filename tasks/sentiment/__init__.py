@@ -37,7 +37,7 @@ from zoo.text import POOLINGS
 LABELS = ("negative", "positive")
 MIN_COUNT = 2
 MAX_VOCABULARY = 10_000
-DATA_OPTIONS = ("max_length", "min_count", "max_vocabulary")
+DATA_OPTIONS = ("max_length", "min_count", "max_vocabulary", "with_validation")
 
 
 def training_vocabulary(path, *, min_count: int = MIN_COUNT,
@@ -57,34 +57,43 @@ def _vocabulary(path, vocabulary, min_count, max_vocabulary) -> Vocabulary:
 
 def encoded(path, split: str, *, max_length: int = DEFAULT_MAX_LENGTH,
             min_count: int = MIN_COUNT, max_vocabulary: int = MAX_VOCABULARY,
-            vocabulary: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+            vocabulary: list[str] | None = None,
+            with_validation: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``(ids [n, max_length], labels [n])`` of one split; texts cut to ``max_length`` are
-    counted on stderr."""
-    data = read_labelled(path, split)
+    counted on stderr. ``with_validation``: the training split holds the validation texts
+    too, after its own (the refit of a recipe validation has chosen)."""
+    splits = ["train", "validation"] if split == "train" and with_validation else [split]
     words = _vocabulary(path, vocabulary, min_count, max_vocabulary)
-    ids, report = encode_texts(data.texts, words, max_length, data.where)
-    message = report.message(f"{split} texts")
-    if message:
-        print(f"note: {message}", file=sys.stderr)
-    return ids, np.asarray(data.labels, np.int32)
+    all_ids, all_labels = [], []
+    for part in splits:
+        data = read_labelled(path, part)
+        ids, report = encode_texts(data.texts, words, max_length, data.where)
+        message = report.message(f"{part} texts")
+        if message:
+            print(f"note: {message}", file=sys.stderr)
+        all_ids.append(ids)
+        all_labels += list(data.labels)
+    return np.concatenate(all_ids), np.asarray(all_labels, np.int32)
 
 
 def load(path, split: str = "train", *, max_length: int = DEFAULT_MAX_LENGTH,
          min_count: int = MIN_COUNT, max_vocabulary: int = MAX_VOCABULARY,
-         vocabulary: list[str] | None = None):
+         vocabulary: list[str] | None = None, with_validation: bool = False):
     """Unbatched ``(ids, label)`` examples of one split (options as `encoded`)."""
     import tensorflow as tf
 
     ids, labels = encoded(path, split, max_length=max_length, min_count=min_count,
-                          max_vocabulary=max_vocabulary, vocabulary=vocabulary)
+                          max_vocabulary=max_vocabulary, vocabulary=vocabulary,
+                          with_validation=with_validation)
     return tf.data.Dataset.from_tensor_slices((ids, labels))
 
 
 def representative(path, n: int = 200, *, max_length: int = DEFAULT_MAX_LENGTH,
                    min_count: int = MIN_COUNT, max_vocabulary: int = MAX_VOCABULARY,
-                   vocabulary: list[str] | None = None) -> list[np.ndarray]:
+                   vocabulary: list[str] | None = None,
+                   with_validation: bool = False) -> list[np.ndarray]:
     """Up to ``n`` training examples spread over the split, each ``[1, max_length]``
-    (options as `load`)."""
+    (options as `load`; the training split proper, ``with_validation`` or not)."""
     ids, _ = encoded(path, "train", max_length=max_length, min_count=min_count,
                      max_vocabulary=max_vocabulary, vocabulary=vocabulary)
     if not len(ids):
@@ -105,6 +114,10 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--max-vocabulary", dest="max_vocabulary", type=int,
                       help=f"most tokens in the vocabulary, the 4 special ones included "
                            f"(default: {MAX_VOCABULARY})")
+    data.add_argument("--train-with-validation", dest="with_validation", action="store_true",
+                      help="train on the validation texts too (the final refit of a recipe "
+                           "chosen on validation; early stopping and the card's validation "
+                           "figures then read training data: score it on test)")
     data.add_argument("--also-train", action="append", default=[], metavar="DATASET",
                       help="also train on the training split of another labelled sentiment "
                            "dataset (a UCI folder, the polarity archive, an SST-2 folder); "
@@ -244,6 +257,7 @@ TASK = Task(
     lower_is_better=False,
     add_options=_add_options,
     data_option_names=DATA_OPTIONS,
+    refit_options=("with_validation",),
     builder_config=_builder_config,
     needs_data=True,
     data_license="research use (SST-2: Socher et al. 2013; UCI: Kotzias et al. 2015; "
