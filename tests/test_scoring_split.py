@@ -13,7 +13,7 @@ import zoo
 from rnnzoo.commands import export as export_command
 from rnnzoo.commands.common import scoring_split
 
-REFITS = {"ner-conll2003", "speech-digits", "speech-yesno"}
+REFITS = {"ner-conll2003", "sentiment-sst2", "speech-digits", "speech-yesno"}
 
 
 def test_a_refit_scores_on_test_and_a_plain_model_on_validation():
