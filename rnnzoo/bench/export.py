@@ -6,7 +6,8 @@ metric) to float32, fp16, dynamic, int8 and int16x8 TFLite, sequence and step fi
 has them; per variant bytes, ratio to float32 (same kind), metric, one-thread latency; the
 recommended variant and pass/miss against issue 14's size and metric targets. A preset trained
 on its validation split too (a refit: ner-conll2003, sentiment-sst2, speech-digits,
-speech-yesno) is scored on its test split, as ``rnnzoo export`` does (`rnnzoo.commands.common.scoring_split`).
+speech-yesno) is scored on its test split, as ``rnnzoo export`` does
+(`rnnzoo.commands.common.scoring_split`).
 
 Adding section (the figures below, kept from before): the adding-problem LSTM, GRU and
 vanilla RNN, also with their SavedModel.
