@@ -296,3 +296,17 @@ def test_train_with_validation_adds_the_dev_texts_to_training_only(data):
     assert len(calibration) == len(train)  # calibration reads the training split proper
     assert TASK.trained_on("validation", {"with_validation": True})
     assert not TASK.trained_on("validation", {"with_validation": False})
+
+
+def test_a_refit_builds_its_vocabulary_from_the_dev_texts_too(tmp_path):
+    from tasks.sentiment import training_vocabulary
+
+    sst = tmp_path / "sst2"
+    sst.mkdir()
+    (sst / "train.tsv").write_text("a good film .\t1\na bad film .\t0\n", encoding="utf-8")
+    (sst / "dev.tsv").write_text("a splendid film .\t1\na splendid film .\t1\n",
+                                 encoding="utf-8")
+    (sst / "test.tsv").write_text("a dull film .\t0\n", encoding="utf-8")
+    assert "splendid" not in training_vocabulary(sst, min_count=1).tokens
+    assert "splendid" in training_vocabulary(sst, min_count=1, with_validation=True).tokens
+    assert "dull" not in training_vocabulary(sst, min_count=1, with_validation=True).tokens

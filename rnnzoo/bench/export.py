@@ -196,10 +196,10 @@ def _presets(s: dict) -> tuple[list[dict], list[dict]]:
             split = scoring_split(task, preset.card.get("data_options"), None)[0]
 
             def exporter(quantize: list[str], kinds: list[str], out: Path,
-                         name: str = name, adding: bool = adding) -> dict:
+                         name: str = name, adding: bool = adding, split: str = split) -> dict:
                 formats = ["savedmodel", "tflite"] if adding and "fp32" in quantize else ["tflite"]
                 return export_preset(name, str(out), formats=formats, quantize=quantize,
-                                     kinds=kinds, eval_examples=s["eval_examples"],
+                                     kinds=kinds, split=split, eval_examples=s["eval_examples"],
                                      representative=s["representative"])[0]
 
             with tempfile.TemporaryDirectory(prefix="rnnzoo-bench-export-") as work:

@@ -41,10 +41,14 @@ DATA_OPTIONS = ("max_length", "min_count", "max_vocabulary", "with_validation")
 
 
 def training_vocabulary(path, *, min_count: int = MIN_COUNT,
-                        max_vocabulary: int = MAX_VOCABULARY) -> Vocabulary:
-    """The words of the training split of ``path`` seen ``min_count`` times or more, at most
+                        max_vocabulary: int = MAX_VOCABULARY,
+                        with_validation: bool = False) -> Vocabulary:
+    """The words of the training split of ``path`` (and of its validation split when
+    ``with_validation``: a refit trains on it) seen ``min_count`` times or more, at most
     ``max_vocabulary`` tokens in all."""
     texts = read_labelled(path, "train").texts
+    if with_validation:
+        texts = [*texts, *read_labelled(path, "validation").texts]
     return Vocabulary.build(texts, min_count=min_count, max_size=max_vocabulary,
                             punctuation=PUNCTUATION)
 
@@ -151,7 +155,8 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
 def _builder_config(args: argparse.Namespace) -> tuple[str, dict]:
     options = TASK.data_options(args)
     words = training_vocabulary(args.data, min_count=options.get("min_count", MIN_COUNT),
-                                max_vocabulary=options.get("max_vocabulary", MAX_VOCABULARY))
+                                max_vocabulary=options.get("max_vocabulary", MAX_VOCABULARY),
+                                with_validation=bool(options.get("with_validation")))
     return f"sentiment-bi{args.kind}", {
         "vocabulary": list(words.tokens), "max_length": options.get("max_length",
                                                                     DEFAULT_MAX_LENGTH),
