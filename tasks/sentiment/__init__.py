@@ -40,15 +40,21 @@ MAX_VOCABULARY = 10_000
 DATA_OPTIONS = ("max_length", "min_count", "max_vocabulary", "with_validation")
 
 
+def _parts(split: str, with_validation: bool) -> tuple[str, ...]:
+    """The splits of the files that make ``split``: the training split holds the validation
+    texts too, after its own, ``with_validation`` (the refit of a recipe validation has
+    chosen)."""
+    return ("train", "validation") if split == "train" and with_validation else (split,)
+
+
 def training_vocabulary(path, *, min_count: int = MIN_COUNT,
                         max_vocabulary: int = MAX_VOCABULARY,
                         with_validation: bool = False) -> Vocabulary:
     """The words of the training split of ``path`` (and of its validation split when
     ``with_validation``: a refit trains on it) seen ``min_count`` times or more, at most
     ``max_vocabulary`` tokens in all."""
-    texts = read_labelled(path, "train").texts
-    if with_validation:
-        texts = [*texts, *read_labelled(path, "validation").texts]
+    texts = [text for part in _parts("train", with_validation)
+             for text in read_labelled(path, part).texts]
     return Vocabulary.build(texts, min_count=min_count, max_size=max_vocabulary,
                             punctuation=PUNCTUATION)
 
@@ -64,12 +70,10 @@ def encoded(path, split: str, *, max_length: int = DEFAULT_MAX_LENGTH,
             vocabulary: list[str] | None = None,
             with_validation: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``(ids [n, max_length], labels [n])`` of one split; texts cut to ``max_length`` are
-    counted on stderr. ``with_validation``: the training split holds the validation texts
-    too, after its own (the refit of a recipe validation has chosen)."""
-    splits = ["train", "validation"] if split == "train" and with_validation else [split]
+    counted on stderr. ``with_validation``: see `_parts`."""
     words = _vocabulary(path, vocabulary, min_count, max_vocabulary)
     all_ids, all_labels = [], []
-    for part in splits:
+    for part in _parts(split, with_validation):
         data = read_labelled(path, part)
         ids, report = encode_texts(data.texts, words, max_length, data.where)
         message = report.message(f"{part} texts")
