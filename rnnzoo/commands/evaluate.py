@@ -73,7 +73,7 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
     from export import TFLiteRunner
     from tasks.common.data_paths import resolve_data
 
-    results, failed = [], []
+    results, failed, noted = [], [], set()
     for path in files:
         runner = TFLiteRunner(path, num_threads=1)
         info = runner.metadata or _metadata_beside(path)
@@ -94,7 +94,7 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
             predict = runner_for_files(encoder, path)
             path = path.with_name(f"{encoder.name}+{path.name}")
         task = tasks.get_task(info["task"])
-        _note_training_split(path, task, info.get("data_options"), args.split)
+        _note_training_split(path, task, info.get("data_options"), args.split, noted)
         data = resolve_data(args.data, info, task)
         dataset = task.load(data, args.split, **info.get("data_options", {}))
         try:
@@ -121,11 +121,15 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
     return 1 if failed else 0
 
 
-def _note_training_split(model, task, data_options: dict | None, split: str) -> None:
-    """Say on stderr when ``split`` is part of the model's training data."""
+def _note_training_split(model, task, data_options: dict | None, split: str,
+                         noted: set[str] | None = None) -> None:
+    """Say on stderr when ``split`` is part of the model's training data; once for the files
+    of one export, whose notes ``noted`` collects."""
     note = scoring_split(task, data_options, split)[1]
-    if note:
+    if note and note not in (noted or ()):
         print(f"rnnzoo evaluate: note: {model}: {note}", file=sys.stderr)
+        if noted is not None:
+            noted.add(note)
 
 
 def _metadata_beside(path: Path) -> dict:
