@@ -55,8 +55,10 @@ dynamic batch axis (resize the input with ``interpreter.resize_tensor_input`` be
 element shape holds the batch) without Flex ops when the batch is dynamic, so dynamic-batch
 sequence files loop over the step model (or over each layer's) like int8 ones. Every file
 gets the ``rnnzoo`` metadata entry (`export.tflite_file`) with its input spec, states and
-the caller's ``metadata``; intermediate tensor names are dropped unless
-``keep_tensor_names``.
+the caller's ``metadata``; intermediate tensor names, subgraph names and the description are
+dropped unless ``keep_tensor_names``. The WHILE loops rnnzoo writes are tidied
+(`export.loop_passes`: integer states carried as integers, last-step heads run once after the
+loop), and tensors without data share one empty buffer.
 
 The work is split in three: `export.plan.plan_tflite` (which job makes which file, checked
 before anything runs), `convert` (trace, then one converter child for every job) and
@@ -85,6 +87,7 @@ from export.files import write_file_atomic
 from export.float_layers import nested_layers, training_only
 from export.fused_lstm import FUSED_OP, check_fused, fused_lstms
 from export.loop_graph import splice_loops
+from export.loop_passes import tidy_loops
 from export.plain_lookups import plain_embedding_lookups
 from export.plan import (
     FUSED,
@@ -134,7 +137,8 @@ def to_tflite(model: keras.Model, path: str | os.PathLike, *, quantize: str = "f
         length: fixes an open time axis (default: the model's; an int8 sequence file of a model
             with an open time axis then takes any length).
         metadata: JSON-able facts stored inside the file (task, data options, ...).
-        keep_tensor_names: keep the converter's intermediate tensor names (debugging).
+        keep_tensor_names: keep the converter's intermediate tensor names, subgraph names and
+            the model description (debugging).
         name: the model's name in errors (default: ``model.name``).
         per_channel: quantize int8 weights per output channel instead of per tensor
             (int16x8 weights always are).
@@ -322,8 +326,13 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
                      "update(s): f * c + i * g and its tanh); the matmuls are int8, the file "
                      "is not integer-only")
     obj = tflite_file.read(data)
+    if planned.method in ("step-loop", "loops"):
+        changes = tidy_loops(obj, integer=variant.quantize in CALIBRATED)
+        if changes:
+            notes.append(changes.describe(variant.quantize))
+    tflite_file.drop_empty_buffers(obj)
     if not keep_tensor_names:
-        tflite_file.strip_tensor_names(obj)
+        tflite_file.strip_debug_strings(obj)
     saved = share_tied_tables(obj)
     if saved:
         notes.append(f"a tied embedding table is stored once in int8 (GATHER and "

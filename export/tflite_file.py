@@ -1,10 +1,13 @@
 """Reading and editing converted ``.tflite`` flatbuffers: names, signature, metadata, ops.
 
-* `strip_tensor_names`: the converter names every tensor after the fused TF ops it came from
+* `strip_debug_strings`: the converter names every tensor after the fused TF ops it came from
   (long strings joined by ';'). They serve debugging only, and in an int8 file they are a large
   share of the bytes (about 30 % of a 64-unit int8 LSTM step model, and most of an unrolled
-  sequence), which would hide the size of the weights. Exports drop them, keeping the names of
-  signature inputs and outputs (what apps use); ``keep_tensor_names=True`` keeps them all.
+  sequence), which would hide the size of the weights. Exports drop them, with the other
+  strings TFLite's own ``strip_strings`` tool drops (the model description, subgraph names),
+  but keep the signature and the names of its inputs and outputs (what apps use);
+  ``keep_tensor_names=True`` keeps every string.
+* `drop_empty_buffers`: one shared empty buffer for tensors without data.
 * `add_metadata` / `read_metadata`: an ``rnnzoo`` entry in the model's metadata table holding
   the export's JSON (task, labels, feature settings, input spec): the TFLite runtime ignores
   entries it does not know, and any flatbuffer reader finds it.
@@ -76,9 +79,12 @@ def tensor_names(data: bytes) -> list[str]:
     return [as_text(t.name) for graph in read(data).subgraphs for t in graph.tensors]
 
 
-def strip_tensor_names(model: fb.ModelT) -> fb.ModelT:
-    """Drop tensor names except those of the signature's and the main subgraph's inputs and
-    outputs."""
+def strip_debug_strings(model: fb.ModelT) -> fb.ModelT:
+    """Drop the model description, subgraph names and tensor names except those of the
+    signature's and the main subgraph's inputs and outputs."""
+    model.description = None
+    for subgraph in model.subgraphs:
+        subgraph.name = None
     keep: dict[int, set[int]] = {0: set(_ints(model.subgraphs[0].inputs))
                                  | set(_ints(model.subgraphs[0].outputs))}
     for sig in model.signatureDefs or []:
@@ -170,3 +176,28 @@ def op_summary(model: bytes) -> dict:
     return {"builtin": dict(sorted(builtin.items())), "float": sorted(float_ops),
             "custom": sorted(custom), "flex": sorted(flex),
             "activation_types": dict(sorted(types.items()))}
+
+
+def drop_empty_buffers(model: fb.ModelT) -> fb.ModelT:
+    """Point every tensor without data at buffer 0 (the schema's empty buffer) and remove the
+    buffers no tensor or metadata entry uses any more. The converter gives each activation
+    tensor a buffer of its own, empty: about 8 bytes each, which a small model notices."""
+    def has_data(index: int) -> bool:
+        data = model.buffers[index].data
+        return data is not None and len(data) > 0
+
+    for graph in model.subgraphs:
+        for tensor in graph.tensors or []:
+            if tensor.buffer and not has_data(tensor.buffer):
+                tensor.buffer = 0
+    used = {0} | {t.buffer for g in model.subgraphs for t in g.tensors or []}
+    used |= {m.buffer for m in model.metadata or []}
+    order = sorted(used)
+    new = {old: i for i, old in enumerate(order)}
+    model.buffers = [model.buffers[i] for i in order]
+    for graph in model.subgraphs:
+        for tensor in graph.tensors or []:
+            tensor.buffer = new[tensor.buffer]
+    for entry in model.metadata or []:
+        entry.buffer = new[entry.buffer]
+    return model
