@@ -3,26 +3,26 @@
 Those loops run step models converted with float inputs and outputs, so in an int8 (or int16x8)
 file every state and every last-step result crosses the loop boundary as a float, and a
 model's head runs at every step although only the last step's value is returned. `tidy_loops`
-applies three rewrites, each exact or closer to float than before:
+applies three rewrites that leave every computed value as it was:
 
 1. **Duplicate results** (`_drop_duplicate`): a last-step result that is the same tensor as a
    state's next value (a recurrent layer returning its last output) is read from the state's
    final value; the loop variable goes.
 2. **Integer state** (`_carry_integer`): a loop variable that the body quantizes on entry and
-   dequantizes on exit carries the integer tensor instead. The body's DEQUANTIZE goes; its
-   QUANTIZE goes when its scale and zero point are those of the integer value, or when every
-   op reading it takes its input scale from the tensor at run time (`_TAKES_ANY_INPUT_SCALE`,
-   a FULLY_CONNECTED without bias), since the variable then simply keeps the value's scale;
-   otherwise it stays as a requantization (int8 to int8). The loop starts from a FILL of the
+   dequantizes on exit carries the integer tensor instead. Where the step model quantizes
+   that input with the scale and zero point of the integer value, both ops go; elsewhere
+   (the step model was calibrated with another scale for the input, perhaps a deliberately
+   narrower one: `quantized_cell_range`) the DEQUANTIZE moves to the top of the step, so
+   the loop computes exactly what the step file computes. The loop starts from a FILL of the
    zero point (it was a FILL of 0.0) or from the start value quantized; a final value read
-   after the loop is dequantized there, once. The removed pair rounded each value a second
-   time whenever the two scales differed.
+   after the loop is dequantized there, once. A per-step output collected into a sequence
+   (DYNAMIC_UPDATE_SLICE, `_carry_sequence`) is collected as integers and dequantized once.
 3. **Last-step tails** (`_hoist_tail`): the ops that compute a last-step result only from
    values the loop carries out anyway (a classifier or regression head on the last state) run
    once after the loop instead of at every step; the loop variable goes.
 
-Then a DEQUANTIZE read only by a QUANTIZE becomes one requantization (or nothing), ops whose
-results nobody reads go, and so do unused tensors.
+Then a DEQUANTIZE read only by a QUANTIZE to the same scale and zero point goes with it, ops
+whose results nobody reads go, and so do unused tensors.
 """
 
 from __future__ import annotations
@@ -38,10 +38,6 @@ from export.tflite_file import builtin_code
 
 _OP = fb.BuiltinOperator
 _INTEGER = {fb.TensorType.INT8: np.int8, fb.TensorType.INT16: np.int16}
-# int8 kernels that read their input's scale and zero point from the tensor at prepare time,
-# with no constant (a bias) computed from it: a loop variable read only by these may keep the
-# scale of the integer value it comes from.
-_TAKES_ANY_INPUT_SCALE = {_OP.ADD, _OP.SUB, _OP.MUL, _OP.CONCATENATION, _OP.TANH, _OP.LOGISTIC}
 # Ops without side effects that may be dropped when nothing reads their results.
 _PURE = {_OP.FILL, _OP.CONCATENATION, _OP.GATHER, _OP.SHAPE, _OP.QUANTIZE, _OP.DEQUANTIZE,
          _OP.RESHAPE, _OP.PACK}
@@ -177,14 +173,6 @@ def _drop_duplicate(loop: _While, k: int) -> bool:
     return True
 
 
-def _keeps_any_scale(model: fb.ModelT, op: fb.OperatorT, tensor: int) -> bool:
-    code = builtin_code(model, op)
-    if code == _OP.FULLY_CONNECTED:
-        inputs = list(op.inputs)
-        return inputs[0] == tensor and (len(inputs) < 3 or inputs[2] < 0)
-    return code in _TAKES_ANY_INPUT_SCALE
-
-
 def _is_float_zero_fill(model: fb.ModelT, graph: fb.SubGraphT, op: fb.OperatorT | None) -> bool:
     if op is None or builtin_code(model, op) != _OP.FILL:
         return False
@@ -210,65 +198,126 @@ def _zero_point(model: fb.ModelT, graph: fb.SubGraphT, like: fb.TensorT,
     return cache[key]
 
 
+def _loop_boundary_ok(loop: _While, k: int) -> bool:
+    """Variable ``k`` can change type: cond does not read it, the WHILE op passes it once."""
+    start, final = loop.op.inputs[k], loop.op.outputs[k]
+    return (not _readers(loop.cond, loop.cond.inputs[k])
+            and list(loop.op.inputs).count(start) == 1
+            and list(loop.op.outputs).count(final) == 1)
+
+
+def _integer_boundary(loop: _While, k: int, like: fb.TensorT,
+                      zero_points: dict[tuple[int, int], int]) -> None:
+    """Variable ``k`` enters and leaves the loop as integers quantized like ``like``: it
+    starts from the zero point (or the start value quantized) and its final value, if read,
+    is dequantized once after the loop."""
+    model, outer = loop.model, loop.outer
+    start, final = loop.op.inputs[k], loop.op.outputs[k]
+    _becomes(loop.cond.tensors[loop.cond.inputs[k]], like, scaled=False)
+    at = outer.operators.index(loop.op)
+    fill = _writer(outer, start)
+    if _is_float_zero_fill(model, outer, fill) and _readers(outer, start) == [loop.op] \
+            and start not in list(outer.outputs):
+        fill.inputs = [fill.inputs[0], _zero_point(model, outer, like, zero_points)]
+        _becomes(outer.tensors[start], like, scaled=False)
+    else:
+        quantized = _new_tensor(outer, like, outer.tensors[start])
+        outer.operators.insert(at, _op(model, _OP.QUANTIZE, [start], [quantized]))
+        loop.op.inputs[k] = quantized
+        at += 1
+    if loop.final_is_read(k):
+        integer = _new_tensor(outer, like, outer.tensors[final])
+        loop.op.outputs[k] = integer
+        outer.operators.insert(at + 1, _op(model, _OP.DEQUANTIZE, [integer], [final]))
+    else:
+        _becomes(outer.tensors[final], like, scaled=False)
+
+
+def _dequantized(model: fb.ModelT, graph: fb.SubGraphT, tensor: int) -> fb.OperatorT | None:
+    """The DEQUANTIZE op that makes float ``tensor`` from a computed integer tensor, or None."""
+    op = _writer(graph, tensor)
+    if op is None or builtin_code(model, op) != _OP.DEQUANTIZE:
+        return None
+    source = graph.tensors[op.inputs[0]]
+    if source.type not in _INTEGER or _quantization(source) is None \
+            or _is_constant(model, source):
+        return None
+    return op
+
+
 def _carry_integer(loop: _While, k: int, zero_points: dict[tuple[int, int], int]) -> bool:
     """Carry loop variable ``k`` as the integer tensor its body computes."""
-    model, body, outer = loop.model, loop.body, loop.outer
+    model, body = loop.model, loop.body
     b_in, b_out = body.inputs[k], body.outputs[k]
     if b_in == b_out or body.tensors[b_in].type != fb.TensorType.FLOAT32:
         return False
-    if list(body.outputs).count(b_out) != 1 or b_out in list(body.inputs) or _readers(body, b_out):
+    if list(body.outputs).count(b_out) != 1 or b_out in list(body.inputs):
         return False
-    dequantize = _writer(body, b_out)
-    if dequantize is None or builtin_code(model, dequantize) != _OP.DEQUANTIZE:
+    dequantize = _dequantized(model, body, b_out)
+    if dequantize is None:
         return False
     source = body.tensors[dequantize.inputs[0]]
-    if source.type not in _INTEGER or _quantization(source) is None \
-            or _is_constant(model, source) \
-            or list(source.shape) != list(body.tensors[b_in].shape):
+    if list(source.shape) != list(body.tensors[b_in].shape):
         return False
     quantizes = _readers(body, b_in)
     if any(builtin_code(model, op) != _OP.QUANTIZE
            or body.tensors[op.outputs[0]].type != source.type for op in quantizes):
         return False
-    if _readers(loop.cond, loop.cond.inputs[k]):
-        return False
-    start, final = loop.op.inputs[k], loop.op.outputs[k]
-    if list(loop.op.inputs).count(start) != 1 or list(loop.op.outputs).count(final) != 1:
+    if not _loop_boundary_ok(loop, k):
         return False
 
-    # body: the variable is the integer tensor; its QUANTIZE is dropped or requantizes
-    _becomes(body.tensors[b_in], source)
+    # body: the variable is the integer tensor; its QUANTIZE goes where the scales agree, and
+    # elsewhere reads the value dequantized at the top of the step (not an int8-to-int8
+    # QUANTIZE: XNNPACK requantizes with a multiplier of 8 bits, which moved adding models'
+    # outputs by half their int8 error)
+    float_copy = None
     for op in quantizes:
         q = op.outputs[0]
-        exact = _quantization(body.tensors[q]) == _quantization(source)
-        if exact or (source.type == fb.TensorType.INT8
-                     and all(_keeps_any_scale(model, r, q) for r in _readers(body, q))):
+        if _quantization(body.tensors[q]) == _quantization(source):
             body.operators.remove(op)
             _rename_input(body, q, b_in)
-    body.operators.remove(dequantize)
+            continue
+        if float_copy is None:
+            float_copy = _append(body, copy.deepcopy(body.tensors[b_in]))
+            body.operators.insert(body.operators.index(op),
+                                  _op(model, _OP.DEQUANTIZE, [b_in], [float_copy]))
+        op.inputs = [float_copy]
+    _becomes(body.tensors[b_in], source)
+    if not _readers(body, b_out):  # else the float value is still used in the step
+        body.operators.remove(dequantize)
     body.outputs[k] = dequantize.inputs[0]
-    _becomes(loop.cond.tensors[loop.cond.inputs[k]], source, scaled=False)
+    _integer_boundary(loop, k, source, zero_points)
+    return True
 
-    # before the loop: the zero point, or the start value quantized
-    at = outer.operators.index(loop.op)
-    fill = _writer(outer, start)
-    if _is_float_zero_fill(model, outer, fill) and _readers(outer, start) == [loop.op] \
-            and start not in list(outer.outputs):
-        fill.inputs = [fill.inputs[0], _zero_point(model, outer, source, zero_points)]
-        _becomes(outer.tensors[start], source, scaled=False)
-    else:
-        quantized = _new_tensor(outer, source, outer.tensors[start])
-        outer.operators.insert(at, _op(model, _OP.QUANTIZE, [start], [quantized]))
-        loop.op.inputs[k] = quantized
-        at += 1
 
-    # after the loop: one DEQUANTIZE if the final value is read
-    if loop.final_is_read(k):
-        integer = _new_tensor(outer, source, outer.tensors[final])
-        loop.op.outputs[k] = integer
-        outer.operators.insert(at + 1, _op(model, _OP.DEQUANTIZE, [integer], [final]))
-    else:
-        _becomes(outer.tensors[final], source, scaled=False)
+def _carry_sequence(loop: _While, k: int, zero_points: dict[tuple[int, int], int]) -> bool:
+    """Variable ``k`` collects a per-step output (DEQUANTIZE, RESHAPE, DYNAMIC_UPDATE_SLICE
+    into a float sequence): collect the integer values instead, dequantized once after the
+    loop."""
+    model, body = loop.model, loop.body
+    b_in, b_out = body.inputs[k], body.outputs[k]
+    if b_in == b_out or body.tensors[b_in].type != fb.TensorType.FLOAT32:
+        return False
+    update = _writer(body, b_out)
+    if update is None or builtin_code(model, update) != _OP.DYNAMIC_UPDATE_SLICE \
+            or update.inputs[0] != b_in or [update] != _readers(body, b_in) \
+            or _readers(body, b_out) or list(body.outputs).count(b_out) != 1:
+        return False
+    reshape = _writer(body, update.inputs[1])
+    if reshape is None or builtin_code(model, reshape) != _OP.RESHAPE \
+            or _readers(body, update.inputs[1]) != [update]:
+        return False
+    dequantize = _dequantized(model, body, reshape.inputs[0])
+    if dequantize is None or not _loop_boundary_ok(loop, k):
+        return False
+    source = body.tensors[dequantize.inputs[0]]
+    for t in (b_in, b_out, update.inputs[1]):  # RESHAPE and the update copy integer bytes
+        _becomes(body.tensors[t], source)
+    reshape.inputs = [dequantize.inputs[0], *reshape.inputs[1:]]
+    if not _readers(body, dequantize.outputs[0]) \
+            and dequantize.outputs[0] not in list(body.outputs):
+        body.operators.remove(dequantize)
+    _integer_boundary(loop, k, source, zero_points)
     return True
 
 
@@ -347,9 +396,10 @@ def _hoist_tail(loop: _While, k: int) -> bool:
     return True
 
 
-def _fold_requantizations(model: fb.ModelT, graph: fb.SubGraphT, keep: set[int]) -> None:
-    """DEQUANTIZE then QUANTIZE of its float result (read by nothing else): one QUANTIZE
-    from integer to integer, or nothing when the two quantizations agree."""
+def _fold_round_trips(model: fb.ModelT, graph: fb.SubGraphT, keep: set[int]) -> None:
+    """DEQUANTIZE then QUANTIZE of its float result (read by nothing else) to the same scale
+    and zero point: both go (other scales keep the float round trip, which is exact where an
+    int8-to-int8 QUANTIZE under XNNPACK is not)."""
     for dequantize in list(graph.operators):
         if builtin_code(model, dequantize) != _OP.DEQUANTIZE:
             continue
@@ -359,15 +409,13 @@ def _fold_requantizations(model: fb.ModelT, graph: fb.SubGraphT, keep: set[int])
                 or middle in list(graph.outputs) or middle in keep):
             continue
         source, target = dequantize.inputs[0], readers[0].outputs[0]
-        if graph.tensors[source].type not in _INTEGER:
+        if graph.tensors[source].type != graph.tensors[target].type \
+                or _quantization(graph.tensors[source]) != _quantization(graph.tensors[target]) \
+                or target in list(graph.outputs) or target in keep:
             continue
         graph.operators.remove(dequantize)
-        same = _quantization(graph.tensors[source]) == _quantization(graph.tensors[target])
-        if same and target not in list(graph.outputs) and target not in keep:
-            graph.operators.remove(readers[0])
-            _rename_input(graph, target, source)
-        else:
-            readers[0].inputs = [source]
+        graph.operators.remove(readers[0])
+        _rename_input(graph, target, source)
 
 
 def _drop_dead_ops(model: fb.ModelT, graph: fb.SubGraphT, keep: set[int]) -> None:
@@ -419,11 +467,12 @@ def tidy_loops(model: fb.ModelT, *, integer: bool = True) -> LoopChanges:
                 changes.duplicates += _drop_duplicate(loop, k)
             if integer:
                 changes.integer += sum(_carry_integer(loop, k, zero_points)
+                                       or _carry_sequence(loop, k, zero_points)
                                        for k in range(len(loop)))
             for k in reversed(range(len(loop))):
                 changes.hoisted += _hoist_tail(loop, k)
         if loops:
-            _fold_requantizations(model, graph, keep)
+            _fold_round_trips(model, graph, keep)
             _drop_dead_ops(model, graph, keep)
     if changes:
         for index, graph in enumerate(model.subgraphs):
