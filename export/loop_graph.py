@@ -12,7 +12,8 @@ and the writes of both outputs back at the same positions (DYNAMIC_UPDATE_SLICE;
 returning its last output keeps the value after the last step, which for the backward cell
 is time 0, as Keras has it). States start at zero
 (FILL; with a dynamic batch, of the input's batch) and cross the loop boundary as floats,
-like `export.step_loop`. The step model's
+like `export.step_loop` (until `export.loop_passes` makes integer ones integers). The step
+model's
 constants are copied once into the file; the cut tensors leave the signature.
 """
 

@@ -20,8 +20,9 @@ step ``i`` of each input sequence (a model may have several, all of one length),
 outputs fed back as loop variables (starting as zeros made by FILL). The step model is
 converted with float input/output tensors, so each state crosses the loop boundary as a float
 (QUANTIZE at the top of the body, DEQUANTIZE at its end: exact for the int8 value, and it lets
-the state output's scale differ from the state input's). The file stays as small as the step
-model (weights are stored once) and the loop runs with builtin ops only.
+the state output's scale differ from the state input's); `export.loop_passes` later carries
+such states as integers and runs a last-step head once after the loop. The file stays as
+small as the step model (weights are stored once) and the loop runs with builtin ops only.
 
 Outputs of the step model marked as per-step (the model returned sequences) are written into a
 ``[batch, T, ...]`` loop variable with DYNAMIC_UPDATE_SLICE; the others are the value of the
