@@ -268,8 +268,8 @@ def _carry_integer(loop: _While, k: int, zero_points: dict[tuple[int, int], int]
 
     # body: the variable is the integer tensor; its QUANTIZE goes where the scales agree, and
     # elsewhere reads the value dequantized at the top of the step (not an int8-to-int8
-    # QUANTIZE: XNNPACK requantizes with a multiplier of 8 bits, which moved adding models'
-    # outputs by half their int8 error)
+    # QUANTIZE: run by XNNPACK it rounds differently from the float round trip, and moved a
+    # tiny LSTM's outputs by half their int8 error)
     float_copy = None
     for op in quantizes:
         q = op.outputs[0]
