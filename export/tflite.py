@@ -330,13 +330,13 @@ def finish(plan: TFLitePlan, planned: PlannedFile, data: bytes, float_tensors: i
         changes = tidy_loops(obj, integer=variant.quantize in CALIBRATED)
         if changes:
             notes.append(changes.describe(variant.quantize))
-    tflite_file.drop_empty_buffers(obj)
     if not keep_tensor_names:
         tflite_file.strip_debug_strings(obj)
     saved = share_tied_tables(obj)
     if saved:
         notes.append(f"a tied embedding table is stored once in int8 (GATHER and "
                      f"FULLY_CONNECTED share it; {saved:,} bytes fewer)")
+    tflite_file.drop_empty_buffers(obj)
     tflite_file.set_signature_key(
         obj, STEP_SIGNATURE if variant.kind == STEP else SEQUENCE_SIGNATURE)
     info = {"kind": variant.kind, "quantize": variant.quantize, "io_dtype": variant.io_dtype,

@@ -183,8 +183,9 @@ def drop_empty_buffers(model: fb.ModelT) -> fb.ModelT:
     buffers no tensor or metadata entry uses any more. The converter gives each activation
     tensor a buffer of its own, empty: about 8 bytes each, which a small model notices."""
     def has_data(index: int) -> bool:
-        data = model.buffers[index].data
-        return data is not None and len(data) > 0
+        buffer = model.buffers[index]
+        # a model over 2 GB keeps its data outside the flatbuffer (offset and size)
+        return (buffer.data is not None and len(buffer.data) > 0) or (buffer.offset or 0) > 1
 
     for graph in model.subgraphs:
         for tensor in graph.tensors or []:

@@ -23,7 +23,7 @@ import zoo
 from export.artifact import Variant
 from export.step import StepModelError, step_model, step_spec
 from export.tflite import convert_variants
-from export.tflite_file import add_metadata, op_summary, read_metadata, write
+from export.tflite_file import add_metadata, op_summary, read, read_metadata, write
 from zoo.layers import recurrent, recurrent_stack
 
 T = 6
@@ -286,6 +286,23 @@ def test_int8_io_gives_int8_tensors(converted):
         "quantization"
     ][0]
     np.testing.assert_allclose(int8_io, float_io, atol=2 * scale)
+
+
+@pytest.mark.slow
+def test_files_keep_no_debug_strings_and_share_one_empty_buffer(converted):
+    """Besides tensor names, exports drop what TFLite's strip_strings drops (description,
+    subgraph names) but keep the signature; tensors without data point at buffer 0."""
+    _, files = converted["lstm"]
+    for path in files.values():
+        model = read(path.read_bytes())
+        assert model.description is None and all(g.name is None for g in model.subgraphs)
+        assert len(model.signatureDefs) == 1
+        metadata = {m.buffer for m in model.metadata}
+        empty = [i for i, b in enumerate(model.buffers)
+                 if i and i not in metadata and (b.data is None or not len(b.data))]
+        assert empty == [], f"{path.name}: empty buffers {empty}"
+        assert all(t.buffer == 0 or model.buffers[t.buffer].data is not None
+                   for g in model.subgraphs for t in g.tensors)
 
 
 @pytest.mark.slow
