@@ -57,7 +57,8 @@ class LoopChanges:
     def describe(self, quantize: str) -> str:
         parts = []
         if self.integer:
-            parts.append(f"{self.integer} loop variable(s) stay {quantize} across steps")
+            integer = "int16" if quantize == "int16x8" else quantize
+            parts.append(f"{self.integer} loop variable(s) stay {integer} across steps")
         if self.hoisted:
             parts.append(f"{self.hoisted} last-step head(s) run once after the loop")
         if self.duplicates:

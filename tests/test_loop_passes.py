@@ -121,6 +121,8 @@ def test_int8_loops_carry_int8_states_with_the_same_outputs(step_files, kind):
     after, changes = _tidied(before, integer=True)
     states = 2 if kind == "lstm" else 1
     assert changes.integer == states + 1 and changes.hoisted == 1  # states and the result
+    assert changes.describe("int8") == (f"{states + 1} loop variable(s) stay int8 across "
+                                        "steps; 1 last-step head(s) run once after the loop")
     # the states cross the loop boundary as int8 (counter and input sequence excepted), and
     # the head runs once after the loop, dequantized once
     assert _loop_variable_types(after)[2:] == ["INT8"] * states
@@ -173,3 +175,13 @@ def test_int8_per_step_outputs_are_collected_as_int8(step_files):
     assert got.shape == (32, T, 2)
     np.testing.assert_allclose(got, run(before), atol=1e-6)
     assert np.abs(got - np.asarray(model(xs))).max() < 0.1
+
+
+def test_the_export_note_names_the_integer_type_the_states_keep():
+    from export.loop_passes import LoopChanges
+
+    assert LoopChanges(integer=2).describe("int16x8") == \
+        "2 loop variable(s) stay int16 across steps"
+    assert LoopChanges(duplicates=1).describe("int8") == \
+        "1 last-step result(s) read from the final state"
+    assert not LoopChanges()
