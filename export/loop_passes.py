@@ -33,8 +33,12 @@ from dataclasses import dataclass
 import numpy as np
 from tensorflow.lite.python import schema_py_generated as fb
 
-from export.step_loop import _opcode
-from export.tflite_file import builtin_code
+from export.step_loop import _Graph, _opcode
+from export.tflite_file import (
+    builtin_code,
+    per_tensor_quantization as _quantization,
+    signature_tensors,
+)
 
 _OP = fb.BuiltinOperator
 _INTEGER = {fb.TensorType.INT8: np.int8, fb.TensorType.INT16: np.int16}
@@ -77,13 +81,6 @@ def _writer(graph: fb.SubGraphT, tensor: int) -> fb.OperatorT | None:
 def _is_constant(model: fb.ModelT, tensor: fb.TensorT) -> bool:
     data = model.buffers[tensor.buffer].data if tensor.buffer else None
     return data is not None and len(data) > 0
-
-
-def _quantization(tensor: fb.TensorT) -> tuple[tuple[float, ...], tuple[int, ...]] | None:
-    q = tensor.quantization
-    if q is None or q.scale is None or q.zeroPoint is None or len(q.scale) != 1:
-        return None
-    return tuple(float(s) for s in q.scale), tuple(int(z) for z in q.zeroPoint)
 
 
 def _becomes(tensor: fb.TensorT, like: fb.TensorT, scaled: bool = True) -> None:
@@ -187,15 +184,10 @@ def _is_float_zero_fill(model: fb.ModelT, graph: fb.SubGraphT, op: fb.OperatorT 
 def _zero_point(model: fb.ModelT, graph: fb.SubGraphT, like: fb.TensorT,
                 cache: dict[tuple[int, int], int]) -> int:
     """A scalar constant in ``graph`` holding the zero point of ``like`` (one per value)."""
-    key = (like.type, _quantization(like)[1][0])
+    key = (like.type, _quantization(like)[1])
     if key not in cache:
-        buffer = fb.BufferT()
-        buffer.data = np.frombuffer(np.asarray(key[1], _INTEGER[like.type]).tobytes(), np.uint8)
-        model.buffers.append(buffer)
-        value = fb.TensorT()
-        value.shape, value.buffer = [], len(model.buffers) - 1
-        _becomes(value, like, scaled=False)
-        cache[key] = _append(graph, value)
+        cache[key] = _Graph(model, graph).tensor("zero_point", [], like.type,
+                                                 np.asarray(key[1], _INTEGER[like.type]))
     return cache[key]
 
 
@@ -453,10 +445,7 @@ def _prune(graph: fb.SubGraphT, keep: set[int]) -> dict[int, int]:
 def tidy_loops(model: fb.ModelT, *, integer: bool = True) -> LoopChanges:
     """Apply the rewrites of the module docstring to every WHILE loop of ``model`` (in place;
     ``integer=False`` skips the integer-state rewrite, for float files)."""
-    signatures: dict[int, set[int]] = {}
-    for sig in model.signatureDefs or []:
-        signatures.setdefault(sig.subgraphIndex, set()).update(
-            m.tensorIndex for m in [*(sig.inputs or []), *(sig.outputs or [])])
+    signatures = signature_tensors(model)
     changes = LoopChanges()
     for index, graph in enumerate(model.subgraphs):
         keep = signatures.get(index, set())

@@ -79,17 +79,33 @@ def tensor_names(data: bytes) -> list[str]:
     return [as_text(t.name) for graph in read(data).subgraphs for t in graph.tensors]
 
 
+def per_tensor_quantization(tensor: fb.TensorT) -> tuple[float, int] | None:
+    """``(scale, zero point)`` of a tensor quantized per tensor, else None."""
+    q = tensor.quantization
+    if q is None or q.scale is None or len(q.scale) != 1:
+        return None
+    zero = 0 if q.zeroPoint is None or len(q.zeroPoint) == 0 else int(q.zeroPoint[0])
+    return float(q.scale[0]), zero
+
+
+def signature_tensors(model: fb.ModelT) -> dict[int, set[int]]:
+    """Subgraph index -> the tensors its signatures name (inputs and outputs)."""
+    named: dict[int, set[int]] = {}
+    for sig in model.signatureDefs or []:
+        named.setdefault(sig.subgraphIndex, set()).update(
+            m.tensorIndex for m in [*(sig.inputs or []), *(sig.outputs or [])])
+    return named
+
+
 def strip_debug_strings(model: fb.ModelT) -> fb.ModelT:
     """Drop the model description, subgraph names and tensor names except those of the
     signature's and the main subgraph's inputs and outputs."""
     model.description = None
     for subgraph in model.subgraphs:
         subgraph.name = None
-    keep: dict[int, set[int]] = {0: set(_ints(model.subgraphs[0].inputs))
-                                 | set(_ints(model.subgraphs[0].outputs))}
-    for sig in model.signatureDefs or []:
-        keep.setdefault(sig.subgraphIndex, set()).update(
-            m.tensorIndex for m in [*(sig.inputs or []), *(sig.outputs or [])])
+    keep = signature_tensors(model)
+    keep.setdefault(0, set()).update(_ints(model.subgraphs[0].inputs),
+                                     _ints(model.subgraphs[0].outputs))
     for index, subgraph in enumerate(model.subgraphs):
         kept = keep.get(index, set())
         for t_index, tensor in enumerate(subgraph.tensors or []):

@@ -20,7 +20,7 @@ import copy
 import numpy as np
 from tensorflow.lite.python import schema_py_generated as fb
 
-from export.tflite_file import SUBGRAPH_OPS, builtin_code
+from export.tflite_file import SUBGRAPH_OPS, builtin_code, per_tensor_quantization as _per_tensor
 
 
 def _constant(model: fb.ModelT, tensor) -> np.ndarray | None:
@@ -28,14 +28,6 @@ def _constant(model: fb.ModelT, tensor) -> np.ndarray | None:
     if data is None or len(data) == 0 or tensor.type != fb.TensorType.INT8:
         return None
     return np.asarray(data, np.uint8).view(np.int8).reshape(tensor.shape)
-
-
-def _per_tensor(tensor) -> tuple[float, int] | None:
-    q = tensor.quantization
-    if q is None or q.scale is None or len(q.scale) != 1:
-        return None
-    zero = 0 if q.zeroPoint is None or len(q.zeroPoint) == 0 else int(q.zeroPoint[0])
-    return float(q.scale[0]), zero
 
 
 # ops that copy int8 values unchanged: their output must keep their input's scale and zero point
