@@ -247,3 +247,16 @@ def test_bench_export_quick(tmp_path, capsys):
     assert preset["recommended"]["sequence"] in {q for k, q in made if k == "sequence"}
     assert any(c["check"] == "int8 step bytes / fp32" for c in preset["checks"])
     assert "recommended:" in text
+
+
+def test_card_export_options_are_the_export_defaults_an_export_reads():
+    from rnnzoo.commands.export import card_export_options, card_options_line
+
+    card = {"export_defaults": {"per_channel": True, "float_cell_state": False, "why": "x"}}
+    assert card_export_options(card) == {"per_channel": True, "float_cell_state": False}
+    assert card_export_options({}) == {}
+    assert card_options_line(card_export_options(card)) == (
+        "int8 export options from the preset card: per_channel")
+    assert card_options_line({"float_cell_state": False}) == ""
+    with pytest.raises(ValueError, match="export_defaults must be an object"):
+        card_export_options({"export_defaults": ["per_channel"]})

@@ -61,3 +61,18 @@ def test_bench_forecasting_quick_on_a_synthetic_root(tmp_path, monkeypatch, caps
     assert pm25["figures"]["step.int8"]["latency_ms"] > 0
     assert result["training"]["windows_per_second"] > 0
     assert "MASE < 1 on" in printed and "step.int8" in printed and "windows/s" in printed
+
+
+def test_the_pm25_part_takes_the_card_export_defaults(tmp_path, monkeypatch):
+    """The PM2.5 int8 files are `rnnzoo export`'s: forecast-pm25's card asks for per-channel
+    weights (chosen on validation), and the benchmark passes that on and says so."""
+    from types import SimpleNamespace
+
+    import zoo
+
+    card = {"data_options": {"horizon": 24},
+            "export_defaults": {"per_channel": True, "why": "a test"}}
+    monkeypatch.setattr(zoo, "load", lambda name: SimpleNamespace(model="model", card=card))
+    model, options, card_options, source = forecasting_bench._pm25_model(True, tmp_path)
+    assert (model, options, card_options) == ("model", {"horizon": 24}, {"per_channel": True})
+    assert source == f"preset {forecasting_bench.PRESET}"

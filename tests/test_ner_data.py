@@ -147,3 +147,42 @@ def test_training_with_validation_adds_its_sentences_and_words(tmp_path):
     # the other splits are untouched, and calibration reads the training split proper
     assert len(list(load(folder, "test", min_count=1, with_validation=True))) == 2
     assert len(representative(folder, 10, min_count=1, with_validation=True)) == 2
+
+
+TRICKY_SENTENCES = ["John Smith lives in New York, U.S.-born.", "EU rejects German call",
+                    "Don’t pay $1,299.50 on 1996-08-22 (AT&T)!", "ﬁne ＡＢＣ résumé",
+                    "Ünïcödé ÉCOLE naïve 🙂 中文字", "", "a " * 70,
+                    "Supercalifragilisticexpialidocious word"]
+
+
+def test_the_reference_tagger_tokens_and_keys_match_the_library():
+    from tasks.common.reference_tokenizer import tagger_tokens, tagger_word_key
+
+    for text in TRICKY_SENTENCES:
+        assert tagger_tokens(text) == tokenize(text)
+        assert [tagger_word_key(t) for t, _, _ in tokenize(text)] == [
+            word_key(t) for t, _, _ in tokenize(text)]
+
+
+def test_the_shipped_tagger_assets_give_the_model_inputs_through_the_reference():
+    """An app with only the shipped preset's assets/ and the standard-library reference
+    builds the inputs `rnnzoo predict` feeds the model (tokenizer.json says how)."""
+    import json
+    from pathlib import Path
+
+    from tasks.common.reference_tokenizer import ReferenceTaggerInput
+
+    preset = Path(__file__).resolve().parents[1] / "zoo" / "presets" / "ner-conll2003"
+    config = json.loads((preset / "config.json").read_text())["config"]
+    settings = json.loads((preset / "assets" / "tokenizer.json").read_text())
+    assert (settings["max_length"], settings["max_word_length"]) == (
+        config["max_length"], config["max_word_length"])
+    reference = ReferenceTaggerInput.from_folder(str(preset / "assets"))
+    coder = encoder(None, words=config["words"], characters=config["characters"],
+                    tags=config["tags"], max_length=config["max_length"],
+                    max_word_length=config["max_word_length"])
+    for text in TRICKY_SENTENCES:
+        words, chars = coder.token_ids([t for t, _, _ in tokenize(text)])
+        given = reference.model_input(text)
+        assert given["words"] == words.tolist() and given["chars"] == chars.tolist(), text
+    assert reference.tags([1, 0, 2, 0], "John lives") == [config["tags"][1], config["tags"][0]]

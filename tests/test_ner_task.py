@@ -130,6 +130,28 @@ def test_the_preset_holds_its_vocabularies_as_assets(trained):
     assert (preset.assets / "labels.txt").read_text().split() == config["tags"]
 
 
+@pytest.mark.slow
+def test_the_reference_tagger_input_gives_predicts_tags(trained):
+    """The standard-library reference (`ReferenceTaggerInput`) on the preset's assets feeds
+    the Keras model what `rnnzoo predict` feeds it, so an app gets the same tags."""
+    import numpy as np
+
+    from tasks.common.reference_tokenizer import ReferenceTaggerInput
+    from tasks.ner.predict import tag_sentences
+
+    preset = zoo.load(trained / "preset")
+    reference = ReferenceTaggerInput.from_folder(str(preset.assets))
+    sentences = ["John Smith visited Paris", "Mary left Berlin in 1996 , U.S.-born ?",
+                 "Anna Wilson loves Rome and Vienna and London too"]
+    for text, row in zip(sentences, tag_sentences(preset, sentences), strict=True):
+        given = reference.model_input(text)
+        ids = np.asarray(preset.model.predict_on_batch(
+            {"words": np.asarray([given["words"]], np.int32),
+             "chars": np.asarray([given["chars"]], np.int32)}))[0]
+        assert reference.tags(ids.tolist(), text) == row["tags"]
+    assert any(t != "O" for t in row["tags"])
+
+
 def _char_feature_model(max_word_length: int):
     import keras
 

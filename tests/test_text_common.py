@@ -86,3 +86,20 @@ def test_bad_character_asset_refused(tmp_path, content, problem):
     path.write_bytes(content)
     with pytest.raises(VocabularyError, match=problem):
         CharVocabulary.load(path)
+
+
+CHARACTER_TEXTS = ["ROMEO:\nWhat light", "ﬁne ＡＢＣ", "e\u0301cole Éclair", "tab\tand 🙂 中文",
+                   "", "unseen: ß ø ñ"]
+
+
+@pytest.mark.parametrize("lowercase", [False, True])
+def test_the_reference_character_mapping_matches_the_library(tmp_path, lowercase):
+    """`ReferenceCharacters` (standard library only, for apps) gives `CharVocabulary`'s ids
+    from the saved asset: NFC (a combining accent joins its letter), case as saved, unknown 1."""
+    from tasks.common.reference_tokenizer import ReferenceCharacters
+
+    vocabulary = CharVocabulary.build(["ROMEO: What light, école Éclair!"], lowercase=lowercase)
+    reference = ReferenceCharacters.from_file(str(vocabulary.save(tmp_path / "chars.json")))
+    for text in CHARACTER_TEXTS:
+        assert reference.ids(text) == vocabulary.encode(text), text
+    assert reference.ids("e\u0301")[0] == vocabulary.encode("é")[0] != CHAR_UNK_ID

@@ -38,3 +38,38 @@ def test_registered_and_table_states_the_target():
     assert "failed: boom" in good and "ROMEO:\nThe king" in good
     assert "16,384 characters/s" in good
     assert "MISSES the target" in bench.table(_result(1.53))
+
+
+def test_validation_exports_with_the_preset_card_export_defaults(tmp_path, monkeypatch):
+    """The benchmark's int8 file is the one `rnnzoo export` makes: the card's
+    ``export_defaults`` (textgen-shakespeare: LSTM cell states in float) reach the export."""
+    from types import SimpleNamespace
+
+    import keras
+
+    import export
+    import zoo
+    from rnnzoo.bench import text_textgen
+
+    text = tmp_path / "input.txt"
+    text.write_text("to be or not to be, that is the question.\n" * 40, encoding="utf-8")
+    from tasks.textgen.data import training_vocabulary
+
+    chars = list(training_vocabulary(text).tokens)
+    keras.utils.set_random_seed(0)
+    model = zoo.build("textgen-char-lstm", characters=chars, units=[8], embedding=4,
+                      dropout=0.0)
+    card = {"data_options": {"length": 16, "characters": chars},
+            "export_defaults": {"float_cell_state": True, "why": "a test"}}
+    preset = SimpleNamespace(model=model, card=card, assets=None, name="tiny-textgen")
+    calls = []
+    monkeypatch.setattr(export, "export_model",
+                        lambda *args, **kwargs: calls.append(kwargs) or {"artifacts": []})
+    scores, _ = text_textgen.validation(preset, text, True, tmp_path)
+    assert calls[0]["float_cell_state"] is True and "per_channel" not in calls[0]
+    assert scores["export_options"] == {"float_cell_state": True}
+    result = _result(1.47)
+    result["validation"]["export_options"] = scores["export_options"]
+    table = text_textgen.table(result)
+    assert "int8 export options from the preset card: float_cell_state" in table
+    assert "export options" not in text_textgen.table(_result(1.47))

@@ -35,6 +35,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from rnnzoo.commands.export import (
+    CALIBRATION_EXAMPLES,
+    card_export_options,
+    card_options_line,
+)
 from rnnzoo.runtime import dash_formatter
 
 PRESET = "forecast-pm25"
@@ -179,12 +184,14 @@ def series_table(quick: bool = False, split: str = "test", model_argv: list[str]
 
 
 def _pm25_model(quick: bool, folder: Path):
-    """The preset, or a model trained here with its recipe; and where it came from."""
+    """The preset, or a model trained here with its recipe; its data options, its card's
+    export options (`card_export_options`) and where it came from."""
     import zoo
 
     try:
         preset = zoo.load(PRESET)
-        return preset.model, preset.card.get("data_options", {}), f"preset {PRESET}"
+        return (preset.model, preset.card.get("data_options", {}),
+                card_export_options(preset.card), f"preset {PRESET}")
     except Exception as error:  # noqa: BLE001 - not shipped yet: train it with the recipe
         reason = f"{type(error).__name__}: {error}"
     training = dict(PM25_RECIPE["training"])
@@ -192,7 +199,7 @@ def _pm25_model(quick: bool, folder: Path):
         training["epochs"] = 1
     model, result = train_series(_folder() / PM25_FILE, PM25_RECIPE["data"],
                                  PM25_RECIPE["model"], training, folder / "pm25")
-    return model, PM25_RECIPE["data"], (f"trained here with the recipe of {PRESET} "
+    return model, PM25_RECIPE["data"], {}, (f"trained here with the recipe of {PRESET} "
                                         f"({result.epochs_completed} epochs, "
                                         f"{result.seconds:.0f} s; the preset: {reason})")
 
@@ -204,15 +211,17 @@ def pm25(quick: bool, folder: Path) -> dict:
 
     task = tasks.get_task("forecasting")
     path = _folder() / PM25_FILE
-    model, options, source = _pm25_model(quick, folder)
+    model, options, card_options, source = _pm25_model(quick, folder)
     test = task.load(path, "test", **options)
     if quick:
         test = test.take(200)
     keras_figures = task.metric(model.predict_on_batch, test)
     report = export.export_model(
         model, folder / "export", formats=["tflite"], quantize=["fp32", "int8"],
-        representative=task.representative(path, 100 if quick else 300, **options),
-        dataset=test, metric=task.metric, metric_name="mae", name=PRESET, latency=True)
+        representative=task.representative(path, 100 if quick else CALIBRATION_EXAMPLES,
+                                            **options),
+        dataset=test, metric=task.metric, metric_name="mae", name=PRESET, latency=True,
+        **card_options)
     rows = {"keras": {**_figures(keras_figures),
                       "latency_ms": (report.get("keras") or {}).get("predict_latency_ms")}}
     for entry in report["artifacts"]:
@@ -220,7 +229,8 @@ def pm25(quick: bool, folder: Path) -> dict:
             "mae": (entry.get("metric") or {}).get("value"), "bytes": entry.get("bytes"),
             "latency_ms": entry.get("latency_ms"), "kind": entry["kind"],
             "quantize": entry["quantize"], "max_abs_diff": entry.get("max_abs_diff")}
-    return {"source": source, "data_options": options, "windows": keras_figures["windows"],
+    return {"source": source, "data_options": options, "export_options": card_options,
+            "windows": keras_figures["windows"],
             "subset": "first 200 test windows (quick)" if quick else None,
             "baselines": {"seasonal_naive_mae": keras_figures["seasonal_naive_mae"],
                           "linear_mae": keras_figures["linear_mae"]},
@@ -335,6 +345,8 @@ def table(result: dict) -> str:
         lines.append(f"{name:<22}{_f(row.get('mae'), '.2f'):>9}"
                      f"{_f(size / 1024 if size else None, '.0f'):>8}"
                      f"{_f(latency, '.3f'):>13}{per}")
+    if card_options_line(p.get("export_options") or {}):
+        lines.append(card_options_line(p["export_options"]))
     lines.append(f"Keras {'beats' if p['keras_beats_both'] else 'does NOT beat'} both baselines")
     t = result["training"]
     lines += ["", f"training ({t['builder']}, batch {t['batch']}, lookback {t['lookback']}, "

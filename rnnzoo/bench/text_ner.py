@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from rnnzoo.commands.export import CALIBRATION_EXAMPLES
 from rnnzoo.runtime import dash_formatter
 
 PRESET = "ner-conll2003"
@@ -81,10 +82,10 @@ def scores(quick: bool, folder: Path, work: Path) -> tuple[dict, object, dict]:
         test = test.take(200)
     metric = task.metric_with(options)
     keras_figures = metric(model.predict_on_batch, test)
+    calibration = task.representative(folder, 50 if quick else CALIBRATION_EXAMPLES, **options)
     report = export.export_model(
         model, work / "export", formats=["tflite"], quantize=["fp32", "int8"],
-        kinds=["sequence"], representative=task.representative(folder, 50 if quick else 200,
-                                                               **options),
+        kinds=["sequence"], representative=calibration,
         dataset=test, metric=metric, metric_name="f1", name=PRESET, latency=True)
     rows = {"keras": {"f1": keras_figures["f1"], "precision": keras_figures["precision"],
                       "recall": keras_figures["recall"],

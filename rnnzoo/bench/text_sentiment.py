@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from rnnzoo.commands.export import CALIBRATION_EXAMPLES
 from rnnzoo.runtime import dash_formatter
 
 PRESET = "sentiment-sst2"
@@ -47,7 +48,8 @@ def accuracy(preset, quick: bool, folder: Path) -> dict:
         test = test.take(200)
     report = export.export_model(
         preset.model, folder / "export", formats=["tflite"], quantize=["fp32", "int8"],
-        kinds=["sequence"], representative=task.representative(_data(), 200, **options),
+        kinds=["sequence"],
+        representative=task.representative(_data(), CALIBRATION_EXAMPLES, **options),
         dataset=test, metric=task.metric, metric_name="accuracy", name=PRESET, latency=True)
     keras_figures = task.metric(preset.model.predict_on_batch, test)
     rows = {"keras": {"accuracy": keras_figures["accuracy"],
@@ -150,8 +152,10 @@ def table(result: dict) -> str:
     if p.get("recorded"):
         with_lm = _f(p["with_lm"].get("dev_accuracy"), ".4f")
         without = _f(p["without_lm"].get("dev_accuracy"), ".4f")
-        lines.append(f"LM pretraining: dev accuracy {with_lm} fine-tuned from the word LM, "
-                     f"{without} from scratch: gain {_f(p['gain_dev_accuracy'], '+.4f')}")
+        seeds = len(p["with_lm"].get("dev_accuracy_per_seed") or []) or "?"
+        lines.append(f"LM pretraining (the card's recorded runs, mean of {seeds} seeds): dev "
+                     f"accuracy {with_lm} fine-tuned from the word LM, {without} from scratch: "
+                     f"gain {_f(p['gain_dev_accuracy'], '+.4f')}")
         if p.get("distillation_gain_dev_accuracy") is not None:
             lines.append(f"distillation: dev accuracy "
                          f"{_f(p['distillation']['dev_accuracy'], '.4f')} distilled from the "

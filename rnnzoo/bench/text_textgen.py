@@ -27,6 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from rnnzoo.commands.export import (
+    CALIBRATION_EXAMPLES,
+    card_export_options,
+    card_options_line,
+)
 from rnnzoo.runtime import dash_formatter
 
 PRESET = "textgen-shakespeare"
@@ -86,12 +91,14 @@ def validation(preset, path: Path, quick: bool, folder: Path) -> tuple[dict, dic
     if quick:
         data = data.take(40)
     keras_figures = task.metric(preset.model.predict_on_batch, data)
+    card_options = card_export_options(preset.card)  # as `rnnzoo export` exports the preset
     report = export.export_model(
         preset.model, folder / "export", formats=["tflite"], quantize=["fp32", "int8"],
-        kinds=["step"], representative=task.representative(path, 50 if quick else 200,
-                                                           **options),
+        kinds=["step"],
+        representative=task.representative(path, 50 if quick else CALIBRATION_EXAMPLES,
+                                           **options),
         dataset=data, metric=task.metric, metric_name=task.primary_metric, name=preset.name,
-        assets=preset.assets)
+        assets=preset.assets, **card_options)
     rows = {"keras": {"nats_per_char": keras_figures["nats_per_char"],
                       "bits_per_char": keras_figures["bits_per_char"],
                       "accuracy": keras_figures["accuracy"],
@@ -105,6 +112,7 @@ def validation(preset, path: Path, quick: bool, folder: Path) -> tuple[dict, dic
         files[entry["quantize"]] = folder / "export" / entry["path"]  # relative to it
     return {"characters": keras_figures["characters"], "figures": rows,
             "subset": "first 40 validation windows (quick)" if quick else None,
+            "export_options": card_options,
             "target_nats_per_char": TARGET_NATS,
             "meets_target": keras_figures["nats_per_char"] <= TARGET_NATS,
             "int8_minus_float32": (rows.get("step.int8", {}).get("nats_per_char") or 0)
@@ -210,6 +218,8 @@ def table(result: dict) -> str:
         lines.append(f"{name:<12}{_f(row['nats_per_char']):>10}{_f(row['bits_per_char']):>10}"
                      f"{_f(size / 1024 if size else None, '.0f'):>8}"
                      f"{_f(row.get('latency_ms_per_step'), '.3f'):>9}")
+    if card_options_line(v.get("export_options") or {}):
+        lines.append(card_options_line(v["export_options"]))
     keras_nats = v["figures"]["keras"]["nats_per_char"]
     lines.append(f"Keras {keras_nats:.4f} nats/char {'meets' if v['meets_target'] else 'MISSES'} "
                  f"the target <= {v['target_nats_per_char']:.2f}; int8 - float32: "

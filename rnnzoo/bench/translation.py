@@ -7,7 +7,8 @@ pairs; greedy and beam search), latency per sentence and training throughput.
   skipped with the reason.
 * Keras greedy decodes through the whole model (the growing prefix); Keras beam search
   through its own parts (`tasks.translation.bleu.translate`); TFLite through the exported
-  pair (`export.parts_bundle.runner_for_files`), int8 calibrated on 100 training pairs.
+  pair (`export.parts_bundle.runner_for_files`), int8 calibrated on 200 training pairs
+  (`rnnzoo export`'s default).
   ``fp32_greedy_agreement``: the share of sentences whose float32-pair greedy output is
   token for token Keras's.
 * Latency: a greedy translation of one sentence with the TFLite pair (encoder once, then
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnzoo.bench import skipped
+from rnnzoo.commands.export import CALIBRATION_EXAMPLES
 
 PRESETS = ("translate-en-de-multi30k", "translate-en-fr-tatoeba")
 QUICK_SENTENCES, LATENCY_SENTENCES = 40, 8
@@ -131,7 +133,8 @@ def run(quick: bool = False) -> dict:
         try:
             preset = zoo.load(name)
             task, source, options, items = _data(preset, quick)
-            calibration = task.representative(source, 20 if quick else 100, **options)
+            calibration = task.representative(source, 20 if quick else CALIBRATION_EXAMPLES,
+                                              **options)
             row = bench_preset(preset, items, calibration)
             train = list(task.load(source, "train", **options).take(64 * 12)
                          .as_numpy_iterator())

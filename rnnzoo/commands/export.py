@@ -104,7 +104,7 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
                              "ner-conll2003)")
     parser.add_argument("--eval-examples", type=int, default=1000,
                         help="examples of that split used for verification (default: 1000)")
-    parser.add_argument("--representative", type=int, default=200,
+    parser.add_argument("--representative", type=int, default=CALIBRATION_EXAMPLES,
                         help="representative sequences for int8 and int16x8 calibration "
                              "(default: 200)")
     parser.add_argument("--overwrite", action="store_true",
@@ -179,6 +179,21 @@ def export_defaults(card: dict) -> dict:
 
 
 FROM_CARD = " (the preset card's export_defaults)"
+CALIBRATION_EXAMPLES = 200  # int8 calibration examples of `rnnzoo export` (--representative)
+CARD_OPTIONS = ("per_channel", "float_cell_state")
+
+
+def card_export_options(card: dict) -> dict[str, bool]:
+    """The `export.export_model` options a card's ``export_defaults`` set (of `CARD_OPTIONS`),
+    for code that exports a preset without `export_preset`, as the task benchmarks do."""
+    defaults = export_defaults(card)
+    return {key: bool(defaults[key]) for key in CARD_OPTIONS if key in defaults}
+
+
+def card_options_line(options: dict[str, bool]) -> str:
+    """A benchmark table's line naming the options `card_export_options` set ("" for none)."""
+    on = [key for key, value in options.items() if value]
+    return f"int8 export options from the preset card: {', '.join(on)}" if on else ""
 
 
 def _option_or_card(value: bool | None, defaults: dict, key: str) -> tuple[bool, bool]:
@@ -193,7 +208,8 @@ def export_preset(model: str, out: str, *, formats: list[str], quantize: list[st
                   kinds: list[str], int8_io: bool = False, batch_size: int | None = 1,
                   data: str | None = None, calibration_data: str | None = None,
                   split: str | None = None, eval_examples: int = 1000,
-                  representative: int = 200, overwrite: bool = False, allow_flex: bool = False,
+                  representative: int = CALIBRATION_EXAMPLES, overwrite: bool = False,
+                  allow_flex: bool = False,
                   per_channel: bool | None = None, float_layers: list[str] | None = None,
                   lstm_op: str = "loop", float_cell_state: bool | None = None,
                   latency: bool = True) -> tuple[dict, dict | None, str | None]:

@@ -85,19 +85,23 @@ def _config_data_options(builder: str, config: dict) -> dict:
 
 def preset_assets(builder: str, config: dict) -> dict[str, bytes]:
     """The vocabularies as files beside the model: ``vocab.txt`` (word keys, line = id, see
-    `tasks.ner.encoding.word_key`), ``characters.json`` (`CharVocabulary`'s asset) and
-    ``labels.txt`` (the tags, line = id)."""
+    `tasks.ner.encoding.word_key`), ``characters.json`` (`CharVocabulary`'s asset),
+    ``labels.txt`` (the tags, line = id) and ``tokenizer.json`` (the mapping, for apps)."""
     import tempfile
     from pathlib import Path
 
     from tasks.common.characters import CharVocabulary
     from tasks.common.vocabulary import Vocabulary
+    from tasks.ner.encoding import MAX_LENGTH, MAX_WORD_LENGTH, tokenizer_json
 
     with tempfile.TemporaryDirectory() as temp:
         words = Vocabulary(config["words"]).save(Path(temp) / "vocab.txt")
         chars = CharVocabulary(config["characters"]).save(Path(temp) / "characters.json")
         return {"vocab.txt": words.read_bytes(), "characters.json": chars.read_bytes(),
-                "labels.txt": "".join(f"{t}\n" for t in config["tags"]).encode()}
+                "labels.txt": "".join(f"{t}\n" for t in config["tags"]).encode(),
+                "tokenizer.json": tokenizer_json(
+                    config.get("max_length", MAX_LENGTH),
+                    config.get("max_word_length", MAX_WORD_LENGTH)).encode()}
 
 
 def _add_predict_options(parser: argparse.ArgumentParser) -> None:

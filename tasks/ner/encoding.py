@@ -17,6 +17,7 @@ padding; the model's mask is ``words != 0``).
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import unicodedata
@@ -120,3 +121,30 @@ class Encoder:
             if message:
                 print(f"note: {source}: {message}", file=sys.stderr, flush=True)
         return {"words": words, "chars": chars}, tags
+
+
+TOKENIZER_MAPPING = "rnnzoo-ner-v1"
+
+
+def tokenizer_json(max_length: int, max_word_length: int) -> str:
+    """The tagger's ``tokenizer.json`` asset: how an app turns a sentence into the model's
+    inputs with the assets beside it (`tasks.common.reference_tokenizer.ReferenceTaggerInput`
+    does it with the standard library only; a test holds it to this module)."""
+    settings = {
+        "mapping": TOKENIZER_MAPPING,
+        "vocabulary": "vocab.txt", "characters": "characters.json", "labels": "labels.txt",
+        "tokens": "CoNLL-style: abbreviations such as U.S., runs of letters/digits with inner "
+                  ". ' - or &, every other non-space character alone",
+        "word_key": "NFKC; U+2019 U+2018 U+02BC -> '; U+2010 U+2011 -> -; str.lower; every "
+                    "digit -> 0; id = line of vocab.txt, 3 (<unk>) if absent",
+        "characters_key": "NFC, case kept; id = index in characters.json tokens, 1 if absent",
+        "inputs": {"words": f"int32 [{int(max_length)}]",
+                   "chars": f"int32 [{int(max_length)}, {int(max_word_length)}]"},
+        "pad_id": 0, "padding": "right", "max_length": int(max_length),
+        "max_word_length": int(max_word_length),
+        "truncation": f"the first {int(max_length)} tokens, each token's first "
+                      f"{int(max_word_length)} characters",
+        "outputs": "one tag id per token (line of labels.txt; IOB2)",
+        "reference": "tasks/common/reference_tokenizer.py (standard library only)",
+    }
+    return json.dumps(settings, indent=1, ensure_ascii=False) + "\n"
