@@ -103,6 +103,16 @@ def test_export_decodes_in_tflite_and_evaluate_scores_the_files(trained, folder,
     keras_f1 = json.loads(text)["metrics"]["f1"]
     assert scores["sequence.fp32.tflite"] == pytest.approx(keras_f1, abs=1e-6)
     assert abs(scores["sequence.int8.tflite"] - keras_f1) <= 5.0  # int8: within 5 points
+    # the two files read the data once: a test sentence too long for the model is noted once
+    longer = tmp_path / "longer"
+    longer.mkdir()
+    for name in ("train.txt", "valid.txt", "test.txt"):
+        (longer / name).write_text((folder / name).read_text(encoding="utf-8"), encoding="utf-8")
+    with (longer / "test.txt").open("a", encoding="utf-8") as handle:
+        handle.write("\n\n" + "\n".join(f"{CITY[i % len(CITY)]} B-LOC" for i in range(12)) + "\n")
+    code, _, err = run_cli(capsys, "evaluate", out, "--data", longer)
+    assert code == 0, err
+    assert err.count("sentences truncated to 8 tokens") == 1, err
 
 
 @pytest.mark.parametrize(("text", "problem"), [

@@ -53,6 +53,22 @@ def test_preset_and_export_carry_the_vocabulary(exported):
     assert {e["metric"]["name"] for e in report["artifacts"]} == {"nats_per_char"}
 
 
+def test_evaluate_scores_validation_by_default_as_the_text_has_no_test_part(exported,
+                                                                            capsys):
+    """tinyshakespeare is split train/validation only (char-rnn, nanoGPT): a plain
+    ``rnnzoo evaluate`` scores validation and says so, once for an export folder's files."""
+    preset, out, _ = exported
+    text = preset.parent.parent / "plays.txt"
+    code, printed, err = run_cli(capsys, "evaluate", preset, "--data", text)
+    assert code == 0, err
+    assert "[textgen, validation] nats_per_char" in printed and "no test part" in err
+    code, printed, err = run_cli(capsys, "evaluate", out, "--data", text)
+    assert code == 0, err
+    assert printed.count("[textgen, validation]") == 2 and err.count("no test part") == 1
+    code, _, err = run_cli(capsys, "evaluate", preset, "--data", text, "--split", "test")
+    assert code == 2 and "no test part (test fraction 0" in err
+
+
 def test_float32_tflite_generates_the_keras_text(exported):
     preset, out, _ = exported
     model = zoo.load(preset).model

@@ -53,6 +53,24 @@ def test_predict_prints_the_translation_and_plots_attention(preset, tmp_path, ca
     assert "--beam must be at least 1" in capsys.readouterr().err
 
 
+def test_predict_reads_sentences_from_a_file_and_stdin(preset, tmp_path, capsys, monkeypatch):
+    import io
+
+    lines = tmp_path / "sentences.txt"
+    lines.write_text("Red.\n\nBlue.\n", encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", io.StringIO("Green.\n"))
+    assert main(["predict", str(preset), "One.", "-", "--file", str(lines), "--json",
+                 "--beam", "1"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["input"] for r in rows] == ["One.", "Green.", "Red.", "Blue."]
+    (tmp_path / "latin1.txt").write_bytes("Caf\xe9.\n".encode("latin-1"))
+    assert main(["predict", str(preset), "--file", str(tmp_path / "latin1.txt")]) == 2
+    err = capsys.readouterr().err
+    assert "latin1.txt:1: not UTF-8 text" in err
+    assert main(["predict", str(preset)]) == 2
+    assert "give a sentence, '-' (stdin) or --file PATH" in capsys.readouterr().err
+
+
 def test_bad_data_exits_2_naming_the_file(tmp_path, capsys):
     folder = tmp_path / "bad"
     write_folder(folder, train=10)

@@ -37,7 +37,9 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
     parser.add_argument("--data", metavar="PATH",
                         help="dataset (default: the one the card or export records, under "
                              "$RNNZOO_DATA, else ../shared/data)")
-    parser.add_argument("--split", default="test", help="split to score (default: test)")
+    parser.add_argument("--split", help="split to score (default: test; validation for data "
+                                        "without a test part, such as tinyshakespeare's "
+                                        "train/validation split)")
     parser.add_argument("--record", action="store_true",
                         help="write the figures into the preset's card (metrics 'keras', or "
                              "'tflite-<file>' for exported files, and the split)")
@@ -74,6 +76,7 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
     from tasks.common.data_paths import resolve_data
 
     results, failed, noted = [], [], set()
+    datasets: dict[tuple, object] = {}  # files of one export read their data once (one note)
     for path in files:
         runner = TFLiteRunner(path, num_threads=1)
         info = runner.metadata or _metadata_beside(path)
@@ -94,9 +97,14 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
             predict = runner_for_files(encoder, path)
             path = path.with_name(f"{encoder.name}+{path.name}")
         task = tasks.get_task(info["task"])
-        _note_training_split(path, task, info.get("data_options"), args.split, noted)
+        options = info.get("data_options", {})
+        split = _split(args.split, path, task, options, noted)
+        _note_training_split(path, task, options, split, noted)
         data = resolve_data(args.data, info, task)
-        dataset = task.load(data, args.split, **info.get("data_options", {}))
+        key = (task.name, str(data), split, json.dumps(options, sort_keys=True, default=str))
+        if key not in datasets:
+            datasets[key] = task.load(data, split, **options)
+        dataset = datasets[key]
         try:
             figures = task.metric_with(info.get("data_options"))(predict, dataset)
         except RuntimeError as error:  # the interpreter refused this file: score the others
@@ -104,21 +112,37 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
             continue
         if runner.note:
             print(f"rnnzoo evaluate: note: {path}: {runner.note}", file=sys.stderr)
-        results.append((path, task, info, figures))
+        results.append((path, task, info, split, figures))
     for line in failed:
         print(f"rnnzoo evaluate: {line}", file=sys.stderr)
     if args.record:
-        _record(results, args.split)
+        _record(results)
     if args.json:
-        print_json([{"model": str(path), "task": task.name, "split": args.split,
+        print_json([{"model": str(path), "task": task.name, "split": split,
                      "format": "tflite", "kind": info.get("file", {}).get("kind"),
                      "quantize": info.get("file", {}).get("quantize"), "metrics": figures}
-                    for path, task, info, figures in results])
+                    for path, task, info, split, figures in results])
         return 1 if failed else 0
-    for path, task, _, figures in results:
+    for path, task, _, split, figures in results:
         text = ", ".join(f"{k} {format_value(v)}" for k, v in figures.items())
-        print(f"{path} [{task.name}, {args.split}] {text}")
+        print(f"{path} [{task.name}, {split}] {text}")
     return 1 if failed else 0
+
+
+def _split(split: str | None, model, task, data_options: dict | None,
+           noted: set | None = None) -> str:
+    """``split``, or when None the default: ``test``, or ``validation`` (with a note on
+    stderr, once for the files of one task) where the model's data has no test part."""
+    if split is not None:
+        return split
+    if task.has_test_split(data_options):
+        return "test"
+    if noted is None or ("no-test", task.name) not in noted:
+        print(f"rnnzoo evaluate: note: {model}: its data has no test part (task {task.name}), "
+              "so it is scored on the validation split", file=sys.stderr)
+        if noted is not None:
+            noted.add(("no-test", task.name))
+    return "validation"
 
 
 def _note_training_split(model, task, data_options: dict | None, split: str,
@@ -144,11 +168,11 @@ def _metadata_beside(path: Path) -> dict:
     return {**document, "file": document.get("files", {}).get(path.name, {})}
 
 
-def _record(results: list, split: str) -> None:
+def _record(results: list) -> None:
     """Write each file's figures into the card of the preset it was exported from."""
     import zoo
 
-    for path, _, info, figures in results:
+    for path, _, info, split, figures in results:
         source = _source_preset(path, info)
         card = zoo.load(source).card
         metrics = dict(card.get("metrics", {}))
@@ -188,20 +212,21 @@ def run(args: argparse.Namespace) -> int:
         return _run_exported(args, files)
     preset = load_preset(args.model)
     task = task_of(preset)
-    _note_training_split(preset.name, task, preset.card.get("data_options"), args.split)
-    dataset = preset_dataset(preset, task, args.data, args.split)
-    figures = task.metric_with(preset.card.get("data_options"))(preset.model.predict_on_batch,
-                                                                dataset)
+    options = preset.card.get("data_options")
+    split = _split(args.split, preset.name, task, options)
+    _note_training_split(preset.name, task, options, split)
+    dataset = preset_dataset(preset, task, args.data, split)
+    figures = task.metric_with(options)(preset.model.predict_on_batch, dataset)
     if args.record:
         import zoo
 
         metrics = dict(preset.card.get("metrics", {}))
         metrics["keras"] = figures
-        zoo.update_card(preset.path, {"metrics": metrics, "split": args.split})
+        zoo.update_card(preset.path, {"metrics": metrics, "split": split})
     if args.json:
-        print_json({"model": args.model, "task": task.name, "split": args.split,
+        print_json({"model": args.model, "task": task.name, "split": split,
                     "format": "keras", "metrics": figures})
         return 0
     text = ", ".join(f"{k} {format_value(v)}" for k, v in figures.items())
-    print(f"{preset.name} [{task.name}, {args.split}] {text}")
+    print(f"{preset.name} [{task.name}, {split}] {text}")
     return 0

@@ -100,6 +100,9 @@ class Task:
         refit_options: data options that, when true, put the validation split into the
             training data (the refit of a recipe validation has chosen: NER's
             ``with_validation``); see `trained_on`.
+        test_option: a data option without which the data has no test part (textgen's
+            ``test`` fraction, 0 unless given: tinyshakespeare is split train/validation
+            only); None: the task's data always has one. See `has_test_split`.
     """
 
     name: str
@@ -126,6 +129,7 @@ class Task:
     preset_assets: Callable[[str, dict], dict] | None = None
     training_set: TrainingSet | None = None
     refit_options: tuple[str, ...] = ()
+    test_option: str | None = None
 
     def metric_with(self, data_options: dict | None = None) -> Callable[[ModelFn, Any], dict]:
         """``metric`` with the data options it takes (``metric_option_names``) bound."""
@@ -140,6 +144,10 @@ class Task:
             return True
         return split == "validation" and any((data_options or {}).get(name)
                                              for name in self.refit_options)
+
+    def has_test_split(self, data_options: dict | None = None) -> bool:
+        """Whether the data a model was trained with ``data_options`` has a test part."""
+        return self.test_option is None or bool((data_options or {}).get(self.test_option))
 
     def data_options(self, args: argparse.Namespace) -> dict:
         """The data options given in parsed ``args`` (see `given_options`)."""

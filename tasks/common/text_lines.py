@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import sys
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -135,3 +136,26 @@ def truncate(tokens: Sequence[T], report: TruncationReport,
     """The first ``report.max_length`` of ``tokens``, counted in ``report``."""
     report.add(len(tokens), where)
     return list(tokens[:report.max_length])
+
+
+FILE_OPTION_HELP = "also read every non-empty line of this UTF-8 file ('-': stdin)"
+
+
+def input_sentences(inputs: Sequence[str], file: str | None = None) -> list[str]:
+    """The sentences ``rnnzoo predict`` was given: each INPUT (``-``: the non-empty lines of
+    stdin), then the non-empty lines of ``file`` (``-``: stdin; a line that is not UTF-8 is
+    a `TextInputError` naming the file and line). ValueError when there are none."""
+    out: list[str] = []
+    for item in inputs:
+        out += _stdin_lines() if item == "-" else [item] if item.strip() else []
+    if file == "-":
+        out += _stdin_lines()
+    elif file:
+        out += read_text_lines(file, kind="text").lines
+    if not out:
+        raise ValueError("give a sentence, '-' (stdin) or --file PATH")
+    return out
+
+
+def _stdin_lines() -> list[str]:
+    return [line for line in sys.stdin.read().splitlines() if line.strip()]

@@ -41,8 +41,9 @@ def add_predict_options(parser: argparse.ArgumentParser) -> None:
     parser.description = (parser.description or "") + (
         " Each INPUT is a sentence ('-' reads sentences from stdin, one per line); prints each "
         "entity as start-end, type and text, with character offsets into the sentence.")
-    parser.add_argument("--file", metavar="PATH",
-                        help="also tag every non-empty line of this UTF-8 file ('-': stdin)")
+    from tasks.common.text_lines import FILE_OPTION_HELP
+
+    parser.add_argument("--file", metavar="PATH", help=FILE_OPTION_HELP)
 
 
 def tag_sentences(preset, sentences: list[str]) -> list[dict]:
@@ -69,27 +70,11 @@ def tag_sentences(preset, sentences: list[str]) -> list[dict]:
     return rows
 
 
-def _sentences(args: argparse.Namespace) -> list[str]:
-    from tasks.common.text_lines import read_text_lines
-
-    out = []
-    for item in args.inputs:
-        if item == "-":
-            out += [line for line in sys.stdin.read().splitlines() if line.strip()]
-        else:
-            out.append(item)
-    if args.file == "-":
-        out += [line for line in sys.stdin.read().splitlines() if line.strip()]
-    elif args.file:
-        out += read_text_lines(args.file, kind="text").lines
-    if not out:
-        raise ValueError("give a sentence, '-' (stdin) or --file PATH")
-    return out
-
-
 def predict(preset, args: argparse.Namespace) -> list[dict]:
     """Tag the sentences of ``args``; print the entities unless ``args.json``."""
-    rows = tag_sentences(preset, _sentences(args))
+    from tasks.common.text_lines import input_sentences
+
+    rows = tag_sentences(preset, input_sentences(args.inputs, args.file))
     if not args.json:
         for n, row in enumerate(rows):
             if len(rows) > 1:

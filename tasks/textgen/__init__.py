@@ -95,6 +95,7 @@ TASK = Task(
     lower_is_better=True,
     add_options=_add_options,
     data_option_names=DATA_OPTIONS,
+    test_option="test",
     builder_config=_builder_config,
     needs_data=True,
     data_license="public domain text (tinyshakespeare: Shakespeare's plays, as collected by "

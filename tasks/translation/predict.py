@@ -1,6 +1,7 @@
 """``rnnzoo predict`` for translation presets: translate sentences, beam search, attention.
 
-Each INPUT is a sentence (quote it). It is cut into the model's subwords (to the model's
+Each INPUT is a sentence (quote it; ``-`` reads one per line from stdin, ``--file PATH`` from a
+UTF-8 file). It is cut into the model's subwords (to the model's
 fixed source length: a longer sentence is cut, and stderr says so), encoded once, and decoded
 token by token through the model's decoder step (`export.parts.PartsRunner`, the computation
 of the exported files) with beam search and GNMT length normalization
@@ -18,6 +19,7 @@ import numpy as np
 from tasks.common.decoding import add_beam_options
 from tasks.common.figures import save_figure
 from tasks.common.subwords import END_ID, START_ID, Subwords
+from tasks.common.text_lines import FILE_OPTION_HELP, input_sentences
 from tasks.translation.bleu import ALPHA, BEAM
 
 MAX_TOKENS = 60
@@ -27,6 +29,7 @@ def add_predict_options(parser: argparse.ArgumentParser) -> None:
     add_beam_options(parser, beam=BEAM, alpha=ALPHA)
     parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS,
                         help=f"longest translation in subwords (default: {MAX_TOKENS})")
+    parser.add_argument("--file", metavar="PATH", help=FILE_OPTION_HELP)
     parser.add_argument("--plot", metavar="PNG",
                         help="write the attention matrix of each translation (rows: output "
                              "subwords, columns: source subwords)")
@@ -63,9 +66,7 @@ def predict(preset, args: argparse.Namespace) -> list[dict]:
     return the rows."""
     from export.parts import PartsRunner, parts_of
 
-    sentences = [s for s in args.inputs if s.strip()]
-    if not sentences:
-        raise ValueError("give one or more sentences to translate (quoted)")
+    sentences = input_sentences(args.inputs, args.file)
     if args.beam < 1:
         raise ValueError(f"--beam must be at least 1, got {args.beam}")
     if args.max_tokens < 1:
