@@ -250,13 +250,13 @@ def test_bench_export_quick(tmp_path, capsys):
 
 
 def test_card_export_options_are_the_export_defaults_an_export_reads():
-    from rnnzoo.commands.export import card_export_options, card_options_line
+    from rnnzoo.commands.export import card_export_options, card_options_lines
 
     card = {"export_defaults": {"per_channel": True, "float_cell_state": False, "why": "x"}}
     assert card_export_options(card) == {"per_channel": True, "float_cell_state": False}
     assert card_export_options({}) == {}
-    assert card_options_line(card_export_options(card)) == (
-        "int8 export options from the preset card: per_channel")
-    assert card_options_line({"float_cell_state": False}) == ""
+    assert card_options_lines(card_export_options(card)) == [
+        "int8 export options from the preset card: per_channel"]
+    assert card_options_lines({"float_cell_state": False}) == card_options_lines(None) == []
     with pytest.raises(ValueError, match="export_defaults must be an object"):
         card_export_options({"export_defaults": ["per_channel"]})

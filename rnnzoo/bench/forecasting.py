@@ -38,7 +38,7 @@ from pathlib import Path
 from rnnzoo.commands.export import (
     CALIBRATION_EXAMPLES,
     card_export_options,
-    card_options_line,
+    card_options_lines,
 )
 from rnnzoo.runtime import dash_formatter
 
@@ -345,8 +345,7 @@ def table(result: dict) -> str:
         lines.append(f"{name:<22}{_f(row.get('mae'), '.2f'):>9}"
                      f"{_f(size / 1024 if size else None, '.0f'):>8}"
                      f"{_f(latency, '.3f'):>13}{per}")
-    if card_options_line(p.get("export_options") or {}):
-        lines.append(card_options_line(p["export_options"]))
+    lines += card_options_lines(p.get("export_options"))
     lines.append(f"Keras {'beats' if p['keras_beats_both'] else 'does NOT beat'} both baselines")
     t = result["training"]
     lines += ["", f"training ({t['builder']}, batch {t['batch']}, lookback {t['lookback']}, "

@@ -30,7 +30,7 @@ from pathlib import Path
 from rnnzoo.commands.export import (
     CALIBRATION_EXAMPLES,
     card_export_options,
-    card_options_line,
+    card_options_lines,
 )
 from rnnzoo.runtime import dash_formatter
 
@@ -218,8 +218,7 @@ def table(result: dict) -> str:
         lines.append(f"{name:<12}{_f(row['nats_per_char']):>10}{_f(row['bits_per_char']):>10}"
                      f"{_f(size / 1024 if size else None, '.0f'):>8}"
                      f"{_f(row.get('latency_ms_per_step'), '.3f'):>9}")
-    if card_options_line(v.get("export_options") or {}):
-        lines.append(card_options_line(v["export_options"]))
+    lines += card_options_lines(v.get("export_options"))
     keras_nats = v["figures"]["keras"]["nats_per_char"]
     lines.append(f"Keras {keras_nats:.4f} nats/char {'meets' if v['meets_target'] else 'MISSES'} "
                  f"the target <= {v['target_nats_per_char']:.2f}; int8 - float32: "

@@ -130,18 +130,18 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
 
 
 def _split(split: str | None, model, task, data_options: dict | None,
-           noted: set | None = None) -> str:
+           noted: set[str] | None = None) -> str:
     """``split``, or when None the default: ``test``, or ``validation`` (with a note on
     stderr, once for the files of one task) where the model's data has no test part."""
     if split is not None:
         return split
     if task.has_test_split(data_options):
         return "test"
-    if noted is None or ("no-test", task.name) not in noted:
+    if noted is None or f"no-test:{task.name}" not in noted:
         print(f"rnnzoo evaluate: note: {model}: its data has no test part (task {task.name}), "
               "so it is scored on the validation split", file=sys.stderr)
         if noted is not None:
-            noted.add(("no-test", task.name))
+            noted.add(f"no-test:{task.name}")
     return "validation"
 
 

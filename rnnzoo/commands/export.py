@@ -106,7 +106,7 @@ def add_parser(sub: argparse._SubParsersAction, argv: list[str]) -> None:
                         help="examples of that split used for verification (default: 1000)")
     parser.add_argument("--representative", type=int, default=CALIBRATION_EXAMPLES,
                         help="representative sequences for int8 and int16x8 calibration "
-                             "(default: 200)")
+                             f"(default: {CALIBRATION_EXAMPLES})")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing export folder")
     parser.add_argument("--allow-flex", action="store_true",
@@ -190,10 +190,10 @@ def card_export_options(card: dict) -> dict[str, bool]:
     return {key: bool(defaults[key]) for key in CARD_OPTIONS if key in defaults}
 
 
-def card_options_line(options: dict[str, bool]) -> str:
-    """A benchmark table's line naming the options `card_export_options` set ("" for none)."""
-    on = [key for key, value in options.items() if value]
-    return f"int8 export options from the preset card: {', '.join(on)}" if on else ""
+def card_options_lines(options: dict[str, bool] | None) -> list[str]:
+    """A benchmark table's line naming the options `card_export_options` set (none: [])."""
+    on = [key for key, value in (options or {}).items() if value]
+    return [f"int8 export options from the preset card: {', '.join(on)}"] if on else []
 
 
 def _option_or_card(value: bool | None, defaults: dict, key: str) -> tuple[bool, bool]:

@@ -147,7 +147,10 @@ def input_sentences(inputs: Sequence[str], file: str | None = None) -> list[str]
     a `TextInputError` naming the file and line). ValueError when there are none."""
     out: list[str] = []
     for item in inputs:
-        out += _stdin_lines() if item == "-" else [item] if item.strip() else []
+        if item == "-":
+            out += _stdin_lines()
+        elif item.strip():
+            out.append(item)
     if file == "-":
         out += _stdin_lines()
     elif file:
