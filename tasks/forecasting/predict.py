@@ -128,7 +128,8 @@ def plot_forecast(result: dict, path: str | Path, *, history: int | None = None,
     past = past[len(past) - keep:]
     truth = np.array([[np.nan if v is None else v for v in row] for row in result["truth"]])
     fig, axes = plt.subplots(targets, 1, figsize=(9, 3.2 * targets), dpi=100, squeeze=False)
-    before, after = np.arange(-len(past), 0), np.arange(horizon)
+    # the last observation at 0, the forecast steps at +1 .. +horizon, as the table numbers them
+    before, after = np.arange(1 - len(past), 1), np.arange(1, horizon + 1)
     for j, ax in enumerate(axes[:, 0]):
         ax.plot(before, past[:, j], color=HISTORY_COLOR, linewidth=1.2, label="history")
         if "lower" in result:
@@ -141,11 +142,11 @@ def plot_forecast(result: dict, path: str | Path, *, history: int | None = None,
         if not np.isnan(truth[:, j]).all():
             ax.plot(after, truth[:, j], color=TRUTH_COLOR, linewidth=0, marker="o",
                     markersize=3.5, label="truth")
-        ax.axvline(-0.5, color="black", linewidth=0.8, linestyle="--")
+        ax.axvline(0.5, color="black", linewidth=0.8, linestyle="--")
         ax.set_ylabel(result["targets"][j])
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
-    axes[-1, 0].set_xlabel(f"observations from the forecast origin ({result['origin']})")
+    axes[-1, 0].set_xlabel(f"steps from the last observation ({result['origin']})")
     axes[0, 0].set_title(title or f"forecast from {result['origin']}")
     return save_figure(fig, path)
 
