@@ -106,7 +106,7 @@ def _run_exported(args: argparse.Namespace, files: list[Path]) -> int:
             datasets[key] = task.load(data, split, **options)
         dataset = datasets[key]
         try:
-            figures = task.metric_with(info.get("data_options"))(predict, dataset)
+            figures = task.metric_with(options)(predict, dataset)
         except RuntimeError as error:  # the interpreter refused this file: score the others
             failed.append(f"{path}: the TFLite interpreter could not run it ({error})")
             continue

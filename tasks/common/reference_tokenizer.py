@@ -99,6 +99,7 @@ class ReferenceCharacters:
 
     @classmethod
     def from_file(cls, characters_json: str) -> ReferenceCharacters:
+        """The mapping of a ``characters.json`` asset (its ``tokens`` and ``lowercase``)."""
         with open(characters_json, encoding="utf-8") as handle:
             data = json.load(handle)
         return cls(data["tokens"], lowercase=bool(data.get("lowercase", False)))

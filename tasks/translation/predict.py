@@ -1,12 +1,12 @@
 """``rnnzoo predict`` for translation presets: translate sentences, beam search, attention.
 
 Each INPUT is a sentence (quote it; ``-`` reads one per line from stdin, ``--file PATH`` from a
-UTF-8 file). It is cut into the model's subwords (to the model's
-fixed source length: a longer sentence is cut, and stderr says so), encoded once, and decoded
-token by token through the model's decoder step (`export.parts.PartsRunner`, the computation
-of the exported files) with beam search and GNMT length normalization
-(`tasks.common.decoding`). ``--plot`` draws the attention matrix of each translation: one row
-per output subword, one column per source subword.
+UTF-8 file). It is cut into the model's subwords (to the model's fixed source length: a longer
+sentence is cut, and stderr says so), encoded once, and decoded token by token through the
+model's decoder step (`export.parts.PartsRunner`, the computation of the exported files) with
+beam search and GNMT length normalization (`tasks.common.decoding`). ``--plot`` draws the
+attention matrix of each translation: one row per output subword, one column per source
+subword.
 """
 
 from __future__ import annotations
